@@ -1,0 +1,75 @@
+using System.CommandLine;
+using EchoFace.Configuration;
+using EchoFace.Face;
+using EchoFace.Inference;
+using EchoFace.Media;
+using EchoFace.Recognition;
+using EchoFace.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace EchoFace.Cli;
+
+/// <summary>Composes the engine for one command from the global options, lazily: `models` never opens the database, `people` never loads a model.</summary>
+public sealed class CliContext : IDisposable
+{
+    private readonly ParseResult _parse;
+    private readonly GlobalOptions _globals;
+    private ModelManifest? _manifest;
+    private InferenceSessionFactory? _factory;
+    private FacePipeline? _pipeline;
+    private GalleryStore? _store;
+    private FaceRecognizer? _recognizer;
+
+    public CliContext(ParseResult parse, GlobalOptions globals, Output output)
+    {
+        _parse = parse;
+        _globals = globals;
+        Output = output;
+        Json = parse.GetValue(globals.Json);
+        Config = EchoFaceConfig.Load(parse.GetValue(globals.Config));
+        DataDirectory = ResolveDataDirectory(parse.GetValue(globals.Data));
+        // logs go to stderr so --json output on stdout stays parseable
+        LoggerFactory = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b
+            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
+            .AddFilter(level => level >= LogLevel.Warning));
+    }
+
+    public Output Output { get; }
+    public bool Json { get; }
+    public EchoFaceConfig Config { get; }
+    public string DataDirectory { get; }
+    public ILoggerFactory LoggerFactory { get; }
+    public ImageLimits Limits => Config.Media;
+
+    public static string ResolveDataDirectory(string? option)
+    {
+        if (!string.IsNullOrEmpty(option)) return Path.GetFullPath(option);
+        var env = Environment.GetEnvironmentVariable("ECHOFACE_DATA");
+        if (!string.IsNullOrEmpty(env)) return Path.GetFullPath(env);
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("INVOCATION_ID"))) return "/var/lib/echoface"; // started by systemd
+        return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share", "echoface");
+    }
+
+    public ModelManifest Manifest => _manifest ??= ModelManifest.Discover(_parse.GetValue(_globals.Models));
+
+    public InferenceSessionFactory Factory => _factory ??=
+        new InferenceSessionFactory(Manifest, Config.Inference, LoggerFactory.CreateLogger("EchoFace.Inference"));
+
+    public FacePipeline Pipeline => _pipeline ??= new FacePipeline(Factory, Config.Face);
+
+    public GalleryStore Store => _store ??= new GalleryStore(
+        Path.Combine(DataDirectory, Config.Storage.Database),
+        TemplateCipher.FromKeyFile(Path.Combine(DataDirectory, Config.Storage.KeyFile)));
+
+    public FaceRecognizer Recognizer => _recognizer ??= new FaceRecognizer(Pipeline, Store, Config.Match,
+        Manifest.Get(Config.Face.Embedder).Sha256[..12]);
+
+    public RgbImage Decode(string path) => ImageDecoder.DecodeFile(path, Limits);
+
+    public void Dispose()
+    {
+        _pipeline?.Dispose();
+        _store?.Dispose();
+        LoggerFactory.Dispose();
+    }
+}

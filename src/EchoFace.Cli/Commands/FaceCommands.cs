@@ -1,0 +1,126 @@
+using System.CommandLine;
+using EchoFace.Face;
+using EchoFace.Recognition;
+using Spectre.Console;
+using static EchoFace.Cli.Commands.CommandBase;
+
+namespace EchoFace.Cli.Commands;
+
+/// <summary>enroll, identify, verify and faces: the face path from the command line.</summary>
+internal static class FaceCommands
+{
+    public static Command Enroll(GlobalOptions g, Output o)
+    {
+        var id = new Argument<string>("id") { Description = "identity id (unique, e.g. an employee number)" };
+        var images = new Argument<string[]>("images") { Description = "photos or folders of photos of this person", Arity = ArgumentArity.OneOrMore };
+        var name = new Option<string?>("--name") { Description = "display name (default: the id)" };
+        var face = new Option<int?>("--face") { Description = "which face to take when a photo holds several (0 = largest)" };
+        var group = new Option<string>("--group") { Description = "identity group (schedules apply per group)", DefaultValueFactory = _ => "default" };
+        var cmd = new Command("enroll", "Enrol a person from one or more photos: one face each, good quality, not already someone else") { id, images, name, face, group };
+        return cmd.WithAction(g, o, (ctx, p) =>
+        {
+            var who = p.GetValue(id)!;
+            FaceRecognizer.ValidateId(who);
+            var decoded = ExpandImages(p.GetValue(images)!).Select(path => (path, ctx.Decode(path))).ToList();
+            var result = ctx.Recognizer.Enroll(who, p.GetValue(name) ?? who, decoded, p.GetValue(face), p.GetValue(group)!);
+            if (ctx.Json) o.Json(new { identity = who, templates = result.TemplateIds, qualities = result.Qualities });
+            else o.Line($"[green]enrolled[/] {Output.Esc(who)} with {result.TemplateIds.Count} face template(s), quality {string.Join(", ", result.Qualities.Select(F))}");
+            return EchoFaceCli.Ok;
+        });
+    }
+
+    public static Command Identify(GlobalOptions g, Output o)
+    {
+        var image = new Argument<string>("image") { Description = "photo to search the gallery with" };
+        var cmd = new Command("identify", "Find every face in a photo and name the enrolled people among them") { image };
+        return cmd.WithAction(g, o, (ctx, p) =>
+        {
+            var faces = ctx.Recognizer.Identify(ctx.Decode(p.GetValue(image)!));
+            var threshold = ctx.Config.Match.IdentifyThreshold;
+            if (ctx.Json)
+            {
+                o.Json(new
+                {
+                    threshold,
+                    faces = faces.Select(f => new
+                    {
+                        box = Box(f.Face.Box), identity = f.IdentityId, name = f.DisplayName, score = f.Score,
+                        liveness = f.Face.Liveness, quality = f.Face.Quality.Score,
+                        candidates = f.Candidates.Select(c => new { identity = c.IdentityId, score = c.Score }),
+                    }),
+                });
+                return EchoFaceCli.Ok;
+            }
+            var table = new Table().AddColumns("#", "box", "identity", "score", "liveness", "quality");
+            for (var i = 0; i < faces.Count; i++)
+            {
+                var f = faces[i];
+                table.AddRow($"{i}", BoxText(f.Face.Box),
+                    f.IdentityId is null ? "[red]unknown[/]" : $"[green]{Output.Esc(f.IdentityId)}[/] ({Output.Esc(f.DisplayName)})",
+                    F(f.Score), F(f.Face.Liveness ?? 0), F(f.Face.Quality.Score));
+            }
+            o.Console.Write(table);
+            o.Line($"{faces.Count} face(s); identify threshold {F(threshold)}");
+            return EchoFaceCli.Ok;
+        });
+    }
+
+    public static Command Verify(GlobalOptions g, Output o)
+    {
+        var id = new Argument<string>("id") { Description = "claimed identity" };
+        var image = new Argument<string>("image") { Description = "photo of the claimant (largest face is used)" };
+        var cmd = new Command("verify", "1:1: does the largest face in the photo belong to the claimed identity?") { id, image };
+        return cmd.WithAction(g, o, (ctx, p) =>
+        {
+            var path = p.GetValue(image)!;
+            var r = ctx.Recognizer.Verify(p.GetValue(id)!, ctx.Decode(path), path);
+            if (ctx.Json) o.Json(new { identity = r.IdentityId, score = r.Score, threshold = r.Threshold, accepted = r.Accepted, liveness = r.Face.Liveness });
+            else o.Line($"{(r.Accepted ? "[green]accept[/]" : "[red]reject[/]")} {Output.Esc(r.IdentityId)}: score {F(r.Score)} (threshold {F(r.Threshold)}), liveness {F(r.Face.Liveness ?? 0)}");
+            // a rejection is an answer, not a failure: exit 0 either way
+            return EchoFaceCli.Ok;
+        });
+    }
+
+    public static Command Faces(GlobalOptions g, Output o)
+    {
+        var image = new Argument<string>("image") { Description = "photo to analyse" };
+        var annotate = new Option<string?>("--annotate") { Description = "write the photo with boxes, landmarks, names and aligned crops (PNG or JPEG)" };
+        var cmd = new Command("faces", "Detect and analyse every face (box, landmarks, quality, liveness), optionally drawing them") { image, annotate };
+        return cmd.WithAction(g, o, (ctx, p) =>
+        {
+            var decoded = ctx.Decode(p.GetValue(image)!);
+            var recognized = ctx.Recognizer.Identify(decoded);
+            if (p.GetValue(annotate) is { } outPath)
+                FaceAnnotator.Write(decoded, [.. recognized.Select(r => new FaceLabel(r.Face, $"{r.IdentityId ?? "unknown"} {F(r.Score)}", r.IdentityId is not null))], outPath);
+            if (ctx.Json)
+            {
+                o.Json(new
+                {
+                    width = decoded.Width, height = decoded.Height,
+                    faces = recognized.Select(r => new
+                    {
+                        box = Box(r.Face.Box), detection = r.Face.DetectionScore, identity = r.IdentityId, score = r.Score,
+                        liveness = r.Face.Liveness,
+                        quality = new { score = r.Face.Quality.Score, eyeDistance = r.Face.Quality.EyeDistance, sharpness = r.Face.Quality.Sharpness, yaw = r.Face.Quality.Yaw, pitch = r.Face.Quality.Pitch, roll = r.Face.Quality.Roll },
+                        points5 = r.Face.Points5.Select(q => new[] { q.X, q.Y }),
+                    }),
+                    annotated = p.GetValue(annotate),
+                });
+                return EchoFaceCli.Ok;
+            }
+            var table = new Table().AddColumns("#", "box", "detect", "quality", "eye dist", "sharp", "yaw", "pitch", "roll", "liveness", "identity");
+            for (var i = 0; i < recognized.Count; i++)
+            {
+                var r = recognized[i]; var q = r.Face.Quality;
+                table.AddRow($"{i}", BoxText(r.Face.Box), F(r.Face.DetectionScore), F(q.Score), $"{q.EyeDistance:F0}", $"{q.Sharpness:F0}",
+                    $"{q.Yaw:F0}", $"{q.Pitch:F0}", $"{q.Roll:F0}", F(r.Face.Liveness ?? 0), Output.Esc(r.IdentityId ?? "unknown"));
+            }
+            o.Console.Write(table);
+            o.Line($"{recognized.Count} face(s) in {decoded.Width}x{decoded.Height}{(p.GetValue(annotate) is { } a ? $"; annotated: {Output.Esc(a)}" : "")}");
+            return EchoFaceCli.Ok;
+        });
+    }
+
+    private static float[] Box(BoxF b) => [MathF.Round(b.X1, 1), MathF.Round(b.Y1, 1), MathF.Round(b.X2, 1), MathF.Round(b.Y2, 1)];
+    private static string BoxText(BoxF b) => $"{b.X1:F0},{b.Y1:F0} {b.Width:F0}x{b.Height:F0}";
+}

@@ -1,0 +1,46 @@
+using System.CommandLine;
+using EchoFace.Cli.Commands;
+
+namespace EchoFace.Cli;
+
+/// <summary>Builds the command tree and maps failures to exit codes: 0 ok, 1 runtime failure, 2 usage or bad input.</summary>
+public static class EchoFaceCli
+{
+    public const int Ok = 0, Failure = 1, BadInput = 2;
+
+    public static async Task<int> RunAsync(string[] args, Output output)
+    {
+        var globals = new GlobalOptions();
+        var root = new RootCommand("EchoFace: face and voice recognition at the door, on the edge.");
+        globals.AddTo(root);
+        foreach (var command in new[]
+                 {
+                     FaceCommands.Enroll(globals, output), FaceCommands.Identify(globals, output), FaceCommands.Verify(globals, output),
+                     FaceCommands.Faces(globals, output), PeopleCommands.Build(globals, output), ModelsCommands.Build(globals, output),
+                     EvalCommands.Build(globals, output),
+                 })
+            root.Subcommands.Add(command);
+
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var e in parsed.Errors) output.Error(e.Message);
+            output.Error("see `echoface --help`");
+            return BadInput;
+        }
+        try
+        {
+            return await parsed.InvokeAsync();
+        }
+        catch (BadInputException e)
+        {
+            output.Error(e.Message);
+            return BadInput;
+        }
+        catch (ModelException e)
+        {
+            output.Error(e.Message);
+            return Failure;
+        }
+    }
+}

@@ -1,0 +1,45 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Spectre.Console;
+
+namespace EchoFace.Cli;
+
+/// <summary>Where a command writes: tables and progress for people, or one JSON document for machines (--json).</summary>
+public sealed class Output(IAnsiConsole console, TextWriter stdout, TextWriter stderr)
+{
+    public IAnsiConsole Console { get; } = console;
+    public TextWriter Stdout { get; } = stdout;
+    public TextWriter Stderr { get; } = stderr;
+
+    public static Output Standard() => new(AnsiConsole.Console, System.Console.Out, System.Console.Error);
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    public void Json(object value) => Stdout.WriteLine(JsonSerializer.Serialize(value, JsonOptions));
+
+    public void Error(string message) => Stderr.WriteLine($"echoface: {message}");
+
+    public void Line(string markup) => Console.MarkupLine(markup);
+
+    public static string Esc(string? s) => Markup.Escape(s ?? "");
+
+    /// <summary>Runs work with a progress bar on a terminal, silently otherwise (--json, pipes, tests).</summary>
+    public T Progress<T>(bool enabled, string label, int total, Func<Action, T> work)
+    {
+        if (!enabled || !Console.Profile.Capabilities.Interactive) return work(() => { });
+        return Console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(label, maxValue: total);
+                return work(() => task.Increment(1));
+            });
+    }
+}

@@ -1,0 +1,62 @@
+using EchoFace.Face;
+using EchoFace.Gallery;
+using EchoFace.Inference;
+using EchoFace.Media;
+using Microsoft.Extensions.Configuration;
+
+namespace EchoFace.Configuration;
+
+public sealed class StorageOptions
+{
+    /// <summary>Template key file; relative paths are under the data directory.</summary>
+    public string KeyFile { get; set; } = "template.key";
+    public string Database { get; set; } = "echoface.db";
+}
+
+/// <summary>The whole configuration: /etc/echoface/echoface.json, then ECHOFACE__Section__Key environment variables; unknown keys are errors.</summary>
+public sealed class EchoFaceConfig
+{
+    public InferenceOptions Inference { get; set; } = new();
+    public FaceOptions Face { get; set; } = new();
+    public MatchOptions Match { get; set; } = new();
+    public ImageLimits Media { get; set; } = new();
+    public StorageOptions Storage { get; set; } = new();
+
+    public const string DefaultPath = "/etc/echoface/echoface.json";
+
+    public void Validate()
+    {
+        Face.Validate();
+        Match.Validate();
+        if (Media.MaxBytes <= 0 || Media.MaxPixels <= 0) throw new ArgumentException("Media.MaxBytes and Media.MaxPixels must be positive");
+        foreach (var p in Inference.Providers) InferenceSessionFactory.ByName(p);
+    }
+
+    /// <param name="path">An explicit file (must exist), or null for the default path if present.</param>
+    public static EchoFaceConfig Load(string? path = null, IDictionary<string, string?>? overrides = null)
+    {
+        var builder = new ConfigurationBuilder();
+        if (path is not null)
+        {
+            if (!File.Exists(path)) throw new BadInputException($"configuration file not found: {path}");
+            builder.AddJsonFile(Path.GetFullPath(path), optional: false);
+        }
+        else if (File.Exists(DefaultPath)) builder.AddJsonFile(DefaultPath, optional: true);
+        builder.AddEnvironmentVariables("ECHOFACE__");
+        if (overrides is not null) builder.AddInMemoryCollection(overrides);
+        var config = new EchoFaceConfig();
+        try
+        {
+            var root = builder.Build();
+            // the default lists would otherwise be appended to, not replaced, by the binder
+            if (root.GetSection("Inference:Providers").Exists()) config.Inference.Providers.Clear();
+            root.Bind(config, o => o.ErrorOnUnknownConfiguration = true);
+            config.Validate();
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or InvalidDataException)
+        {
+            throw new BadInputException($"configuration is invalid: {e.Message}", e);
+        }
+        return config;
+    }
+}

@@ -1,0 +1,7 @@
+namespace EchoFace;
+
+/// <summary>Input the user gave is wrong (missing file, corrupt image, unknown id): commands exit 2 and store nothing.</summary>
+public sealed class BadInputException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>A model file is missing, has the wrong hash or cannot be loaded: the message names the model and the set-up command.</summary>
+public sealed class ModelException(string message, Exception? inner = null) : Exception(message, inner);

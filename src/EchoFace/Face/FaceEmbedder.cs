@@ -1,0 +1,58 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using EchoFace.Inference;
+using EchoFace.Media;
+using Microsoft.ML.OnnxRuntime;
+
+namespace EchoFace.Face;
+
+/// <summary>Aligns a face onto the 112x112 ArcFace template and embeds it (fr_feature, 512-d, L2-normalised here).</summary>
+public sealed class FaceEmbedder : IDisposable
+{
+    public const int Size = 112;
+
+    /// <summary>The standard 5-point ArcFace template for 112x112 crops.</summary>
+    public static readonly Vector2[] Template =
+    [
+        new(38.2946f, 51.6963f), new(73.5318f, 51.5014f), new(56.0252f, 71.7366f), new(41.5493f, 92.3655f), new(70.7299f, 92.2041f),
+    ];
+
+    private readonly ModelSession _model;
+    private readonly float[] _input = new float[3 * Size * Size];
+    private readonly OrtValue _inputValue;
+
+    public FaceEmbedder(ModelSession model)
+    {
+        _model = model;
+        _inputValue = OrtValue.CreateTensorValueFromMemory(_input, [1, 3, Size, Size]);
+        Dimension = (int)model.Session.OutputMetadata.Values.First().Dimensions[^1];
+    }
+
+    public string ModelId => _model.ModelId;
+    public string Provider => _model.Provider;
+    public int Dimension { get; }
+
+    /// <summary>The map from the 112x112 aligned grid back to the image, given the 5 points.</summary>
+    public static Affine2 AlignmentFor(ReadOnlySpan<Vector2> fivePoints) => Affine2.Similarity(Template, fivePoints);
+
+    /// <summary>The aligned crop as an image (for annotations and the sharpness measure).</summary>
+    public static RgbImage AlignedCrop(RgbImage image, ReadOnlySpan<Vector2> fivePoints) =>
+        ImageSampler.WarpImage(image, AlignmentFor(fivePoints), Size, Size);
+
+    public float[] Embed(RgbImage image, ReadOnlySpan<Vector2> fivePoints)
+    {
+        ImageSampler.WarpChw(image, AlignmentFor(fivePoints), Size, Size, _input, 1f / 128, -127f / 128);
+        using var outputs = _model.Session.Run(new RunOptions(), [_model.InputName], [_inputValue], [_model.Session.OutputMetadata.Keys.First()]);
+        var embedding = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        Normalize(embedding);
+        return embedding;
+    }
+
+    public static void Normalize(Span<float> v)
+    {
+        var norm = TensorPrimitives.Norm(v);
+        if (norm > 0) TensorPrimitives.Divide(v, norm, v);
+    }
+
+    public void Dispose() => _inputValue.Dispose();
+}

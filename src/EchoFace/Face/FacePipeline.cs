@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Numerics;
+using EchoFace.Inference;
+using EchoFace.Media;
+
+namespace EchoFace.Face;
+
+public sealed class FaceOptions
+{
+    public string Detector { get; set; } = "fr_detect";
+    /// <summary>pfld_68 by default: on Yale B it halves fr_landmark's EER (README, "Alignment").</summary>
+    public string Landmarks { get; set; } = "pfld_68";
+    public string Embedder { get; set; } = "fr_feature";
+    public string Liveness { get; set; } = "fr_liveness";
+    public float DetectionThreshold { get; set; } = 0.7f;
+    public float NmsIoU { get; set; } = 0.3f;
+    /// <summary>When nothing is found, pad the image by this fraction of its larger side on every side and look again (tight crops, ID photos). 0 turns it off.</summary>
+    public float PadOnMiss { get; set; } = 0.5f;
+    /// <summary>Run the landmarks a second time on a square box around the first pass's points, this much larger than them. 0 turns it off.</summary>
+    public float RefineScale { get; set; } = 0f;
+    public QualityOptions Quality { get; set; } = new();
+
+    public void Validate()
+    {
+        if (DetectionThreshold is <= 0 or >= 1) throw new ArgumentException($"Face.DetectionThreshold must be in (0, 1), not {DetectionThreshold}");
+        if (NmsIoU is <= 0 or >= 1) throw new ArgumentException($"Face.NmsIoU must be in (0, 1), not {NmsIoU}");
+        if (PadOnMiss is < 0 or > 2) throw new ArgumentException($"Face.PadOnMiss must be in [0, 2], not {PadOnMiss}");
+        if (RefineScale is < 0 or > 3) throw new ArgumentException($"Face.RefineScale must be 0 (off) or up to 3, not {RefineScale}");
+        Quality.Validate();
+    }
+}
+
+/// <summary>One face found in an image, in the image's own pixel coordinates.</summary>
+public sealed record FaceResult(
+    BoxF Box, float DetectionScore, Vector2[] Landmarks, Vector2[] Points5, FaceQuality Quality, float? Liveness, float[]? Embedding);
+
+/// <summary>Milliseconds spent per stage, summed over the faces of one call.</summary>
+public record struct StageTimings(double Detect, double Landmarks, double Align, double Liveness, double Embed)
+{
+    public readonly double Total => Detect + Landmarks + Align + Liveness + Embed;
+}
+
+[Flags]
+public enum FaceSteps { Detect = 0, Landmarks = 1, Liveness = 2, Embed = 4, All = Landmarks | Liveness | Embed }
+
+/// <summary>
+/// detect -> landmarks -> 5-point similarity alignment to 112x112 -> quality -> liveness -> embedding.
+/// Holds preallocated tensors: one instance per thread.
+/// </summary>
+public sealed class FacePipeline : IDisposable
+{
+    private readonly FaceDetector _detector;
+    private readonly Landmarker _landmarker;
+    private readonly FaceEmbedder _embedder;
+    private readonly LivenessScorer _liveness;
+    private readonly FaceOptions _options;
+
+    public FacePipeline(InferenceSessionFactory factory, FaceOptions? options = null)
+    {
+        _options = options ?? new FaceOptions();
+        _options.Validate();
+        _detector = new FaceDetector(factory.Create(_options.Detector)) { ScoreThreshold = _options.DetectionThreshold, NmsIoU = _options.NmsIoU };
+        _landmarker = new Landmarker(factory.Create(_options.Landmarks));
+        _embedder = new FaceEmbedder(factory.Create(_options.Embedder));
+        _liveness = new LivenessScorer(factory.Create(_options.Liveness));
+    }
+
+    public FaceOptions Options => _options;
+    public FaceDetector Detector => _detector;
+    public Landmarker Landmarker => _landmarker;
+    public LivenessScorer Liveness => _liveness;
+    public string EmbedderModelId => _embedder.ModelId;
+    public int EmbeddingDimension => _embedder.Dimension;
+    public string Provider => _embedder.Provider;
+
+    /// <summary>Every face in the image, largest first.</summary>
+    public List<FaceResult> Analyze(RgbImage image, FaceSteps steps = FaceSteps.All) => Analyze(image, steps, out _);
+
+    public List<FaceResult> Analyze(RgbImage image, FaceSteps steps, out StageTimings timings)
+    {
+        timings = default;
+        var clock = Stopwatch.StartNew();
+        var detections = _detector.Detect(image);
+        var work = image;
+        var offset = 0;
+        if (detections.Count == 0 && _options.PadOnMiss > 0)
+        {
+            offset = (int)MathF.Round(_options.PadOnMiss * Math.Max(image.Width, image.Height));
+            work = image.Pad(offset);
+            detections = _detector.Detect(work);
+        }
+        timings.Detect = Lap(clock);
+        detections.Sort((a, b) => b.Box.Area.CompareTo(a.Box.Area));
+
+        var faces = new List<FaceResult>(detections.Count);
+        foreach (var d in detections)
+        {
+            if (steps == FaceSteps.Detect)
+            {
+                faces.Add(new FaceResult(d.Box.Offset(-offset, -offset), d.Score, [], [], default, null, null));
+                continue;
+            }
+            var p68 = _landmarker.Detect(work, d.Box);
+            if (_options.RefineScale > 0) p68 = _landmarker.Detect(work, BoxF.Around(p68).Scale(_options.RefineScale, square: true));
+            var five = Landmarker.FivePoints(p68);
+            timings.Landmarks += Lap(clock);
+
+            var aligned = FaceEmbedder.AlignedCrop(work, five);
+            var quality = FaceQualityMeter.Measure(p68, five, aligned, _options.Quality);
+            timings.Align += Lap(clock);
+
+            float? live = null;
+            if (steps.HasFlag(FaceSteps.Liveness)) { live = _liveness.Score(work, d.Box); timings.Liveness += Lap(clock); }
+            float[]? embedding = null;
+            if (steps.HasFlag(FaceSteps.Embed)) { embedding = _embedder.Embed(work, five); timings.Embed += Lap(clock); }
+
+            var shift = new Vector2(offset, offset);
+            faces.Add(new FaceResult(d.Box.Offset(-offset, -offset), d.Score,
+                [.. p68.Select(p => p - shift)], [.. five.Select(p => p - shift)], quality, live, embedding));
+        }
+        return faces;
+    }
+
+    private static double Lap(Stopwatch clock)
+    {
+        var ms = clock.Elapsed.TotalMilliseconds;
+        clock.Restart();
+        return ms;
+    }
+
+    public void Dispose()
+    {
+        _detector.Dispose();
+        _landmarker.Dispose();
+        _embedder.Dispose();
+        _liveness.Dispose();
+    }
+}

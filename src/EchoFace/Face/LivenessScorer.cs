@@ -1,0 +1,51 @@
+using EchoFace.Inference;
+using EchoFace.Media;
+using Microsoft.ML.OnnxRuntime;
+
+namespace EchoFace.Face;
+
+/// <summary>Single-frame presentation-attack score from fr_liveness: the probability that the face is a live person.</summary>
+public sealed class LivenessScorer : IDisposable
+{
+    private readonly ModelSession _model;
+    private readonly int _size;
+    private readonly float[] _input;
+    private readonly OrtValue _inputValue;
+
+    /// <summary>Context around the box the model sees (2.7x in the package's own pre-processing).</summary>
+    public float CropScale { get; set; } = 2.7f;
+    public ChannelOrder Channels { get; set; } = ChannelOrder.Rgb;
+
+    public LivenessScorer(ModelSession model)
+    {
+        _model = model;
+        _size = model.InputShape[^1];
+        _input = new float[3 * _size * _size];
+        _inputValue = OrtValue.CreateTensorValueFromMemory(_input, [1, 3, _size, _size]);
+    }
+
+    public string ModelId => _model.ModelId;
+
+    public float Score(RgbImage image, in BoxF box)
+    {
+        var crop = ClampInside(box.Scale(CropScale), image.Width, image.Height);
+        ImageSampler.WarpChw(image, Affine2.BoxToGrid(crop, _size, _size), _size, _size, _input, 1, 0, Channels);
+        using var outputs = _model.Session.Run(new RunOptions(), [_model.InputName], [_inputValue], [_model.Session.OutputMetadata.Keys.First()]);
+        var o = outputs[0].GetTensorDataAsSpan<float>();
+        // the graph may or may not end in a softmax: normalise unless it already sums to one
+        float sum = 0;
+        foreach (var v in o) sum += v;
+        if (MathF.Abs(sum - 1) < 1e-3f && o[0] >= 0) return o[0];
+        var max = float.MinValue;
+        foreach (var v in o) max = MathF.Max(max, v);
+        float z = 0;
+        foreach (var v in o) z += MathF.Exp(v - max);
+        return MathF.Exp(o[0] - max) / z;
+    }
+
+    /// <summary>Shrinks the crop to the image, as the package does, so the model never sees padding it was not trained on.</summary>
+    private static BoxF ClampInside(in BoxF b, int w, int h) =>
+        new(Math.Max(0, b.X1), Math.Max(0, b.Y1), Math.Min(w, b.X2), Math.Min(h, b.Y2));
+
+    public void Dispose() => _inputValue.Dispose();
+}

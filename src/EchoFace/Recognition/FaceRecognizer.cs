@@ -1,0 +1,119 @@
+using EchoFace.Face;
+using EchoFace.Gallery;
+using EchoFace.Media;
+using EchoFace.Storage;
+
+namespace EchoFace.Recognition;
+
+public sealed record EnrollResult(string IdentityId, IReadOnlyList<long> TemplateIds, IReadOnlyList<float> Qualities);
+
+public sealed record RecognizedFace(FaceResult Face, string? IdentityId, string? DisplayName, float Score, Candidate[] Candidates);
+
+public sealed record VerifyResult(string IdentityId, float Score, float Threshold, bool Accepted, FaceResult Face);
+
+/// <summary>Face enrolment, 1:N identification and 1:1 verification over the stored gallery: the one place the face path meets storage.</summary>
+public sealed class FaceRecognizer
+{
+    public const string Modality = "face";
+    private readonly FacePipeline _pipeline;
+    private readonly GalleryStore _store;
+    private readonly MatchOptions _match;
+    private readonly IdentityGallery _gallery;
+    private readonly Dictionary<string, string> _names = new();
+
+    public FaceRecognizer(FacePipeline pipeline, GalleryStore store, MatchOptions match, string modelVersion)
+    {
+        _pipeline = pipeline;
+        _store = store;
+        _match = match;
+        ModelVersion = modelVersion;
+        _gallery = new IdentityGallery(pipeline.EmbeddingDimension);
+        foreach (var i in store.ListIdentities()) _names[i.Id] = i.DisplayName;
+        foreach (var t in store.LoadTemplates(Modality))
+        {
+            // a template of another embedder is never compared with this one's vectors
+            if (t.ModelId != pipeline.EmbedderModelId) { StaleTemplates++; continue; }
+            _gallery.Add(t.Id, t.IdentityId, t.Vector);
+        }
+    }
+
+    public string ModelVersion { get; }
+    public IdentityGallery Gallery => _gallery;
+    public MatchOptions Match => _match;
+    /// <summary>Templates made by another face model: they need re-enrolment.</summary>
+    public int StaleTemplates { get; }
+
+    /// <summary>
+    /// Checks every image first (one face unless <paramref name="faceIndex"/> picks one, quality, not someone else) and only then
+    /// stores all templates in one transaction: a refused image leaves the database as it was.
+    /// </summary>
+    public EnrollResult Enroll(string identityId, string displayName, IReadOnlyList<(string Source, RgbImage Image)> images, int? faceIndex = null, string group = "default")
+    {
+        ValidateId(identityId);
+        if (images.Count == 0) throw new BadInputException("no images given to enrol");
+        var templates = new List<NewTemplate>();
+        foreach (var (source, image) in images)
+        {
+            var faces = _pipeline.Analyze(image);
+            if (faces.Count == 0) throw new BadInputException($"{source}: no face found");
+            FaceResult face;
+            if (faceIndex is { } index)
+            {
+                if (index < 0 || index >= faces.Count) throw new BadInputException($"{source}: --face {index} asked for, but the image has {faces.Count} face(s) (0 = largest)");
+                face = faces[index];
+            }
+            else if (faces.Count > 1) throw new BadInputException($"{source}: {faces.Count} faces found; pass --face N to say which (0 = largest)");
+            else face = faces[0];
+            if (face.Quality.Score < _pipeline.Options.Quality.MinEnrolScore)
+                throw new BadInputException($"{source}: face quality {face.Quality.Score:F2} is below {_pipeline.Options.Quality.MinEnrolScore:F2} " +
+                    $"(eye distance {face.Quality.EyeDistance:F0} px, sharpness {face.Quality.Sharpness:F0}, yaw {face.Quality.Yaw:F0}, pitch {face.Quality.Pitch:F0}): use a larger, sharper, frontal photo");
+            var best = _gallery.Identify(face.Embedding!, 1);
+            if (best.Length > 0 && best[0].IdentityId != identityId && best[0].Score >= _match.IdentifyThreshold)
+                throw new BadInputException($"{source}: this face already matches '{best[0].IdentityId}' (similarity {best[0].Score:F2} >= {_match.IdentifyThreshold:F2}); remove that identity first or enrol under it");
+            templates.Add(new NewTemplate(Modality, _pipeline.EmbedderModelId, ModelVersion, face.Quality.Score, source, face.Embedding!));
+        }
+        var ids = _store.Enroll(identityId, displayName, group, templates,
+            GalleryStore.Json(new { images = images.Select(i => i.Source), model = _pipeline.EmbedderModelId }));
+        for (var i = 0; i < ids.Count; i++) _gallery.Add(ids[i], identityId, templates[i].Vector);
+        _names[identityId] = displayName;
+        return new EnrollResult(identityId, ids, [.. templates.Select(t => t.Quality)]);
+    }
+
+    public List<RecognizedFace> Identify(RgbImage image)
+    {
+        var result = new List<RecognizedFace>();
+        foreach (var face in _pipeline.Analyze(image))
+        {
+            var candidates = _gallery.Identify(face.Embedding!, _match.TopK);
+            var top = candidates.Length > 0 ? candidates[0] : new Candidate("", -1);
+            var known = candidates.Length > 0 && top.Score >= _match.IdentifyThreshold;
+            result.Add(new RecognizedFace(face, known ? top.IdentityId : null, known ? _names.GetValueOrDefault(top.IdentityId) : null, top.Score, candidates));
+        }
+        return result;
+    }
+
+    /// <summary>1:1 against the claimed identity, using the largest face in the image.</summary>
+    public VerifyResult Verify(string identityId, RgbImage image, string source)
+    {
+        if (!_names.ContainsKey(identityId)) throw new BadInputException($"unknown identity '{identityId}' (see `echoface people list`)");
+        var faces = _pipeline.Analyze(image);
+        if (faces.Count == 0) throw new BadInputException($"{source}: no face found");
+        var score = _gallery.Verify(identityId, faces[0].Embedding!)
+                    ?? throw new BadInputException($"'{identityId}' has no face template for model {_pipeline.EmbedderModelId}: enrol a photo first");
+        return new VerifyResult(identityId, score, _match.VerifyThreshold, score >= _match.VerifyThreshold, faces[0]);
+    }
+
+    public bool Remove(string identityId, string reason)
+    {
+        if (!_store.Remove(identityId, GalleryStore.Json(new { reason }))) return false;
+        _gallery.Remove(identityId);
+        _names.Remove(identityId);
+        return true;
+    }
+
+    public static void ValidateId(string id)
+    {
+        if (string.IsNullOrWhiteSpace(id) || id.Length > 128 || id.Any(c => char.IsControl(c) || c == '|'))
+            throw new BadInputException($"identity id '{id}' is not valid: use 1-128 printable characters without '|'");
+    }
+}

@@ -1,0 +1,77 @@
+using Microsoft.Data.Sqlite;
+
+namespace EchoFace.Storage;
+
+/// <summary>The device database (SQLite, WAL): opens it, applies versioned migrations in one transaction each.</summary>
+public static class Database
+{
+    /// <summary>Migration N brings the schema from version N to N+1; never edit a shipped one, append.</summary>
+    private static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE identities(
+            id TEXT PRIMARY KEY,
+            display_name TEXT NOT NULL,
+            grp TEXT NOT NULL DEFAULT 'default',
+            created_at TEXT NOT NULL);
+        CREATE TABLE templates(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            identity_id TEXT NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
+            modality TEXT NOT NULL CHECK (modality IN ('face', 'voice')),
+            model_id TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            quality REAL NOT NULL,
+            source TEXT,
+            created_at TEXT NOT NULL,
+            sealed BLOB NOT NULL);
+        CREATE INDEX templates_identity ON templates(identity_id);
+        CREATE TABLE audit(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            action TEXT NOT NULL,
+            identity_id TEXT,
+            detail TEXT);
+        """,
+    ];
+
+    public static int SchemaVersion => Migrations.Length;
+
+    public static SqliteConnection Open(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, DefaultTimeout = 30 }.ToString());
+        connection.Open();
+        Execute(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;");
+        Migrate(connection);
+        return connection;
+    }
+
+    private static void Migrate(SqliteConnection connection)
+    {
+        var version = Convert.ToInt32(Scalar(connection, "PRAGMA user_version"));
+        if (version > Migrations.Length)
+            throw new InvalidOperationException($"database schema version {version} is newer than this EchoFace knows ({Migrations.Length}): upgrade EchoFace");
+        for (; version < Migrations.Length; version++)
+        {
+            using var tx = connection.BeginTransaction();
+            Execute(connection, Migrations[version], tx);
+            Execute(connection, $"PRAGMA user_version = {version + 1}", tx);
+            tx.Commit();
+        }
+    }
+
+    public static void Execute(SqliteConnection c, string sql, SqliteTransaction? tx = null)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.Transaction = tx;
+        cmd.ExecuteNonQuery();
+    }
+
+    public static object? Scalar(SqliteConnection c, string sql)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        return cmd.ExecuteScalar();
+    }
+}
