@@ -18,7 +18,7 @@ internal static class EvalCommands
     private static Command Faces(GlobalOptions g, Output o)
     {
         var folder = new Argument<string>("folder") { Description = "one sub-folder of photos per identity" };
-        var pad = new Option<float?>("--pad") { Description = "when no face is found, pad by this fraction of the larger side and retry (default from config: 0.5; 0 = off)" };
+        var pad = new Option<float>("--pad") { Description = "pad every image by this fraction of its larger side with grey before detection (tight crops such as Yale B); 0 = off, and images where nothing is found are still padded and retried" };
         var report = new Option<string?>("--report") { Description = "folder for report.json and the DET plot (det.png, det.svg)" };
         var landmarks = new Option<string?>("--landmarks") { Description = "landmark model id to evaluate (fr_landmark or pfld_68)" };
         var detector = new Option<string?>("--detector") { Description = "detector model id (fr_detect or ultraface_640)" };
@@ -27,7 +27,6 @@ internal static class EvalCommands
         return cmd.WithAction(g, o, (ctx, p) =>
         {
             var face = ctx.Config.Face;
-            if (p.GetValue(pad) is { } padValue) face.PadOnMiss = padValue;
             if (p.GetValue(landmarks) is { } lm) face.Landmarks = lm;
             if (p.GetValue(detector) is { } det) face.Detector = det;
             if (p.GetValue(refine) is { } r) face.RefineScale = r;
@@ -35,7 +34,7 @@ internal static class EvalCommands
             var total = FaceEvaluation.ListImages(root).Count;
             var pipeline = ctx.Pipeline;
             var result = o.Progress(!ctx.Json, "embedding faces", total,
-                tick => FaceEvaluation.Run(pipeline, root, new InlineProgress(tick), ctx.Limits));
+                tick => FaceEvaluation.Run(pipeline, root, new InlineProgress(tick), ctx.Limits, p.GetValue(pad)));
             var m = result.Metrics;
             var ok = result.Images.Where(i => i.Embedding is not null).ToList();
             var stages = new Dictionary<string, double[]>
@@ -51,7 +50,7 @@ internal static class EvalCommands
             var summary = new
             {
                 folder = Path.GetFullPath(root),
-                pipeline = new { face.Detector, face.Landmarks, face.Embedder, face.PadOnMiss, face.RefineScale, provider = pipeline.Provider },
+                pipeline = new { face.Detector, face.Landmarks, face.Embedder, pad = p.GetValue(pad), face.PadOnMiss, face.RefineScale, provider = pipeline.Provider },
                 images = result.Images.Count, identities = result.Identities,
                 failures = result.Failures.Select(f => new { path = f.Path, reason = f.Failure }).ToList(),
                 genuinePairs = m.Genuine, impostorPairs = m.Impostor,

@@ -34,8 +34,9 @@ public sealed class FaceDetector : IDisposable
     public string ModelId => _model.ModelId;
     public string Provider => _model.Provider;
 
-    public List<Detection> Detect(RgbImage image)
+    public List<Detection> Detect(RgbImage image, float? threshold = null)
     {
+        var minScore = threshold ?? ScoreThreshold;
         // plain resize of the whole frame (no letterbox), RGB, (x - 127) / 128 as the model was trained
         var map = Affine2.BoxToGrid(new BoxF(0, 0, image.Width, image.Height), _w, _h);
         ImageSampler.WarpChw(image, map, _w, _h, _input, 1f / 128, -127f / 128);
@@ -51,7 +52,7 @@ public sealed class FaceDetector : IDisposable
         for (var i = 0; i < count; i++)
         {
             var score = scores[2 * i + 1];
-            if (score < ScoreThreshold) continue;
+            if (score < minScore) continue;
             var b = boxes.Slice(4 * i, 4);
             candidates.Add(new Detection(new BoxF(
                 Math.Clamp(b[0], 0, 1) * image.Width, Math.Clamp(b[1], 0, 1) * image.Height,

@@ -8,16 +8,16 @@ namespace EchoFace.Face;
 public sealed class FaceOptions
 {
     public string Detector { get; set; } = "fr_detect";
-    /// <summary>pfld_68 by default: on Yale B it halves fr_landmark's EER (README, "Alignment").</summary>
+    /// <summary>pfld_68 by default: with the refinement pass it takes Yale B from 6.8% EER (fr_landmark) to 0.24% (README, "Alignment").</summary>
     public string Landmarks { get; set; } = "pfld_68";
     public string Embedder { get; set; } = "fr_feature";
     public string Liveness { get; set; } = "fr_liveness";
     public float DetectionThreshold { get; set; } = 0.7f;
     public float NmsIoU { get; set; } = 0.3f;
-    /// <summary>When nothing is found, pad the image by this fraction of its larger side on every side and look again (tight crops, ID photos). 0 turns it off.</summary>
+    /// <summary>For tight crops and ID photos (nothing found, a small image, or a face spilling past the frame): pad by this fraction of the larger side on every side and look again. 0 turns it off.</summary>
     public float PadOnMiss { get; set; } = 0.5f;
-    /// <summary>Run the landmarks a second time on a square box around the first pass's points, this much larger than them. 0 turns it off.</summary>
-    public float RefineScale { get; set; } = 0f;
+    /// <summary>Run the landmarks a second time on a square box around the first pass's points, this much larger than them (1.25 measured best; 0 turns it off).</summary>
+    public float RefineScale { get; set; } = 1.25f;
     public QualityOptions Quality { get; set; } = new();
 
     public void Validate()
@@ -83,11 +83,16 @@ public sealed class FacePipeline : IDisposable
         var detections = _detector.Detect(image);
         var work = image;
         var offset = 0;
-        if (detections.Count == 0 && _options.PadOnMiss > 0)
+        if (_options.PadOnMiss > 0 && MayBeTightCrop(detections, image))
         {
             offset = (int)MathF.Round(_options.PadOnMiss * Math.Max(image.Width, image.Height));
-            work = image.Pad(offset);
-            detections = _detector.Detect(work);
+            var padded = image.Pad(offset, ImageSampler.Border);
+            // a tight crop holds one face: take the best candidate, at half the usual threshold (the padding is unlike any training frame)
+            var retry = _detector.Detect(padded, _options.DetectionThreshold / 2).Take(1).ToList();
+            // keep the padded answer when it sees a larger face than the frame did (the frame's answer is then an eye or a cheek)
+            if (retry.Count > 0 && (detections.Count == 0 || retry[0].Box.Area > 1.2f * detections.Max(d => d.Box.Area)))
+                (work, detections) = (padded, retry);
+            else offset = 0;
         }
         timings.Detect = Lap(clock);
         detections.Sort((a, b) => b.Box.Area.CompareTo(a.Box.Area));
@@ -120,6 +125,21 @@ public sealed class FacePipeline : IDisposable
         }
         return faces;
     }
+
+    /// <summary>
+    /// Nothing found, an image no larger than a face crop, or a face that fills the frame and spills past its edges: an ID photo or
+    /// a cropped data set. The detector boxes such faces badly (on Yale B a third of the boxes were an eye or a cheek), so pad and look again.
+    /// </summary>
+    private static bool MayBeTightCrop(List<Detection> detections, RgbImage image)
+    {
+        if (detections.Count == 0 || Math.Max(image.Width, image.Height) <= CropSizedImage) return true;
+        var b = detections.MaxBy(d => d.Box.Area).Box;
+        var spill = Math.Max(Math.Max(-b.X1, -b.Y1), Math.Max(b.X2 - image.Width, b.Y2 - image.Height));
+        return b.Area > 0.4f * image.Width * image.Height && spill > 0.02f * Math.Max(b.Width, b.Height);
+    }
+
+    /// <summary>Longest side at or below which an image is taken for a crop rather than a camera frame.</summary>
+    private const int CropSizedImage = 400;
 
     private static double Lap(Stopwatch clock)
     {

@@ -4,36 +4,39 @@ namespace EchoFace.Face;
 
 public enum ChannelOrder { Rgb, Bgr }
 
-/// <summary>Fills model input tensors straight from an image through an affine map (crop, resize and alignment in one pass, no intermediate bitmaps).</summary>
+/// <summary>
+/// Fills model input tensors straight from an image through an affine map: crop, resize and alignment in one pass, no intermediate bitmaps.
+/// Pixels outside the image read as mid-grey <see cref="Border"/>, which the (x - 127) / 128 models see as zero: edge clamping smears
+/// streaks into crops of faces that fill the frame, and black borders read as strong signal; both cost Yale B over 20 points of EER.
+/// </summary>
 public static class ImageSampler
 {
-    /// <summary>
-    /// Writes a planar (CHW) w x h tensor: out = pixel * mul + add, sampling the source at gridToSource(x + 0.5, y + 0.5) - 0.5.
-    /// When one output pixel covers several source pixels, n x n bilinear samples are averaged so large images do not alias.
-    /// </summary>
+    public const byte Border = 127;
+
+    /// <summary>Writes a planar (CHW) w x h tensor: out = pixel * mul + add, sampling the source at gridToSource(x + 0.5, y + 0.5) - 0.5.</summary>
     public static void WarpChw(RgbImage src, in Affine2 gridToSource, int w, int h, Span<float> chw, float mul, float add, ChannelOrder order = ChannelOrder.Rgb)
     {
         if (chw.Length < 3 * w * h) throw new ArgumentException("tensor buffer too small");
         var n = Supersampling(gridToSource);
         var plane = w * h;
         int ri = order == ChannelOrder.Rgb ? 0 : 2, bi = 2 - ri;
-        var inv = 1f / (n * n);
+        var m = gridToSource;
+        var scale = mul / (n * n);
+        Span<float> rgb = stackalloc float[3];
         for (var y = 0; y < h; y++)
         for (var x = 0; x < w; x++)
         {
-            float r = 0, g = 0, b = 0;
+            rgb.Clear();
             for (var sy = 0; sy < n; sy++)
             for (var sx = 0; sx < n; sx++)
             {
                 float gx = x + (sx + 0.5f) / n, gy = y + (sy + 0.5f) / n;
-                src.Sample(gridToSource.A * gx + gridToSource.B * gy + gridToSource.Tx - 0.5f,
-                           gridToSource.C * gx + gridToSource.D * gy + gridToSource.Ty - 0.5f, out var pr, out var pg, out var pb);
-                r += pr; g += pg; b += pb;
+                Accumulate(src, m.A * gx + m.B * gy + m.Tx - 0.5f, m.C * gx + m.D * gy + m.Ty - 0.5f, rgb);
             }
             var o = y * w + x;
-            chw[ri * plane + o] = r * inv * mul + add;
-            chw[plane + o] = g * inv * mul + add;
-            chw[bi * plane + o] = b * inv * mul + add;
+            chw[ri * plane + o] = rgb[0] * scale + add;
+            chw[plane + o] = rgb[1] * scale + add;
+            chw[bi * plane + o] = rgb[2] * scale + add;
         }
     }
 
@@ -41,37 +44,76 @@ public static class ImageSampler
     public static void WarpGrey(RgbImage src, in Affine2 gridToSource, int w, int h, Span<float> plane, float mul, float add)
     {
         var n = Supersampling(gridToSource);
-        var inv = 1f / (n * n);
+        var m = gridToSource;
+        var scale = mul / (n * n);
+        Span<float> rgb = stackalloc float[3];
         for (var y = 0; y < h; y++)
         for (var x = 0; x < w; x++)
         {
-            float v = 0;
+            rgb.Clear();
             for (var sy = 0; sy < n; sy++)
             for (var sx = 0; sx < n; sx++)
             {
                 float gx = x + (sx + 0.5f) / n, gy = y + (sy + 0.5f) / n;
-                v += src.GreyAt(gridToSource.A * gx + gridToSource.B * gy + gridToSource.Tx - 0.5f,
-                                gridToSource.C * gx + gridToSource.D * gy + gridToSource.Ty - 0.5f);
+                Accumulate(src, m.A * gx + m.B * gy + m.Tx - 0.5f, m.C * gx + m.D * gy + m.Ty - 0.5f, rgb);
             }
-            plane[y * w + x] = v * inv * mul + add;
+            plane[y * w + x] = (0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2]) * scale + add;
         }
     }
 
-    /// <summary>Renders an RGB image of the warped region (for annotated crops and contact sheets).</summary>
+    /// <summary>Renders an RGB image of the warped region (for annotated crops and the sharpness measure).</summary>
     public static RgbImage WarpImage(RgbImage src, in Affine2 gridToSource, int w, int h)
     {
-        var chw = new float[3 * w * h];
-        WarpChw(src, gridToSource, w, h, chw, 1, 0);
         var image = new RgbImage(w, h);
-        for (var i = 0; i < w * h; i++)
-        for (var c = 0; c < 3; c++)
-            image.Data[i * 3 + c] = (byte)Math.Clamp(MathF.Round(chw[c * w * h + i]), 0, 255);
+        var m = gridToSource;
+        Span<float> rgb = stackalloc float[3];
+        for (var y = 0; y < h; y++)
+        for (var x = 0; x < w; x++)
+        {
+            rgb.Clear();
+            Accumulate(src, m.A * (x + 0.5f) + m.B * (y + 0.5f) + m.Tx - 0.5f, m.C * (x + 0.5f) + m.D * (y + 0.5f) + m.Ty - 0.5f, rgb);
+            var o = (y * w + x) * 3;
+            for (var c = 0; c < 3; c++) image.Data[o + c] = (byte)Math.Clamp(MathF.Round(rgb[c]), 0, 255);
+        }
         return image;
     }
 
+    /// <summary>Adds the bilinear sample at (x, y) to rgb; taps outside the image count as <see cref="Border"/>.</summary>
+    private static void Accumulate(RgbImage src, float x, float y, Span<float> rgb)
+    {
+        int w = src.Width, h = src.Height;
+        if (x <= -1 || y <= -1 || x >= w || y >= h)
+        {
+            rgb[0] += Border; rgb[1] += Border; rgb[2] += Border;
+            return;
+        }
+        var x0 = (int)MathF.Floor(x); var y0 = (int)MathF.Floor(y);
+        float fx = x - x0, fy = y - y0;
+        var d = src.Data;
+        Tap(d, w, h, x0, y0, (1 - fx) * (1 - fy), rgb);
+        Tap(d, w, h, x0 + 1, y0, fx * (1 - fy), rgb);
+        Tap(d, w, h, x0, y0 + 1, (1 - fx) * fy, rgb);
+        Tap(d, w, h, x0 + 1, y0 + 1, fx * fy, rgb);
+    }
+
+    private static void Tap(byte[] d, int w, int h, int x, int y, float weight, Span<float> rgb)
+    {
+        if (weight == 0) return;
+        if ((uint)x >= (uint)w || (uint)y >= (uint)h)
+        {
+            rgb[0] += Border * weight; rgb[1] += Border * weight; rgb[2] += Border * weight;
+            return;
+        }
+        var i = (y * w + x) * 3;
+        rgb[0] += d[i] * weight;
+        rgb[1] += d[i + 1] * weight;
+        rgb[2] += d[i + 2] * weight;
+    }
+
+    /// <summary>Samples per output pixel along each axis: averaging several bilinear taps stops large downscales from aliasing.</summary>
     private static int Supersampling(in Affine2 m)
     {
         var scale = MathF.Sqrt(MathF.Abs(m.A * m.D - m.B * m.C));
-        return Math.Clamp((int)MathF.Ceiling(scale / 1.5f), 1, 4);
+        return Math.Clamp((int)MathF.Ceiling(scale / 2f), 1, 3);
     }
 }
