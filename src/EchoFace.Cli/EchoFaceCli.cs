@@ -30,7 +30,8 @@ public static class EchoFaceCli
         }
         try
         {
-            return await parsed.InvokeAsync();
+            // our own handler below maps exceptions to exit codes; the library's would turn every one into 1
+            return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (BadInputException e)
         {

@@ -69,7 +69,7 @@ public sealed class TemplateMatrix
     private void Set(int i, ReadOnlySpan<float> v)
     {
         v.CopyTo(_rows.AsSpan(i * Dimension, Dimension));
-        var max = TensorPrimitives.MaxMagnitude(v);
+        var max = MathF.Abs(TensorPrimitives.MaxMagnitude(v)); // MaxMagnitude keeps the sign of the element it picks
         var scale = max > 0 ? 127f / max : 1f;
         var code = _codes.AsSpan(i * _paddedDim, _paddedDim);
         code.Clear();
@@ -102,7 +102,7 @@ public sealed class TemplateMatrix
     private RowHit[] CoarseScan(ReadOnlySpan<float> query, int m)
     {
         var q = new sbyte[_paddedDim];
-        var qmax = TensorPrimitives.MaxMagnitude(query);
+        var qmax = MathF.Abs(TensorPrimitives.MaxMagnitude(query));
         var qs = qmax > 0 ? 127f / qmax : 1f;
         for (var d = 0; d < query.Length; d++) q[d] = (sbyte)Math.Clamp(MathF.Round(query[d] * qs), -127, 127);
         var chunks = (Count + ParallelChunk - 1) / ParallelChunk;

@@ -1,0 +1,72 @@
+using System.Numerics.Tensors;
+using EchoFace.Face;
+using EchoFace.Gallery;
+
+namespace EchoFace.Tests.Gallery;
+
+public class TemplateMatrixTests
+{
+    private static float[] RandomUnit(Random rng, int d)
+    {
+        var v = new float[d];
+        for (var i = 0; i < d; i++) v[i] = (float)(rng.NextDouble() * 2 - 1);
+        FaceEmbedder.Normalize(v);
+        return v;
+    }
+
+    private static int[] BruteForce(TemplateMatrix m, float[] q, int k) =>
+        [.. Enumerable.Range(0, m.Count).OrderByDescending(i => TensorPrimitives.Dot(m.Row(i), q)).Take(k)];
+
+    [Theory]
+    [InlineData(1_000)]
+    [InlineData(TemplateMatrix.CoarseScanAbove + 20_000)] // the int8 scan + exact re-scoring path
+    public void Top_k_matches_brute_force(int n)
+    {
+        var rng = new Random(7);
+        var m = new TemplateMatrix(512, n);
+        for (var i = 0; i < n; i++) m.Add(RandomUnit(rng, 512));
+        for (var t = 0; t < 5; t++)
+        {
+            // a query near a stored row, as a probe of an enrolled person is
+            var target = rng.Next(n);
+            var q = m.Row(target).ToArray();
+            for (var d = 0; d < 512; d++) q[d] += (float)(rng.NextDouble() - 0.5) * 0.05f;
+            FaceEmbedder.Normalize(q);
+            var hits = m.Search(q, 5);
+            Assert.Equal(BruteForce(m, q, 5), hits.Select(h => h.Row).ToArray());
+            Assert.Equal(target, hits[0].Row);
+            Assert.Equal(TensorPrimitives.Dot(m.Row(hits[0].Row), q), hits[0].Score, 5);
+        }
+    }
+
+    [Fact]
+    public void Removing_a_row_moves_the_last_one_into_its_place()
+    {
+        var rng = new Random(1);
+        var m = new TemplateMatrix(8);
+        var rows = Enumerable.Range(0, 4).Select(_ => RandomUnit(rng, 8)).ToArray();
+        foreach (var r in rows) m.Add(r);
+        Assert.Equal(3, m.RemoveAt(1));
+        Assert.Equal(3, m.Count);
+        Assert.Equal(rows[3], m.Row(1).ToArray());
+        Assert.Equal(-1, m.RemoveAt(2));
+    }
+
+    [Fact]
+    public void Gallery_names_the_best_identity_once_even_with_several_templates()
+    {
+        var rng = new Random(3);
+        var g = new IdentityGallery(16);
+        var alice = RandomUnit(rng, 16);
+        g.Add(1, "alice", alice);
+        g.Add(2, "alice", RandomUnit(rng, 16));
+        g.Add(3, "bob", RandomUnit(rng, 16));
+        var hits = g.Identify(alice, 5);
+        Assert.Equal(["alice", "bob"], hits.Select(h => h.IdentityId).ToArray());
+        Assert.Equal(1f, hits[0].Score, 4);
+        Assert.Equal(1f, g.Verify("alice", alice)!.Value, 4);
+        Assert.Null(g.Verify("carol", alice));
+        Assert.Equal(2, g.Remove("alice"));
+        Assert.Equal("bob", Assert.Single(g.Identify(alice, 5)).IdentityId);
+    }
+}
