@@ -9,16 +9,15 @@ internal static class ModelsCommands
 {
     public static Command Build(GlobalOptions g, Output o)
     {
-        var load = new Option<bool>("--load") { Description = "load each present model to report the execution provider it runs on" };
-        var models = new Command("models", "Every model in the manifest: file, hash check, licence and provider in use") { load };
-        models.WithAction(g, o, (ctx, p) =>
+        var models = new Command("models", "Every model in the manifest: file, hash check, licence and the execution provider it loads on");
+        models.WithAction(g, o, (ctx, _) =>
         {
             var manifest = ctx.Manifest;
             var rows = manifest.Models.Select(m =>
             {
                 var status = manifest.Verify(m);
                 string? provider = null;
-                if (status == ModelStatus.Ok && p.GetValue(load))
+                if (status == ModelStatus.Ok)
                 {
                     using var session = ctx.Factory.Create(m.Id);
                     provider = session.Provider;

@@ -69,6 +69,7 @@ public sealed class FacePipeline : IDisposable
     public FaceDetector Detector => _detector;
     public Landmarker Landmarker => _landmarker;
     public LivenessScorer Liveness => _liveness;
+    public FaceEmbedder Embedder => _embedder;
     public string EmbedderModelId => _embedder.ModelId;
     public int EmbeddingDimension => _embedder.Dimension;
     public string Provider => _embedder.Provider;

@@ -99,14 +99,13 @@ public class FaceCommandTests
     [Fact]
     public void An_image_over_the_configured_size_limit_is_refused()
     {
-        Environment.SetEnvironmentVariable("ECHOFACE__Media__MaxBytes", "1000");
-        try
-        {
-            var r = _cli.Run("enroll", "x", CliRunner.Photos("df_angelina_jolie")[0]);
-            Assert.Equal(2, r.ExitCode);
-            Assert.Contains("over the image size limit", r.Stderr);
-        }
-        finally { Environment.SetEnvironmentVariable("ECHOFACE__Media__MaxBytes", null); }
+        // a config file, not an environment variable: other test classes run in parallel in this process
+        var config = Path.Combine(TestEnvironment.TempDirectory(), "echoface.json");
+        File.WriteAllText(config, """{ "Media": { "MaxBytes": 1000 } }""");
+        var r = _cli.Run("enroll", "x", CliRunner.Photos("df_angelina_jolie")[0], "--config", config);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("over the image size limit", r.Stderr);
+        Assert.Equal(0, TemplateCount());
     }
 
     [Fact]
@@ -135,7 +134,7 @@ public class FaceCommandTests
     [Fact]
     public void Models_reports_hashes_and_the_provider_in_use()
     {
-        var r = _cli.Run("models", "--load", "--json");
+        var r = _cli.Run("models", "--json");
         Assert.Equal(0, r.ExitCode);
         var detect = r.Json.GetProperty("models").EnumerateArray().First(m => m.GetProperty("id").GetString() == "fr_detect");
         Assert.Equal("Ok", detect.GetProperty("status").GetString());

