@@ -40,7 +40,7 @@ public sealed class FaceDetector : IDisposable
         // plain resize of the whole frame (no letterbox), RGB, (x - 127) / 128 as the model was trained
         var map = Affine2.BoxToGrid(new BoxF(0, 0, image.Width, image.Height), _w, _h);
         ImageSampler.WarpChw(image, map, _w, _h, _input, 1f / 128, -127f / 128);
-        using var outputs = _model.Session.Run(new RunOptions(), [_model.InputName], [_inputValue], _outputNames);
+        using var outputs = _model.Session.Run(_model.RunOptions, [_model.InputName], [_inputValue], _outputNames);
         ReadOnlySpan<float> scores = default, boxes = default;
         for (var i = 0; i < _outputNames.Length; i++)
         {

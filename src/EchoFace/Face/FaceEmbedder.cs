@@ -42,7 +42,7 @@ public sealed class FaceEmbedder : IDisposable
     public float[] Embed(RgbImage image, ReadOnlySpan<Vector2> fivePoints)
     {
         ImageSampler.WarpChw(image, AlignmentFor(fivePoints), Size, Size, _input, 1f / 128, -127f / 128);
-        using var outputs = _model.Session.Run(new RunOptions(), [_model.InputName], [_inputValue], [_model.Session.OutputMetadata.Keys.First()]);
+        using var outputs = _model.Session.Run(_model.RunOptions, [_model.InputName], [_inputValue], [_model.Session.OutputMetadata.Keys.First()]);
         var embedding = outputs[0].GetTensorDataAsSpan<float>().ToArray();
         Normalize(embedding);
         return embedding;

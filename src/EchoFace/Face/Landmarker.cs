@@ -27,7 +27,8 @@ public sealed class Landmarker : IDisposable
         _size = shape[3];
         _input = new float[shape[1] * _size * _size];
         _inputValue = OrtValue.CreateTensorValueFromMemory(_input, [1, shape[1], _size, _size]);
-        // measured on faces/yaleb + photos (see README, "Alignment"): PFLD wants a square crop slightly larger than the detector box
+        // fr_landmark: the box as the package crops it; PFLD: a square crop a little larger than the box, as FaceONNX feeds it.
+        // The refinement pass (FaceOptions.RefineScale) re-crops around the first points, which is what the README measured.
         (CropScale, Square) = _grey ? (1.0f, false) : (1.1f, true);
     }
 
@@ -39,7 +40,7 @@ public sealed class Landmarker : IDisposable
         var map = Affine2.BoxToGrid(crop, _size, _size);
         if (_grey) ImageSampler.WarpGrey(image, map, _size, _size, _input, 1f / 256, 0); // fr_landmark: grey / 256
         else ImageSampler.WarpChw(image, map, _size, _size, _input, 1f / 255, 0);      // PFLD: RGB / 255
-        using var outputs = _model.Session.Run(new RunOptions(), [_model.InputName], [_inputValue], [_model.Session.OutputMetadata.Keys.First()]);
+        using var outputs = _model.Session.Run(_model.RunOptions, [_model.InputName], [_inputValue], [_model.Session.OutputMetadata.Keys.First()]);
         var o = outputs[0].GetTensorDataAsSpan<float>();
         if (o.Length < 136) throw new ModelException($"{_model.ModelId}: expected 136 outputs, got {o.Length}");
         var points = new Vector2[68];

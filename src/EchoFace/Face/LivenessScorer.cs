@@ -30,7 +30,7 @@ public sealed class LivenessScorer : IDisposable
     {
         var crop = ClampInside(box.Scale(CropScale), image.Width, image.Height);
         ImageSampler.WarpChw(image, Affine2.BoxToGrid(crop, _size, _size), _size, _size, _input, 1, 0, Channels);
-        using var outputs = _model.Session.Run(new RunOptions(), [_model.InputName], [_inputValue], [_model.Session.OutputMetadata.Keys.First()]);
+        using var outputs = _model.Session.Run(_model.RunOptions, [_model.InputName], [_inputValue], [_model.Session.OutputMetadata.Keys.First()]);
         var o = outputs[0].GetTensorDataAsSpan<float>();
         // the graph may or may not end in a softmax: normalise unless it already sums to one
         float sum = 0;

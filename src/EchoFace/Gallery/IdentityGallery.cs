@@ -58,7 +58,7 @@ public sealed class IdentityGallery
     public Candidate[] Identify(ReadOnlySpan<float> query, int k)
     {
         // ask for enough rows that k distinct identities survive even when some have several templates
-        var perIdentity = Math.Max(1, (int)Math.Ceiling((double)_matrix.Count / Math.Max(1, _labels.Count == 0 ? 1 : DistinctEstimate())));
+        var perIdentity = (int)Math.Ceiling((double)_matrix.Count / Math.Max(1, DistinctEstimate()));
         var hits = _matrix.Search(query, k * Math.Min(perIdentity, 8));
         var best = new List<Candidate>();
         foreach (var h in hits)
@@ -73,6 +73,7 @@ public sealed class IdentityGallery
 
     private int _distinct = -1;
     private int _distinctAt = -1;
+    /// <summary>Identity count, recounted only when the gallery has changed since the last search.</summary>
     private int DistinctEstimate()
     {
         if (_distinctAt != _labels.Count) { _distinct = IdentityCount; _distinctAt = _labels.Count; }

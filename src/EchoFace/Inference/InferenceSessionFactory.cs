@@ -59,7 +59,14 @@ public sealed class ModelSession(string modelId, string provider, InferenceSessi
     public InferenceSession Session { get; } = session;
     public string InputName => Session.InputMetadata.Keys.First();
     public int[] InputShape => Session.InputMetadata.Values.First().Dimensions;
-    public void Dispose() => Session.Dispose();
+    /// <summary>One per session, reused by every call: a fresh RunOptions per frame would be a native allocation left to the finalizer.</summary>
+    public RunOptions RunOptions { get; } = new();
+
+    public void Dispose()
+    {
+        Session.Dispose();
+        RunOptions.Dispose();
+    }
 }
 
 /// <summary>Creates every ONNX Runtime session: tries the configured providers in order, logs each failure once, reports the provider used.</summary>

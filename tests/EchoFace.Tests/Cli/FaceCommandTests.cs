@@ -71,7 +71,7 @@ public class FaceCommandTests
         var cut = Path.Combine(dir, "cut.jpg");
         File.WriteAllBytes(cut, photo[..(photo.Length / 4)]);
         var blank = Path.Combine(dir, "blank.png");
-        EchoFace.Media.ImageEncoder.Save(new SkiaSharp.SKBitmap(200, 200), blank);
+        using (var empty = new SkiaSharp.SKBitmap(200, 200)) EchoFace.Media.ImageEncoder.Save(empty, blank);
 
         var cases = new (string[] Args, string Message)[]
         {

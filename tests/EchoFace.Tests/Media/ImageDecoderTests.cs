@@ -19,7 +19,8 @@ public class ImageDecoderTests
 
         using var bitmap = ImageEncoder.ToBitmap(pgm);
         var dir = TestEnvironment.TempDirectory();
-        using (var data = SkiaSharp.SKImage.FromBitmap(bitmap).Encode(SkiaSharp.SKEncodedImageFormat.Bmp, 100))
+        using (var skImage = SkiaSharp.SKImage.FromBitmap(bitmap))
+        using (var data = skImage.Encode(SkiaSharp.SKEncodedImageFormat.Bmp, 100))
             File.WriteAllBytes(Path.Combine(dir, "x.bmp"), data?.ToArray() ?? BmpFallback(pgm));
         var bmp = ImageDecoder.DecodeFile(Path.Combine(dir, "x.bmp"));
         Assert.Equal(pgm.Data, bmp.Data);
