@@ -20,19 +20,12 @@ public static class ImageSampler
         var n = Supersampling(gridToSource);
         var plane = w * h;
         int ri = order == ChannelOrder.Rgb ? 0 : 2, bi = 2 - ri;
-        var m = gridToSource;
         var scale = mul / (n * n);
         Span<float> rgb = stackalloc float[3];
         for (var y = 0; y < h; y++)
         for (var x = 0; x < w; x++)
         {
-            rgb.Clear();
-            for (var sy = 0; sy < n; sy++)
-            for (var sx = 0; sx < n; sx++)
-            {
-                float gx = x + (sx + 0.5f) / n, gy = y + (sy + 0.5f) / n;
-                Accumulate(src, m.A * gx + m.B * gy + m.Tx - 0.5f, m.C * gx + m.D * gy + m.Ty - 0.5f, rgb);
-            }
+            SampleCell(src, gridToSource, x, y, n, rgb);
             var o = y * w + x;
             chw[ri * plane + o] = rgb[0] * scale + add;
             chw[plane + o] = rgb[1] * scale + add;
@@ -44,38 +37,41 @@ public static class ImageSampler
     public static void WarpGrey(RgbImage src, in Affine2 gridToSource, int w, int h, Span<float> plane, float mul, float add)
     {
         var n = Supersampling(gridToSource);
-        var m = gridToSource;
         var scale = mul / (n * n);
         Span<float> rgb = stackalloc float[3];
         for (var y = 0; y < h; y++)
         for (var x = 0; x < w; x++)
         {
-            rgb.Clear();
-            for (var sy = 0; sy < n; sy++)
-            for (var sx = 0; sx < n; sx++)
-            {
-                float gx = x + (sx + 0.5f) / n, gy = y + (sy + 0.5f) / n;
-                Accumulate(src, m.A * gx + m.B * gy + m.Tx - 0.5f, m.C * gx + m.D * gy + m.Ty - 0.5f, rgb);
-            }
+            SampleCell(src, gridToSource, x, y, n, rgb);
             plane[y * w + x] = (0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2]) * scale + add;
         }
     }
 
-    /// <summary>Renders an RGB image of the warped region (for annotated crops and the sharpness measure).</summary>
+    /// <summary>Renders an RGB image of the warped region, one bilinear sample per pixel (for annotated crops and the sharpness measure).</summary>
     public static RgbImage WarpImage(RgbImage src, in Affine2 gridToSource, int w, int h)
     {
         var image = new RgbImage(w, h);
-        var m = gridToSource;
         Span<float> rgb = stackalloc float[3];
         for (var y = 0; y < h; y++)
         for (var x = 0; x < w; x++)
         {
-            rgb.Clear();
-            Accumulate(src, m.A * (x + 0.5f) + m.B * (y + 0.5f) + m.Tx - 0.5f, m.C * (x + 0.5f) + m.D * (y + 0.5f) + m.Ty - 0.5f, rgb);
+            SampleCell(src, gridToSource, x, y, 1, rgb);
             var o = (y * w + x) * 3;
             for (var c = 0; c < 3; c++) image.Data[o + c] = (byte)Math.Clamp(MathF.Round(rgb[c]), 0, 255);
         }
         return image;
+    }
+
+    /// <summary>Sums n x n bilinear samples spread evenly over output pixel (x, y) into rgb (cleared first).</summary>
+    private static void SampleCell(RgbImage src, in Affine2 m, int x, int y, int n, Span<float> rgb)
+    {
+        rgb.Clear();
+        for (var sy = 0; sy < n; sy++)
+        for (var sx = 0; sx < n; sx++)
+        {
+            float gx = x + (sx + 0.5f) / n, gy = y + (sy + 0.5f) / n;
+            Accumulate(src, m.A * gx + m.B * gy + m.Tx - 0.5f, m.C * gx + m.D * gy + m.Ty - 0.5f, rgb);
+        }
     }
 
     /// <summary>Adds the bilinear sample at (x, y) to rgb; taps outside the image count as <see cref="Border"/>.</summary>
