@@ -6,12 +6,13 @@ public enum ChannelOrder { Rgb, Bgr }
 
 /// <summary>
 /// Fills model input tensors straight from an image through an affine map: crop, resize and alignment in one pass, no intermediate bitmaps.
-/// Pixels outside the image read as mid-grey <see cref="Border"/>, which the (x - 127) / 128 models see as zero: edge clamping smears
-/// streaks into crops of faces that fill the frame, and black borders read as strong signal; both cost Yale B over 20 points of EER.
+/// Pixels outside the image (and the padding of tight crops) read as black, like OpenCV's warpAffine default that ArcFace-style
+/// alignment is trained with. Measured on Yale B with the default pipeline: black 0.15% EER and 1 face missed, mid-grey 0.24% and 3
+/// missed; photos 1.29% either way (README, "Alignment").
 /// </summary>
 public static class ImageSampler
 {
-    public const byte Border = 127;
+    public const byte Border = 0;
 
     /// <summary>Writes a planar (CHW) w x h tensor: out = pixel * mul + add, sampling the source at gridToSource(x + 0.5, y + 0.5) - 0.5.</summary>
     public static void WarpChw(RgbImage src, in Affine2 gridToSource, int w, int h, Span<float> chw, float mul, float add, ChannelOrder order = ChannelOrder.Rgb)
