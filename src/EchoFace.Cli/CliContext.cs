@@ -5,6 +5,7 @@ using EchoFace.Inference;
 using EchoFace.Media;
 using EchoFace.Recognition;
 using EchoFace.Storage;
+using EchoFace.Voice;
 using Microsoft.Extensions.Logging;
 
 namespace EchoFace.Cli;
@@ -19,6 +20,8 @@ public sealed class CliContext : IDisposable
     private FacePipeline? _pipeline;
     private GalleryStore? _store;
     private FaceRecognizer? _recognizer;
+    private VoicePipeline? _voice;
+    private VoiceRecognizer? _voiceRecognizer;
 
     public CliContext(ParseResult parse, GlobalOptions globals, Output output)
     {
@@ -66,9 +69,22 @@ public sealed class CliContext : IDisposable
 
     public RgbImage Decode(string path) => ImageDecoder.DecodeFile(path, Limits);
 
+    public VoicePipeline Voice => _voice ??= new VoicePipeline(Factory, Config.Voice);
+
+    public VoiceRecognizer VoiceRecognizer => _voiceRecognizer ??= new VoiceRecognizer(Voice, Store,
+        Manifest.Get(Config.Voice.Embedder).Sha256[..12]);
+
+    public AudioClip DecodeAudio(string path) => AudioDecoder.DecodeFile(path, Config.Voice.Limits);
+
+    /// <summary>The display name to store: the one given, else the identity's current one (adding a modality keeps the name), else the id.</summary>
+    public string DisplayName(string id, string? given) => given ?? Store.GetIdentity(id)?.DisplayName ?? id;
+
+    public string Group(string id, string? given) => given ?? Store.GetIdentity(id)?.Group ?? "default";
+
     public void Dispose()
     {
         _pipeline?.Dispose();
+        _voice?.Dispose();
         _store?.Dispose();
         LoggerFactory.Dispose();
     }

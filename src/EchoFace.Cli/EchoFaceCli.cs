@@ -16,7 +16,7 @@ public static class EchoFaceCli
         foreach (var command in new[]
                  {
                      FaceCommands.Enroll(globals, output), FaceCommands.Identify(globals, output), FaceCommands.Verify(globals, output),
-                     FaceCommands.Faces(globals, output), PeopleCommands.Build(globals, output), ModelsCommands.Build(globals, output),
+                     FaceCommands.Faces(globals, output), VoiceCommands.Build(globals, output), PeopleCommands.Build(globals, output), ModelsCommands.Build(globals, output),
                      EvalCommands.Build(globals, output),
                  })
             root.Subcommands.Add(command);
@@ -38,7 +38,7 @@ public static class EchoFaceCli
             output.Error(e.Message);
             return BadInput;
         }
-        catch (ModelException e)
+        catch (Exception e) when (e is ModelException or ToolException)
         {
             output.Error(e.Message);
             return Failure;

@@ -5,3 +5,6 @@ public sealed class BadInputException(string message, Exception? inner = null) :
 
 /// <summary>A model file is missing, has the wrong hash or cannot be loaded: the message names the model and the set-up command.</summary>
 public sealed class ModelException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>An external program the product relies on (ffmpeg) is missing or failed on its own: exit 1, the message names the set-up command.</summary>
+public sealed class ToolException(string message, Exception? inner = null) : Exception(message, inner);

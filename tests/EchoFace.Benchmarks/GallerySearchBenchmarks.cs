@@ -1,3 +1,4 @@
+using EchoFace.Inference;
 using BenchmarkDotNet.Attributes;
 using EchoFace.Face;
 using EchoFace.Gallery;
@@ -26,14 +27,14 @@ public class GallerySearchBenchmarks
         for (var i = 0; i < N; i++)
         {
             for (var d = 0; d < 512; d++) v[d] = (float)(rng.NextDouble() * 2 - 1);
-            FaceEmbedder.Normalize(v);
+            Embeddings.Normalize(v);
             _gallery.Add(i, $"person-{i}", v);
         }
         _queries = Enumerable.Range(0, 16).Select(_ =>
         {
             var q = new float[512];
             for (var d = 0; d < 512; d++) q[d] = (float)(rng.NextDouble() * 2 - 1);
-            FaceEmbedder.Normalize(q);
+            Embeddings.Normalize(q);
             return q;
         }).ToArray();
     }

@@ -1,5 +1,6 @@
 using EchoFace.Face;
 using EchoFace.Inference;
+using EchoFace.Voice;
 
 namespace EchoFace.Tests;
 
@@ -44,12 +45,33 @@ public static class TestEnvironment
 
     public static FacePipeline Pipeline(FaceOptions? options = null) => new(Factory(), options);
 
+    public static VoicePipeline Voice(VoiceOptions? options = null) => new(Factory(), options ?? new VoiceOptions());
+
+    /// <summary>The recordings of one LibriSpeech test-other speaker, in name order.</summary>
+    public static string[] Speech(string speaker) =>
+        [.. Directory.GetFiles(Data("voice", "librispeech-test-other", speaker)).Order(StringComparer.Ordinal)];
+
+    /// <summary>Runs ffmpeg to make a test file (an m4a from a FLAC, a tone); fails naming the set-up command when ffmpeg is missing.</summary>
+    public static string Ffmpeg(string output, params string[] args)
+    {
+        var run = EchoFace.Media.Ffmpeg.Run([.. args, "-y", output], 1 << 20, TimeSpan.FromSeconds(60));
+        if (run.ExitCode != 0) throw new InvalidOperationException($"ffmpeg {string.Join(' ', args)} failed: {run.Errors}. Is ffmpeg installed? Run {SetupCommand}");
+        return output;
+    }
+
     public static string TempDirectory()
     {
         var dir = Path.Combine(Path.GetTempPath(), "echoface-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         return dir;
     }
+}
+
+/// <summary>One voice pipeline shared by the tests of a class.</summary>
+public sealed class VoiceFixture : IDisposable
+{
+    public VoicePipeline Pipeline { get; } = TestEnvironment.Voice();
+    public void Dispose() => Pipeline.Dispose();
 }
 
 /// <summary>One face pipeline shared by the tests of a class (loading the models takes about a second).</summary>

@@ -15,14 +15,21 @@ internal static class CommandBase
         return command;
     }
 
-    public static IEnumerable<string> ExpandImages(IEnumerable<string> paths)
+    public static IEnumerable<string> ExpandImages(IEnumerable<string> paths) =>
+        ExpandFolders(paths, Evaluation.FaceEvaluation.IsImage, "images (.jpg, .png, .bmp, .pgm, .webp)");
+
+    public static IEnumerable<string> ExpandAudio(IEnumerable<string> paths) =>
+        ExpandFolders(paths, Voice.AudioDecoder.IsAudio, $"recordings ({string.Join(", ", Voice.AudioDecoder.Extensions)})");
+
+    /// <summary>Files as given, with each folder replaced by the files in it that <paramref name="accept"/> takes (a folder with none is an error).</summary>
+    private static IEnumerable<string> ExpandFolders(IEnumerable<string> paths, Func<string, bool> accept, string kind)
     {
         foreach (var p in paths)
         {
             if (Directory.Exists(p))
             {
-                var files = Directory.GetFiles(p).Where(Evaluation.FaceEvaluation.IsImage).OrderBy(f => f, StringComparer.Ordinal).ToList();
-                if (files.Count == 0) throw new BadInputException($"{p} holds no images (.jpg, .png, .bmp, .pgm, .webp)");
+                var files = Directory.GetFiles(p).Where(accept).OrderBy(f => f, StringComparer.Ordinal).ToList();
+                if (files.Count == 0) throw new BadInputException($"{p} holds no {kind}");
                 foreach (var f in files) yield return f;
             }
             else yield return p;

@@ -15,14 +15,14 @@ internal static class FaceCommands
         var images = new Argument<string[]>("images") { Description = "photos or folders of photos of this person", Arity = ArgumentArity.OneOrMore };
         var name = new Option<string?>("--name") { Description = "display name (default: the id)" };
         var face = new Option<int?>("--face") { Description = "which face to take when a photo holds several (0 = largest)" };
-        var group = new Option<string>("--group") { Description = "identity group (schedules apply per group)", DefaultValueFactory = _ => "default" };
+        var group = new Option<string?>("--group") { Description = "identity group (schedules apply per group; default: unchanged, or 'default' for a new identity)" };
         var cmd = new Command("enroll", "Enrol a person from one or more photos: one face each, good quality, not already someone else") { id, images, name, face, group };
         return cmd.WithAction(g, o, (ctx, p) =>
         {
             var who = p.GetValue(id)!;
             FaceRecognizer.ValidateId(who);
             var decoded = ExpandImages(p.GetValue(images)!).Select(path => (path, ctx.Decode(path))).ToList();
-            var result = ctx.Recognizer.Enroll(who, p.GetValue(name) ?? who, decoded, p.GetValue(face), p.GetValue(group)!);
+            var result = ctx.Recognizer.Enroll(who, ctx.DisplayName(who, p.GetValue(name)), decoded, p.GetValue(face), ctx.Group(who, p.GetValue(group)));
             if (ctx.Json) o.Json(new { identity = who, templates = result.TemplateIds, qualities = result.Qualities });
             else o.Line($"[green]enrolled[/] {Output.Esc(who)} with {result.TemplateIds.Count} face template(s), quality {string.Join(", ", result.Qualities.Select(F))}");
             return EchoFaceCli.Ok;

@@ -2,6 +2,7 @@ using EchoFace.Face;
 using EchoFace.Gallery;
 using EchoFace.Inference;
 using EchoFace.Media;
+using EchoFace.Voice;
 using Microsoft.Extensions.Configuration;
 
 namespace EchoFace.Configuration;
@@ -19,6 +20,7 @@ public sealed class EchoFaceConfig
     public InferenceOptions Inference { get; set; } = new();
     public FaceOptions Face { get; set; } = new();
     public MatchOptions Match { get; set; } = new();
+    public VoiceOptions Voice { get; set; } = new();
     public ImageLimits Media { get; set; } = new();
     public StorageOptions Storage { get; set; } = new();
 
@@ -28,6 +30,7 @@ public sealed class EchoFaceConfig
     {
         Face.Validate();
         Match.Validate();
+        Voice.Validate();
         if (Media.MaxBytes <= 0 || Media.MaxPixels <= 0) throw new ArgumentException("Media.MaxBytes and Media.MaxPixels must be positive");
         foreach (var p in Inference.Providers) InferenceSessionFactory.ByName(p);
     }

@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Numerics.Tensors;
 using EchoFace.Inference;
 using EchoFace.Media;
 using Microsoft.ML.OnnxRuntime;
@@ -44,14 +43,8 @@ public sealed class FaceEmbedder : IDisposable
         ImageSampler.WarpChw(image, AlignmentFor(fivePoints), Size, Size, _input, 1f / 128, -127f / 128);
         using var outputs = _model.Session.Run(_model.RunOptions, [_model.InputName], [_inputValue], [_model.Session.OutputMetadata.Keys.First()]);
         var embedding = outputs[0].GetTensorDataAsSpan<float>().ToArray();
-        Normalize(embedding);
+        Embeddings.Normalize(embedding);
         return embedding;
-    }
-
-    public static void Normalize(Span<float> v)
-    {
-        var norm = TensorPrimitives.Norm(v);
-        if (norm > 0) TensorPrimitives.Divide(v, norm, v);
     }
 
     public void Dispose() => _inputValue.Dispose();

@@ -18,6 +18,9 @@ public sealed class MatchOptions
     }
 }
 
+/// <summary>How several templates of one identity are matched: each on its own (best wins), or their mean as one template.</summary>
+public enum TemplateMode { Multi, Average }
+
 public readonly record struct Candidate(string IdentityId, float Score);
 
 /// <summary>The in-memory 1:N gallery of one modality and model: templates as matrix rows, each row labelled with its identity.</summary>

@@ -25,8 +25,23 @@ public sealed record ModelEntry
     [JsonPropertyName("sources")] public IReadOnlyList<ModelSource> Sources { get; init; } = [];
     [JsonPropertyName("input")] public string Input { get; init; } = "";
     [JsonPropertyName("output")] public string Output { get; init; } = "";
+    /// <summary>For speaker models: what the graph takes (raw waveform, or Kaldi fbank computed by EchoFace).</summary>
+    [JsonPropertyName("frontEnd")] public FrontEndSpec? FrontEnd { get; init; }
     /// <summary>Optional models (evaluation references) may be absent without failing set-up.</summary>
     [JsonPropertyName("optional")] public bool Optional { get; init; }
+}
+
+/// <summary>The input a speaker-embedding model expects: "waveform" ([B, N] samples, cut in chunks) or "kaldi-fbank" ([1, T, melBins]).</summary>
+public sealed record FrontEndSpec
+{
+    [JsonPropertyName("type")] public string Type { get; init; } = "waveform";
+    /// <summary>waveform: chunk length in seconds (the model's training length); 0 = the whole utterance at once.</summary>
+    [JsonPropertyName("chunkSeconds")] public double ChunkSeconds { get; init; }
+    [JsonPropertyName("melBins")] public int MelBins { get; init; } = 80;
+    /// <summary>kaldi-fbank: factor on the [-1, 1] waveform (WeSpeaker: 32768).</summary>
+    [JsonPropertyName("inputScale")] public float InputScale { get; init; } = 1;
+    /// <summary>kaldi-fbank: subtract each bin's utterance mean first.</summary>
+    [JsonPropertyName("cmn")] public bool Cmn { get; init; } = true;
 }
 
 /// <summary>models/manifest.json: what each model is, where it comes from and its sha256.</summary>

@@ -18,8 +18,7 @@ public sealed class FaceRecognizer
     private readonly FacePipeline _pipeline;
     private readonly GalleryStore _store;
     private readonly MatchOptions _match;
-    private readonly IdentityGallery _gallery;
-    private readonly Dictionary<string, string> _names = new();
+    private readonly TemplateIndex _index;
 
     public FaceRecognizer(FacePipeline pipeline, GalleryStore store, MatchOptions match, string modelVersion)
     {
@@ -27,21 +26,14 @@ public sealed class FaceRecognizer
         _store = store;
         _match = match;
         ModelVersion = modelVersion;
-        _gallery = new IdentityGallery(pipeline.EmbeddingDimension);
-        foreach (var i in store.ListIdentities()) _names[i.Id] = i.DisplayName;
-        foreach (var t in store.LoadTemplates(Modality))
-        {
-            // a template of another embedder is never compared with this one's vectors
-            if (t.ModelId != pipeline.EmbedderModelId) { StaleTemplates++; continue; }
-            _gallery.Add(t.Id, t.IdentityId, t.Vector);
-        }
+        _index = new TemplateIndex(store, Modality, pipeline.EmbedderModelId, pipeline.EmbeddingDimension, TemplateMode.Multi);
     }
 
     public string ModelVersion { get; }
-    public IdentityGallery Gallery => _gallery;
+    public IdentityGallery Gallery => _index.Gallery;
     public MatchOptions Match => _match;
     /// <summary>Templates made by another face model: they need re-enrolment.</summary>
-    public int StaleTemplates { get; }
+    public int StaleTemplates => _index.StaleTemplates;
 
     /// <summary>
     /// Checks every image first (one face unless <paramref name="faceIndex"/> picks one, quality, not someone else) and only then
@@ -67,15 +59,14 @@ public sealed class FaceRecognizer
             if (face.Quality.Score < _pipeline.Options.Quality.MinEnrolScore)
                 throw new BadInputException($"{source}: face quality {face.Quality.Score:F2} is below {_pipeline.Options.Quality.MinEnrolScore:F2} " +
                     $"(eye distance {face.Quality.EyeDistance:F0} px, sharpness {face.Quality.Sharpness:F0}, yaw {face.Quality.Yaw:F0}, pitch {face.Quality.Pitch:F0}): use a larger, sharper, frontal photo");
-            var best = _gallery.Identify(face.Embedding!, 1);
+            var best = _index.Gallery.Identify(face.Embedding!, 1);
             if (best.Length > 0 && best[0].IdentityId != identityId && best[0].Score >= _match.IdentifyThreshold)
                 throw new BadInputException($"{source}: this face already matches '{best[0].IdentityId}' (similarity {best[0].Score:F2} >= {_match.IdentifyThreshold:F2}); remove that identity first or enrol under it");
             templates.Add(new NewTemplate(Modality, _pipeline.EmbedderModelId, ModelVersion, face.Quality.Score, source, face.Embedding!));
         }
         var ids = _store.Enroll(identityId, displayName, group, templates,
             GalleryStore.Json(new { images = images.Select(i => i.Source), model = _pipeline.EmbedderModelId }));
-        for (var i = 0; i < ids.Count; i++) _gallery.Add(ids[i], identityId, templates[i].Vector);
-        _names[identityId] = displayName;
+        _index.Added(identityId, displayName, ids, [.. templates.Select(t => t.Vector)]);
         return new EnrollResult(identityId, ids, [.. templates.Select(t => t.Quality)]);
     }
 
@@ -84,10 +75,10 @@ public sealed class FaceRecognizer
         var result = new List<RecognizedFace>();
         foreach (var face in _pipeline.Analyze(image))
         {
-            var candidates = _gallery.Identify(face.Embedding!, _match.TopK);
+            var candidates = _index.Gallery.Identify(face.Embedding!, _match.TopK);
             var top = candidates.Length > 0 ? candidates[0] : new Candidate("", -1);
             var known = candidates.Length > 0 && top.Score >= _match.IdentifyThreshold;
-            result.Add(new RecognizedFace(face, known ? top.IdentityId : null, known ? _names.GetValueOrDefault(top.IdentityId) : null, top.Score, candidates));
+            result.Add(new RecognizedFace(face, known ? top.IdentityId : null, known ? _index.Name(top.IdentityId) : null, top.Score, candidates));
         }
         return result;
     }
@@ -95,10 +86,10 @@ public sealed class FaceRecognizer
     /// <summary>1:1 against the claimed identity, using the largest face in the image.</summary>
     public VerifyResult Verify(string identityId, RgbImage image, string source)
     {
-        if (!_names.ContainsKey(identityId)) throw new BadInputException($"unknown identity '{identityId}' (see `echoface people list`)");
+        if (!_index.Knows(identityId)) throw new BadInputException($"unknown identity '{identityId}' (see `echoface people list`)");
         var faces = _pipeline.Analyze(image);
         if (faces.Count == 0) throw new BadInputException($"{source}: no face found");
-        var score = _gallery.Verify(identityId, faces[0].Embedding!)
+        var score = _index.Gallery.Verify(identityId, faces[0].Embedding!)
                     ?? throw new BadInputException($"'{identityId}' has no face template for model {_pipeline.EmbedderModelId}: enrol a photo first");
         return new VerifyResult(identityId, score, _match.VerifyThreshold, score >= _match.VerifyThreshold, faces[0]);
     }
@@ -106,8 +97,7 @@ public sealed class FaceRecognizer
     public bool Remove(string identityId, string reason)
     {
         if (!_store.Remove(identityId, GalleryStore.Json(new { reason }))) return false;
-        _gallery.Remove(identityId);
-        _names.Remove(identityId);
+        _index.Removed(identityId);
         return true;
     }
 

@@ -1,3 +1,4 @@
+using EchoFace.Inference;
 using System.Numerics.Tensors;
 using EchoFace.Face;
 using EchoFace.Gallery;
@@ -10,7 +11,7 @@ public class TemplateMatrixTests
     {
         var v = new float[d];
         for (var i = 0; i < d; i++) v[i] = (float)(rng.NextDouble() * 2 - 1);
-        FaceEmbedder.Normalize(v);
+        Embeddings.Normalize(v);
         return v;
     }
 
@@ -31,7 +32,7 @@ public class TemplateMatrixTests
             var target = rng.Next(n);
             var q = m.Row(target).ToArray();
             for (var d = 0; d < 512; d++) q[d] += (float)(rng.NextDouble() - 0.5) * 0.05f;
-            FaceEmbedder.Normalize(q);
+            Embeddings.Normalize(q);
             var hits = m.Search(q, 5);
             Assert.Equal(BruteForce(m, q, 5), hits.Select(h => h.Row).ToArray());
             Assert.Equal(target, hits[0].Row);

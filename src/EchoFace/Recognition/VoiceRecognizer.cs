@@ -1,0 +1,88 @@
+using System.Numerics.Tensors;
+using EchoFace.Gallery;
+using EchoFace.Storage;
+using EchoFace.Voice;
+
+namespace EchoFace.Recognition;
+
+public sealed record VoiceEnrollResult(string IdentityId, IReadOnlyList<long> TemplateIds, IReadOnlyList<double> SpeechSeconds);
+
+public sealed record VoiceVerifyResult(string IdentityId, float Score, float Threshold, bool Accepted, VoiceResult Voice);
+
+public sealed record VoiceIdentifyResult(string? IdentityId, string? DisplayName, float Score, float Threshold, Candidate[] Candidates, VoiceResult Voice);
+
+/// <summary>Voice enrolment, 1:1 verification and 1:N identification over the same gallery as faces (modality "voice").</summary>
+public sealed class VoiceRecognizer
+{
+    public const string Modality = "voice";
+    private readonly VoicePipeline _pipeline;
+    private readonly GalleryStore _store;
+    private readonly TemplateIndex _index;
+
+    public VoiceRecognizer(VoicePipeline pipeline, GalleryStore store, string modelVersion)
+    {
+        _pipeline = pipeline;
+        _store = store;
+        ModelVersion = modelVersion;
+        _index = new TemplateIndex(store, Modality, pipeline.EmbedderModelId, pipeline.EmbeddingDimension, pipeline.Options.TemplateMode);
+    }
+
+    public string ModelVersion { get; }
+    public VoiceOptions Options => _pipeline.Options;
+    public IdentityGallery Gallery => _index.Gallery;
+    public int StaleTemplates => _index.StaleTemplates;
+
+    /// <summary>
+    /// Every recording must hold enough speech, sound like the other enrolment recordings and not already match someone else;
+    /// only then are all templates stored, in one transaction.
+    /// </summary>
+    public VoiceEnrollResult Enroll(string identityId, string displayName, IReadOnlyList<(string Source, AudioClip Clip)> recordings, string group = "default")
+    {
+        FaceRecognizer.ValidateId(identityId);
+        if (recordings.Count == 0) throw new BadInputException("no recordings given to enrol");
+        var results = recordings.Select(r => (r.Source, Result: _pipeline.Analyze(r.Clip, r.Source))).ToList();
+        var threshold = Options.VerifyThreshold;
+        for (var i = 0; i < results.Count && results.Count > 1; i++)
+        {
+            // the same person in every recording: each must match the mean of the others
+            var others = new float[_pipeline.EmbeddingDimension];
+            for (var j = 0; j < results.Count; j++) if (j != i) TensorPrimitives.Add(others, results[j].Result.Embedding, others);
+            Inference.Embeddings.Normalize(others);
+            var s = TensorPrimitives.Dot(others, results[i].Result.Embedding);
+            if (s < threshold)
+                throw new BadInputException($"{results[i].Source}: does not sound like the other recordings (similarity {s:F2} < {threshold:F2}); record them again, one speaker only");
+        }
+        foreach (var (source, result) in results)
+        {
+            var best = _index.Gallery.Identify(result.Embedding, 1);
+            if (best.Length > 0 && best[0].IdentityId != identityId && best[0].Score >= Options.IdentifyThreshold)
+                throw new BadInputException($"{source}: this voice already matches '{best[0].IdentityId}' (similarity {best[0].Score:F2} >= {Options.IdentifyThreshold:F2}); remove that identity first or enrol under it");
+        }
+        var templates = results.Select(r => new NewTemplate(Modality, _pipeline.EmbedderModelId, ModelVersion,
+            (float)Math.Min(1, r.Result.SpeechSeconds / 10), r.Source, r.Result.Embedding)).ToList();
+        var ids = _store.Enroll(identityId, displayName, group, templates,
+            GalleryStore.Json(new { recordings = results.Select(r => r.Source), model = _pipeline.EmbedderModelId, speechSeconds = results.Select(r => Math.Round(r.Result.SpeechSeconds, 2)) }));
+        _index.Added(identityId, displayName, ids, [.. templates.Select(t => t.Vector)]);
+        return new VoiceEnrollResult(identityId, ids, [.. results.Select(r => r.Result.SpeechSeconds)]);
+    }
+
+    public VoiceVerifyResult Verify(string identityId, AudioClip clip, string source)
+    {
+        if (!_index.Knows(identityId)) throw new BadInputException($"unknown identity '{identityId}' (see `echoface people list`)");
+        if (!_index.HasTemplates(identityId))
+            throw new BadInputException($"'{identityId}' has no voice template for model {_pipeline.EmbedderModelId}: enrol a recording first (`echoface voice enroll`)");
+        var voice = _pipeline.Analyze(clip, source);
+        var score = _index.Gallery.Verify(identityId, voice.Embedding)!.Value;
+        return new VoiceVerifyResult(identityId, score, Options.VerifyThreshold, score >= Options.VerifyThreshold, voice);
+    }
+
+    public VoiceIdentifyResult Identify(AudioClip clip, string source, int topK)
+    {
+        var voice = _pipeline.Analyze(clip, source);
+        var candidates = _index.Gallery.Identify(voice.Embedding, topK);
+        var known = candidates.Length > 0 && candidates[0].Score >= Options.IdentifyThreshold;
+        var who = known ? candidates[0].IdentityId : null;
+        return new VoiceIdentifyResult(who, who is null ? null : _index.Name(who), candidates.Length > 0 ? candidates[0].Score : -1,
+            Options.IdentifyThreshold, candidates, voice);
+    }
+}
