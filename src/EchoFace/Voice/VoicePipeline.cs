@@ -53,6 +53,8 @@ public sealed class VoicePipeline : IDisposable
 
     public VoiceOptions Options { get; }
     public SpeakerEmbedder Embedder { get; }
+    /// <summary>The voice activity detector, or null when Voice.Vad.Enabled is off.</summary>
+    public VoiceActivityDetector? Vad => _vad;
     public string EmbedderModelId => Embedder.ModelId;
     public int EmbeddingDimension => Embedder.Dimension;
     public string Provider => Embedder.Provider;
