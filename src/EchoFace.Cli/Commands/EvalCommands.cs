@@ -131,7 +131,7 @@ internal static class EvalCommands
                 trials = result.Trials, skippedTrials = result.SkippedTrials, targetTrials = m.Genuine, nontargetTrials = m.Impostor,
                 eer = m.Eer, eerThreshold = m.EerThreshold, minDcf = m.MinDcf, minDcfPTarget = 0.01,
                 tarAtFar = m.AtFar.Select(a => new { far = a.Far, tar = a.Tar, threshold = a.Threshold }),
-                recommended = new { verifyThreshold = m.EerThreshold, identifyThreshold = m.AtFar[0].Threshold },
+                recommended = new { verifyThreshold = m.AtFar[0].Threshold, identifyThreshold = m.AtFar[1].Threshold },
                 realTimeFactor = result.RealTimeFactor,
                 latencyMs = latency,
                 enrolment = result.Enrolment is { } s ? new
@@ -151,7 +151,7 @@ internal static class EvalCommands
             table.AddRow("EER", $"{m.Eer * 100:F2}% (threshold {m.EerThreshold:F3})");
             table.AddRow("minDCF (p_target 0.01)", $"{m.MinDcf:F4}");
             foreach (var a in m.AtFar) table.AddRow($"TAR @ FAR {a.Far:0.###}", $"{a.Tar * 100:F2}% (threshold {a.Threshold:F3})");
-            table.AddRow("recommended thresholds", $"verify {m.EerThreshold:F3} (EER), identify {m.AtFar[0].Threshold:F3} (FAR 1e-2)");
+            table.AddRow("recommended thresholds", $"verify {m.AtFar[0].Threshold:F3} (FAR 1e-2), identify {m.AtFar[1].Threshold:F3} (FAR 1e-3)");
             table.AddRow("real-time factor", $"{result.RealTimeFactor:F4} ({1 / Math.Max(1e-9, result.RealTimeFactor):F0}x faster than real time)");
             foreach (var (stage, l) in latency) table.AddRow($"{stage} ms p50 / p95", $"{l.p50:F1} / {l.p95:F1}");
             if (result.Enrolment is { } study)
