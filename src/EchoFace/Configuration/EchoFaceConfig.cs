@@ -1,4 +1,6 @@
+using EchoFace.Access;
 using EchoFace.Face;
+using EchoFace.Hardware;
 using EchoFace.Gallery;
 using EchoFace.Inference;
 using EchoFace.Media;
@@ -14,6 +16,24 @@ public sealed class StorageOptions
     public string Database { get; set; } = "echoface.db";
 }
 
+public sealed class MicrophoneOptions
+{
+    /// <summary>alsa:DEVICE (e.g. alsa:default, alsa:hw:1,0), pulse:DEVICE, file:PATH, or none; opened only during a voice step-up.</summary>
+    public string Source { get; set; } = "none";
+}
+
+public sealed class HealthOptions
+{
+    /// <summary>Where /healthz and /metrics listen; loopback by default.</summary>
+    public string Listen { get; set; } = "http://127.0.0.1:9464";
+
+    public void Validate()
+    {
+        if ((!Uri.TryCreate(Listen, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
+            throw new ArgumentException($"Health.Listen must be an http:// address such as http://127.0.0.1:9464 (port 0: any free port), not '{Listen}'");
+    }
+}
+
 /// <summary>The whole configuration: /etc/echoface/echoface.json, then ECHOFACE__Section__Key environment variables; unknown keys are errors.</summary>
 public sealed class EchoFaceConfig
 {
@@ -23,6 +43,11 @@ public sealed class EchoFaceConfig
     public VoiceOptions Voice { get; set; } = new();
     public ImageLimits Media { get; set; } = new();
     public StorageOptions Storage { get; set; } = new();
+    public AccessOptions Access { get; set; } = new();
+    public DoorOptions Door { get; set; } = new();
+    public CameraOptions Camera { get; set; } = new();
+    public MicrophoneOptions Microphone { get; set; } = new();
+    public HealthOptions Health { get; set; } = new();
 
     public const string DefaultPath = "/etc/echoface/echoface.json";
 
@@ -31,6 +56,11 @@ public sealed class EchoFaceConfig
         Face.Validate();
         Match.Validate();
         Voice.Validate();
+        Access.Validate();
+        Door.Validate();
+        Camera.Validate();
+        MicrophoneSource.Validate(Microphone.Source);
+        Health.Validate();
         if (Media.MaxBytes <= 0 || Media.MaxPixels <= 0) throw new ArgumentException("Media.MaxBytes and Media.MaxPixels must be positive");
         foreach (var p in Inference.Providers) InferenceSessionFactory.ByName(p);
     }

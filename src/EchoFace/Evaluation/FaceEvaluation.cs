@@ -17,8 +17,6 @@ public sealed class FaceEvaluationResult
 /// <summary>All genuine/impostor pairs over a folder of identity folders: one embedding per image (its largest face).</summary>
 public static class FaceEvaluation
 {
-    public static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".webp"];
-
     public static List<(string Path, string Identity)> ListImages(string root)
     {
         if (!Directory.Exists(root)) throw new BadInputException($"evaluation folder not found: {root}");
@@ -31,7 +29,7 @@ public static class FaceEvaluation
         return items;
     }
 
-    public static bool IsImage(string path) => ImageExtensions.Contains(Path.GetExtension(path).ToLowerInvariant());
+    public static bool IsImage(string path) => ImageDecoder.IsImage(path);
 
     public static FaceEvaluationResult Run(FacePipeline pipeline, string root, IProgress<EvaluatedImage>? progress = null, ImageLimits? limits = null, float padAll = 0)
     {

@@ -13,6 +13,10 @@ public sealed class ImageLimits
 /// <summary>Decodes JPEG, PNG, BMP, WebP (SkiaSharp) and PGM/PPM (own parser: Skia has none) into RGB, with EXIF orientation applied.</summary>
 public static class ImageDecoder
 {
+    public static readonly string[] Extensions = [".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".webp"];
+
+    public static bool IsImage(string path) => Extensions.Contains(Path.GetExtension(path).ToLowerInvariant());
+
     public static RgbImage DecodeFile(string path, ImageLimits? limits = null)
     {
         limits ??= new ImageLimits();

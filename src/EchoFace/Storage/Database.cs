@@ -32,6 +32,21 @@ public static class Database
             identity_id TEXT,
             detail TEXT);
         """,
+        """
+        CREATE TABLE outbox(
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('access', 'alarm', 'fault', 'prompt', 'status', 'telemetry')),
+            door TEXT,
+            payload TEXT NOT NULL,
+            sent_at TEXT);
+        CREATE INDEX outbox_pending ON outbox(sent_at, seq);
+        CREATE TABLE door_state(
+            door TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            since TEXT NOT NULL);
+        """,
     ];
 
     public static int SchemaVersion => Migrations.Length;

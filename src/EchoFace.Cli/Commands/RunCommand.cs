@@ -1,0 +1,125 @@
+using System.CommandLine;
+using EchoFace.Cli.Daemon;
+using EchoFace.Configuration;
+using EchoFace.Evaluation;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Prometheus;
+using Spectre.Console;
+
+namespace EchoFace.Cli.Commands;
+
+/// <summary>echoface run: the door terminal daemon (systemd Type=notify), with /healthz and /metrics.</summary>
+internal static class RunCommand
+{
+    public static Command Build(GlobalOptions g, Output o)
+    {
+        var camera = new Option<string?>("--camera") { Description = "v4l2:/dev/video0 | rtsp://... | file:PATH | none (default Camera.Source)" };
+        var microphone = new Option<string?>("--microphone") { Description = "alsa:DEVICE | pulse:DEVICE | file:PATH | none, for the voice step-up (default Microphone.Source)" };
+        var policy = new Option<string?>("--policy") { Description = "face | face+liveness | face+voice (default Access.Policy)" };
+        var board = new Option<string?>("--door") { Description = "auto | gpio | simulated (default Door.Board)" };
+        var health = new Option<string?>("--health") { Description = "address of /healthz and /metrics (default Health.Listen)" };
+        var once = new Option<bool>("--once") { Description = "stop when a file camera source ends, and print a summary (demos, tests, benchmarks)" };
+        var cmd = new Command("run", "Run the door terminal: camera -> faces -> policy -> door, until stopped (SIGTERM)") { camera, microphone, policy, board, health, once };
+        cmd.SetAction(async (parse, cancel) =>
+        {
+            var config = EchoFaceConfig.Load(parse.GetValue(g.Config), Overrides(parse, camera, microphone, policy, board, health));
+            var request = new RunRequest(parse.GetValue(once), CliContext.ResolveDataDirectory(parse.GetValue(g.Data)), parse.GetValue(g.Models));
+            var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+            builder.Services.AddSystemd();
+            // AddSystemd registers the notifier only under systemd; outside it, this one does nothing (no NOTIFY_SOCKET)
+            builder.Services.TryAddSingleton<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier, Microsoft.Extensions.Hosting.Systemd.SystemdNotifier>();
+            builder.Logging.ClearProviders();
+            // logs on stderr keep stdout for the summary (--json)
+            builder.Logging.AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace);
+            builder.Logging.SetMinimumLevel(LogLevel.Information).AddFilter("Microsoft", LogLevel.Warning);
+            builder.WebHost.UseUrls(config.Health.Listen);
+            builder.Services.AddSingleton(config).AddSingleton(request).AddSingleton<DoorDaemon>().AddHostedService(s => s.GetRequiredService<DoorDaemon>());
+            builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(15));
+            var app = builder.Build();
+            var daemon = app.Services.GetRequiredService<DoorDaemon>();
+            app.MapGet("/healthz", () => Health(daemon, config) is var h && h.Status == "ok" ? Results.Json(h) : Results.Json(h, statusCode: 503));
+            app.MapMetrics();
+            RegisterGauges(daemon);
+            try { await app.RunAsync(cancel); }
+            catch (Exception e) when (e is BadInputException or ModelException or ToolException)
+            {
+                o.Error(e.Message);
+                return e is BadInputException ? EchoFaceCli.BadInput : EchoFaceCli.Failure;
+            }
+            if (request.Once) Summary(o, parse.GetValue(g.Json), daemon, config);
+            return Environment.ExitCode;
+        });
+        return cmd;
+    }
+
+    private static Dictionary<string, string?> Overrides(ParseResult p, params Option<string?>[] options)
+    {
+        string[] keys = ["Camera:Source", "Microphone:Source", "Access:Policy", "Door:Board", "Health:Listen"];
+        var result = new Dictionary<string, string?>();
+        for (var i = 0; i < options.Length; i++)
+            if (p.GetValue(options[i]) is { } v) result[keys[i]] = v;
+        return result;
+    }
+
+    public sealed record HealthReport(string Status, double? ReadyMs, string Camera, long Captured, long Dropped, long Restarts, string? LastFault,
+        double SecondsSinceFrame, string Door, string Board, long Frames, long Granted, long Denied, long OutboxPending, string Provider);
+
+    private static HealthReport Health(DoorDaemon d, EchoFaceConfig config)
+    {
+        var since = d.LastFrameAt == default ? double.PositiveInfinity : (DateTimeOffset.UtcNow - d.LastFrameAt).TotalSeconds;
+        var cameraOk = config.Camera.Source == "none" || since < 5;
+        var ok = d.ReadyMs is not null && cameraOk && d.Door?.State != Hardware.DoorState.Fault;
+        return new HealthReport(ok ? "ok" : "degraded", d.ReadyMs, config.Camera.Source, d.Camera?.Captured ?? 0, d.Camera?.Dropped ?? 0,
+            d.Camera?.Restarts ?? 0, d.Camera?.LastFault, double.IsInfinity(since) ? -1 : Math.Round(since, 2), d.Door?.State.ToString() ?? "starting",
+            d.Door?.Board ?? "", d.Stats?.Frames ?? 0, d.Stats?.Granted ?? 0, d.Stats?.Denied ?? 0, d.Outbox?.Pending() ?? 0, d.Provider);
+    }
+
+    private static void RegisterGauges(DoorDaemon d)
+    {
+        var dropped = Metrics.CreateGauge("echoface_camera_dropped_frames", "frames dropped because the pipeline was behind");
+        var restarts = Metrics.CreateGauge("echoface_source_restarts", "camera source restarts");
+        var pending = Metrics.CreateGauge("echoface_outbox_pending", "events not yet acknowledged by the fleet");
+        Metrics.DefaultRegistry.AddBeforeCollectCallback(() =>
+        {
+            dropped.Set(d.Camera?.Dropped ?? 0);
+            restarts.Set(d.Camera?.Restarts ?? 0);
+            pending.Set(d.Outbox?.Pending() ?? 0);
+        });
+    }
+
+    private static void Summary(Output o, bool json, DoorDaemon d, EchoFaceConfig config)
+    {
+        var stats = d.Stats;
+        var frames = stats?.FrameMs ?? [];
+        var decisions = stats?.DecisionMs ?? [];
+        var seconds = (DateTimeOffset.UtcNow - d.StartedAt).TotalSeconds - (d.ReadyMs ?? 0) / 1000;
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        var summary = new
+        {
+            camera = config.Camera.Source, readyMs = d.ReadyMs, frames = stats?.Frames ?? 0, captured = d.Camera?.Captured ?? 0,
+            dropped = d.Camera?.Dropped ?? 0, restarts = d.Camera?.Restarts ?? 0, fps = (stats?.Frames ?? 0) / Math.Max(1e-9, seconds),
+            frameMs = new { p50 = Percentiles.Of(frames, 50), p95 = Percentiles.Of(frames, 95) },
+            frameToDecisionMs = new { p50 = Percentiles.Of(decisions, 50), p95 = Percentiles.Of(decisions, 95) },
+            granted = stats?.Granted ?? 0, denied = stats?.Denied ?? 0, door = d.Door?.State.ToString(),
+            rssMiB = self.WorkingSet64 / 1048576.0, peakRssMiB = self.PeakWorkingSet64 / 1048576.0,
+            events = d.FinalEvents.Select(e => new { e.Id, e.Kind, payload = System.Text.Json.JsonDocument.Parse(e.Payload).RootElement }),
+        };
+        if (json) { o.Json(summary); return; }
+        var table = new Table().AddColumns("measure", "value");
+        table.AddRow("time to ready", $"{summary.readyMs:F0} ms");
+        table.AddRow("frames processed / captured / dropped", $"{summary.frames} / {summary.captured} / {summary.dropped}");
+        table.AddRow("frames per second", $"{summary.fps:F1}");
+        table.AddRow("frame ms p50 / p95", $"{summary.frameMs.p50:F1} / {summary.frameMs.p95:F1}");
+        table.AddRow("frame-to-decision ms p50 / p95", $"{summary.frameToDecisionMs.p50:F1} / {summary.frameToDecisionMs.p95:F1}");
+        table.AddRow("decisions granted / denied", $"{summary.granted} / {summary.denied}");
+        table.AddRow("source restarts", $"{summary.restarts}");
+        table.AddRow("RSS / peak", $"{summary.rssMiB:F0} / {summary.peakRssMiB:F0} MiB");
+        o.Console.Write(table);
+    }
+}

@@ -1,0 +1,168 @@
+using EchoFace.Access;
+using EchoFace.Configuration;
+using EchoFace.Face;
+using EchoFace.Hardware;
+using EchoFace.Inference;
+using EchoFace.Media;
+using EchoFace.Recognition;
+using EchoFace.Storage;
+using EchoFace.Voice;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
+using Microsoft.Extensions.Logging;
+
+namespace EchoFace.Cli.Daemon;
+
+/// <summary>What `run` was asked for beyond the configuration.</summary>
+public sealed record RunRequest(bool Once, string DataDirectory, string? ModelsDirectory);
+
+/// <summary>
+/// The door terminal as a hosted service. Models and the gallery load in StartAsync, so systemd's READY=1 (sent by the host once
+/// every StartAsync has returned) means "able to decide"; the frame loop then sends WATCHDOG=1 itself while it is alive.
+/// </summary>
+public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILoggerFactory loggers, IHostApplicationLifetime lifetime, ISystemdNotifier notifier)
+    : BackgroundService
+{
+    private readonly ILogger _log = loggers.CreateLogger("EchoFace.Daemon");
+    private readonly List<IDisposable> _owned = [];
+    private FacePipeline? _pipeline;
+    private VoicePipeline? _voice;
+    private EventOutbox? _outbox;
+    private DoorController? _door;
+    private DoorTerminal? _terminal;
+    private CameraSource? _camera;
+    private IDoorIo? _io;
+
+    public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+    public double? ReadyMs { get; private set; }
+    public DoorController? Door => _door;
+    public CameraSource? Camera => _camera;
+    public TerminalStats? Stats => _terminal?.Stats;
+    public EventOutbox? Outbox => _outbox;
+    public string Provider => _pipeline?.Provider ?? "";
+    public DateTimeOffset LastFrameAt { get; private set; }
+    /// <summary>Every event of the run, read at stop (the summary of `run --once` prints them after the host is gone).</summary>
+    public IReadOnlyList<OutboxEvent> FinalEvents { get; private set; } = [];
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        var db = Path.Combine(request.DataDirectory, config.Storage.Database);
+        _outbox = Own(new EventOutbox(db));
+        _io = Own(DoorIoFactory.Open(config.Door.Board, config.Door.Pins, null, out var fallback));
+        if (fallback is not null) _log.LogWarning("No GPIO door board ({Reason}): using the simulated board", fallback);
+        // the lock takes its fail position before anything slow happens
+        _door = new DoorController(_io, config.Door, e => _outbox.Append(e.Kind, config.Door.Name, e, e.State.ToString()));
+
+        var manifest = ModelManifest.Discover(request.ModelsDirectory);
+        var factory = new InferenceSessionFactory(manifest, config.Inference, loggers.CreateLogger("EchoFace.Inference"));
+        // camera frames are never tight crops: padding a frame with no face would only double the detector's work
+        config.Face.PadOnMiss = 0;
+        _pipeline = Own(new FacePipeline(factory, config.Face));
+        var store = Own(new GalleryStore(db, TemplateCipher.FromKeyFile(Path.Combine(request.DataDirectory, config.Storage.KeyFile))));
+        var faces = new FaceRecognizer(_pipeline, store, config.Match, manifest.Get(config.Face.Embedder).Sha256[..12]);
+        VoiceRecognizer? voice = null;
+        if (config.Access.Policy == Policies.FaceVoice)
+        {
+            _voice = Own(new VoicePipeline(factory, config.Voice));
+            voice = new VoiceRecognizer(_voice, store, manifest.Get(config.Voice.Embedder).Sha256[..12]);
+        }
+        var policy = new AccessPolicy(config.Access, config.Match.IdentifyThreshold, TimeProvider.System);
+        var models = new ModelsUsed(config.Face.Detector, config.Face.Embedder, manifest.Get(config.Face.Embedder).Sha256[..12], config.Face.Liveness,
+            voice is null ? null : config.Voice.Embedder);
+        _terminal = new DoorTerminal(_pipeline, faces, voice, new MicrophoneSource(config.Microphone.Source), policy, _door, _outbox, store,
+            config.Door.Name, models, loggers.CreateLogger("EchoFace.Access"));
+        _camera = new CameraSource(config.Camera, loggers.CreateLogger("EchoFace.Camera"));
+        _camera.Fault += fault => _outbox.Append("fault", config.Door.Name, new { type = "camera_fault", source = config.Camera.Source, detail = fault });
+
+        _door.Resume();
+        ReadyMs = (DateTimeOffset.UtcNow - System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime()).TotalMilliseconds;
+        _log.LogInformation("Ready in {Ms:F0} ms: {Identities} face templates, policy {Policy}, camera {Camera}, door {Board}, provider {Provider}",
+            ReadyMs, faces.Gallery.TemplateCount, config.Access.Policy, CameraSource.Describe(config.Camera.Source), _io.Name, _pipeline.Provider);
+        return base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stop)
+    {
+        await Task.Yield();
+        var ticks = Task.Run(() => DoorLoopAsync(stop), CancellationToken.None);
+        var capture = _camera!.RunAsync(request.Once, stop);
+        var watchdog = WatchdogInterval();
+        var lastPing = DateTimeOffset.MinValue;
+        try
+        {
+            await foreach (var frame in _camera.Frames.ReadAllAsync(CancellationToken.None))
+            {
+                try { _terminal!.Process(frame); }
+                finally { _camera.Return(frame); }
+                LastFrameAt = DateTimeOffset.UtcNow;
+                if (watchdog is { } w && LastFrameAt - lastPing > w)
+                {
+                    notifier.Notify(new ServiceState("WATCHDOG=1"));
+                    lastPing = LastFrameAt;
+                }
+                if (stop.IsCancellationRequested) break;
+            }
+            await _camera.Frames.Completion;
+        }
+        catch (BadInputException e)
+        {
+            _log.LogError("{Message}", e.Message);
+            Environment.ExitCode = EchoFaceCli.BadInput;
+        }
+        await capture;
+        if (request.Once || config.Camera.Source == "none")
+        {
+            // without a camera the door loop is the daemon's heartbeat; with --once the file has ended
+            if (config.Camera.Source == "none" && !request.Once) await ticks;
+            lifetime.StopApplication();
+        }
+        await ticks.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    private async Task DoorLoopAsync(CancellationToken stop)
+    {
+        var watchdog = config.Camera.Source == "none" ? WatchdogInterval() : null;
+        var lastPing = DateTimeOffset.MinValue;
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+            {
+                _door!.Tick();
+                if (watchdog is { } w && DateTimeOffset.UtcNow - lastPing > w)
+                {
+                    notifier.Notify(new ServiceState("WATCHDOG=1"));
+                    lastPing = DateTimeOffset.UtcNow;
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    /// <summary>Half of systemd's WatchdogSec (WATCHDOG_USEC), or null when the unit has no watchdog.</summary>
+    private static TimeSpan? WatchdogInterval() =>
+        long.TryParse(Environment.GetEnvironmentVariable("WATCHDOG_USEC"), out var us) && us > 0 ? TimeSpan.FromMicroseconds(us / 2.0) : null;
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _terminal?.Stop();
+        await base.StopAsync(cancellationToken);
+        if (_terminal is not null) await _terminal.DrainAsync(TimeSpan.FromSeconds(5));
+        _door?.EnterFailMode("stopping", fault: false);
+        FinalEvents = _outbox?.Read(100_000, includeSent: true) ?? [];
+        _log.LogInformation("Stopped: {Frames} frames, {Granted} granted, {Denied} denied, {Pending} events waiting for the fleet",
+            Stats?.Frames ?? 0, Stats?.Granted ?? 0, Stats?.Denied ?? 0, _outbox?.Pending() ?? 0);
+    }
+
+    private T Own<T>(T item) where T : IDisposable
+    {
+        _owned.Add(item);
+        return item;
+    }
+
+    public override void Dispose()
+    {
+        for (var i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
+        base.Dispose();
+    }
+}

@@ -1,0 +1,115 @@
+using System.Globalization;
+
+namespace EchoFace.Access;
+
+/// <summary>Allowed hours on some days, e.g. { "Days": "Mon-Fri", "From": "07:00", "To": "19:00" } (To before From runs past midnight).</summary>
+public sealed class ScheduleRule
+{
+    public string Days { get; set; } = "Mon-Sun";
+    public string From { get; set; } = "00:00";
+    public string To { get; set; } = "24:00";
+
+    private static readonly string[] DayNames = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+    public bool Allows(DateTime local)
+    {
+        var (from, to) = (Minutes(From), Minutes(To));
+        var minute = local.Hour * 60 + local.Minute;
+        if (from <= to) return DayMatches(local.DayOfWeek) && minute >= from && minute < to;
+        // past midnight: the early part belongs to the previous day's rule
+        return (DayMatches(local.DayOfWeek) && minute >= from) || (DayMatches(local.AddDays(-1).DayOfWeek) && minute < to);
+    }
+
+    private bool DayMatches(DayOfWeek day)
+    {
+        foreach (var part in Days.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var range = part.Split('-');
+            int a = Day(range[0]), b = Day(range[^1]), d = (int)day;
+            if (a <= b ? d >= a && d <= b : d >= a || d <= b) return true;
+        }
+        return false;
+    }
+
+    private static int Day(string name)
+    {
+        var i = Array.FindIndex(DayNames, d => d.Equals(name.Trim()[..Math.Min(3, name.Trim().Length)], StringComparison.OrdinalIgnoreCase));
+        return i >= 0 ? i : throw new ArgumentException($"schedule day '{name}' is not one of {string.Join(", ", DayNames)}");
+    }
+
+    private static int Minutes(string hhmm)
+    {
+        if (hhmm == "24:00") return 24 * 60;
+        return TimeOnly.TryParseExact(hhmm, "HH:mm", CultureInfo.InvariantCulture, DateTimeStyles.None, out var t)
+            ? t.Hour * 60 + t.Minute
+            : throw new ArgumentException($"schedule time '{hhmm}' is not HH:mm");
+    }
+
+    public void Validate()
+    {
+        Minutes(From);
+        Minutes(To);
+        DayMatches(DayOfWeek.Monday);
+    }
+}
+
+public static class Policies
+{
+    public const string Face = "face", FaceLiveness = "face+liveness", FaceVoice = "face+voice";
+    public static readonly string[] All = [Face, FaceLiveness, FaceVoice];
+}
+
+public sealed class AccessOptions
+{
+    /// <summary>face, face+liveness (default) or face+voice (liveness and then a spoken step-up).</summary>
+    public string Policy { get; set; } = Policies.FaceLiveness;
+    /// <summary>fr_liveness "live" probability (median over the presence) at or above which a face counts as live.</summary>
+    public float LivenessThreshold { get; set; } = 0.5f;
+    /// <summary>Faces below this quality score are not used for a decision.</summary>
+    public float MinQuality { get; set; } = 0.3f;
+    /// <summary>Good faces needed before deciding (the debounce: one decision per presence, not per frame).</summary>
+    public int MinFaces { get; set; } = 3;
+    /// <summary>Good faces after which a presence that matches nobody is denied as unknown.</summary>
+    public int MaxFaces { get; set; } = 12;
+    /// <summary>A person decided once is not decided again (no second unlock) for this long.</summary>
+    public double ReentrySeconds { get; set; } = 10;
+    /// <summary>A face unseen for this long has left: its presence ends.</summary>
+    public double TrackTimeoutSeconds { get; set; } = 1.5;
+    public float TrackIoU { get; set; } = 0.3f;
+    /// <summary>Lockout: this many denials within FailureWindowSeconds lock the door against every face for LockoutSeconds.</summary>
+    public int MaxFailures { get; set; } = 5;
+    public double FailureWindowSeconds { get; set; } = 60;
+    public double LockoutSeconds { get; set; } = 60;
+    /// <summary>Allowed hours per identity group; a group not listed may enter at any time.</summary>
+    public Dictionary<string, List<ScheduleRule>> Schedules { get; set; } = new();
+    /// <summary>IANA time zone for schedules (default: the system's).</summary>
+    public string? TimeZone { get; set; }
+    /// <summary>face+voice: how long to listen after the prompt.</summary>
+    public double VoiceListenSeconds { get; set; } = 5;
+
+    public void Validate()
+    {
+        if (!Policies.All.Contains(Policy)) throw new ArgumentException($"Access.Policy must be one of {string.Join(", ", Policies.All)}, not '{Policy}'");
+        if (LivenessThreshold is < 0 or > 1) throw new ArgumentException($"Access.LivenessThreshold must be in [0, 1], not {LivenessThreshold}");
+        if (MinQuality is < 0 or > 1) throw new ArgumentException($"Access.MinQuality must be in [0, 1], not {MinQuality}");
+        if (MinFaces < 1 || MaxFaces < MinFaces) throw new ArgumentException($"Access.MinFaces must be >= 1 and MaxFaces >= MinFaces (got {MinFaces}, {MaxFaces})");
+        if (ReentrySeconds < 0 || TrackTimeoutSeconds <= 0 || FailureWindowSeconds <= 0 || LockoutSeconds < 0 || VoiceListenSeconds is <= 0 or > 60)
+            throw new ArgumentException("Access: ReentrySeconds and LockoutSeconds must be >= 0, TrackTimeoutSeconds and FailureWindowSeconds > 0, VoiceListenSeconds in (0, 60]");
+        if (MaxFailures < 1) throw new ArgumentException($"Access.MaxFailures must be >= 1, not {MaxFailures}");
+        if (TrackIoU is <= 0 or >= 1) throw new ArgumentException($"Access.TrackIoU must be in (0, 1), not {TrackIoU}");
+        foreach (var (group, rules) in Schedules)
+        foreach (var rule in rules)
+        {
+            try { rule.Validate(); }
+            catch (ArgumentException e) { throw new ArgumentException($"Access.Schedules.{group}: {e.Message}"); }
+        }
+        Zone();
+    }
+
+    public TimeZoneInfo Zone()
+    {
+        if (TimeZone is null) return TimeZoneInfo.Local;
+        try { return TimeZoneInfo.FindSystemTimeZoneById(TimeZone); }
+        catch (TimeZoneNotFoundException) { throw new ArgumentException($"Access.TimeZone '{TimeZone}' is not a known time zone (e.g. Europe/Berlin)"); }
+    }
+}

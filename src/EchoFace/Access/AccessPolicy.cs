@@ -1,0 +1,87 @@
+using System.Numerics.Tensors;
+using EchoFace.Inference;
+
+namespace EchoFace.Access;
+
+public enum Verdict { Wait, Ignore, Grant, Deny, StepUp }
+
+/// <summary>What the policy made of a presence: the verdict, why, and every number that led to it.</summary>
+public sealed record PolicyResult(Verdict Verdict, string Reason, string? IdentityId, float FaceScore, float? Liveness, float Quality, int Faces);
+
+/// <summary>
+/// The rules of one door, free of cameras and hardware: aggregate a presence's faces (quality-weighted mean embedding, median
+/// liveness, as Frigate weighs a track), then match, liveness, schedule, re-entry and lockout, in that order.
+/// </summary>
+public sealed class AccessPolicy(AccessOptions options, float identifyThreshold, TimeProvider clock)
+{
+    private readonly Queue<DateTimeOffset> _failures = new();
+    private readonly Dictionary<string, DateTimeOffset> _lastDecided = new();
+    private readonly TimeZoneInfo _zone = options.Zone();
+
+    public AccessOptions Options => options;
+    public DateTimeOffset LockedUntil { get; private set; } = DateTimeOffset.MinValue;
+    public bool LockedOut => clock.GetUtcNow() < LockedUntil;
+
+    /// <param name="identify">1:N search of an embedding: best identity and score (null identity when the gallery is empty).</param>
+    /// <param name="groupOf">the identity's group, for schedules.</param>
+    /// <param name="presenceOver">the person has left: decide with what there is.</param>
+    public PolicyResult Evaluate(Track track, Func<float[], (string? Id, float Score)> identify, Func<string, string> groupOf, bool presenceOver)
+    {
+        var faces = track.Observations;
+        if (faces.Count < options.MinFaces) return new PolicyResult(Verdict.Wait, "too few good faces yet", null, 0, null, 0, faces.Count);
+        var embedding = WeightedMean(faces);
+        var (id, score) = identify(embedding);
+        var live = Median(faces.Where(f => f.Liveness is not null).Select(f => f.Liveness!.Value));
+        var quality = faces.Max(f => f.Quality);
+        PolicyResult Result(Verdict v, string reason, string? who = null) => new(v, reason, who, score, live, quality, faces.Count);
+
+        if (LockedOut) return Result(Verdict.Deny, "locked_out", id is not null && score >= identifyThreshold ? id : null);
+        if (id is null || score < identifyThreshold)
+            return faces.Count >= options.MaxFaces || presenceOver ? Result(Verdict.Deny, "unknown_face") : Result(Verdict.Wait, "no match yet");
+        var now = clock.GetUtcNow();
+        if (_lastDecided.TryGetValue(id, out var last) && now - last < TimeSpan.FromSeconds(options.ReentrySeconds))
+            return Result(Verdict.Ignore, "re-entry", id);
+        if (options.Policy != Policies.Face && (live ?? 0) < options.LivenessThreshold) return Result(Verdict.Deny, "liveness_failed", id);
+        if (options.Schedules.TryGetValue(groupOf(id), out var rules))
+        {
+            var local = TimeZoneInfo.ConvertTime(now, _zone).DateTime;
+            if (!rules.Any(r => r.Allows(local))) return Result(Verdict.Deny, "outside_schedule", id);
+        }
+        return options.Policy == Policies.FaceVoice ? Result(Verdict.StepUp, "voice step-up", id) : Result(Verdict.Grant, "face match", id);
+    }
+
+    /// <summary>Remembers a final decision; a denial counts towards lockout. True when this denial engaged the lockout.</summary>
+    public bool Record(string? identityId, bool granted)
+    {
+        var now = clock.GetUtcNow();
+        if (identityId is not null) _lastDecided[identityId] = now;
+        if (granted) return false;
+        _failures.Enqueue(now);
+        while (_failures.Count > 0 && now - _failures.Peek() > TimeSpan.FromSeconds(options.FailureWindowSeconds)) _failures.Dequeue();
+        if (_failures.Count < options.MaxFailures || LockedOut) return false;
+        LockedUntil = now + TimeSpan.FromSeconds(options.LockoutSeconds);
+        _failures.Clear();
+        return true;
+    }
+
+    /// <summary>Larger, sharper faces weigh more: the mean of the embeddings weighted by quality, re-normalised.</summary>
+    public static float[] WeightedMean(IReadOnlyList<FaceObservation> faces)
+    {
+        var mean = new float[faces[0].Embedding.Length];
+        var scaled = new float[mean.Length];
+        foreach (var f in faces)
+        {
+            TensorPrimitives.Multiply(f.Embedding, Math.Max(1e-3f, f.Quality), scaled);
+            TensorPrimitives.Add(mean, scaled, mean);
+        }
+        Embeddings.Normalize(mean);
+        return mean;
+    }
+
+    public static float? Median(IEnumerable<float> values)
+    {
+        var sorted = values.Order().ToArray();
+        if (sorted.Length == 0) return null;
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}

@@ -1,0 +1,204 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using EchoFace.Face;
+using EchoFace.Hardware;
+using EchoFace.Media;
+using EchoFace.Recognition;
+using EchoFace.Storage;
+using EchoFace.Voice;
+using Microsoft.Extensions.Logging;
+
+namespace EchoFace.Access;
+
+/// <summary>The models a decision was made with, recorded in every event.</summary>
+public sealed record ModelsUsed(string Detector, string Embedder, string EmbedderVersion, string Liveness, string? Voice);
+
+/// <summary>One access decision as stored in the outbox and sent to the fleet: outcome, reason and every score and threshold behind it.</summary>
+public sealed record AccessDecision(
+    string Door, string Outcome, string Reason, string Policy, string? Identity, string? Name, string? Group, int Track, int Faces,
+    float FaceScore, float FaceThreshold, float? Liveness, float LivenessThreshold, float Quality,
+    float? VoiceScore, float? VoiceThreshold, string? Detail, ModelsUsed Models, double PresenceMs, double FrameToDecisionMs);
+
+/// <summary>Counts and latencies for health, metrics and the benchmark.</summary>
+public sealed class TerminalStats
+{
+    private readonly Lock _gate = new();
+    private readonly List<double> _frameMs = [], _decisionMs = [];
+    public long Frames, FacesAnalyzed, Granted, Denied;
+
+    public void Frame(double ms) { lock (_gate) { Frames++; Keep(_frameMs, ms); } }
+    public void Decision(bool granted, double ms) { lock (_gate) { if (granted) Granted++; else Denied++; Keep(_decisionMs, ms); } }
+    public double[] FrameMs { get { lock (_gate) return [.. _frameMs]; } }
+    public double[] DecisionMs { get { lock (_gate) return [.. _decisionMs]; } }
+
+    private static void Keep(List<double> list, double value)
+    {
+        if (list.Count == 10_000) list.RemoveAt(0);
+        list.Add(value);
+    }
+}
+
+/// <summary>
+/// Camera frames to door decisions: detect every frame, track faces, analyse a face only until its presence is decided, apply the
+/// door's policy once per presence (with the voice step-up when asked), drive the door and store each decision with the door's
+/// state in one transaction.
+/// </summary>
+public sealed class DoorTerminal
+{
+    private static readonly Meter Meter = new("EchoFace");
+    private static readonly Counter<long> FramesCounter = Meter.CreateCounter<long>("echoface_frames", description: "camera frames processed");
+    private static readonly Counter<long> DecisionsCounter = Meter.CreateCounter<long>("echoface_decisions", description: "access decisions by outcome");
+    private static readonly Histogram<double> FrameLatency = Meter.CreateHistogram<double>("echoface_frame_ms", "ms", "pipeline time per frame");
+    private static readonly Histogram<double> DecisionLatency = Meter.CreateHistogram<double>("echoface_frame_to_decision_ms", "ms", "capture of the deciding frame to the stored decision");
+
+    private readonly FacePipeline _pipeline;
+    private readonly FaceRecognizer _faces;
+    private readonly VoiceRecognizer? _voice;
+    private readonly MicrophoneSource _microphone;
+    private readonly AccessPolicy _policy;
+    private readonly DoorController _door;
+    private readonly EventOutbox _outbox;
+    private readonly GalleryStore _store;
+    private readonly ILogger _log;
+    private readonly TimeProvider _clock;
+    private readonly FaceTracker _tracker;
+    private readonly ModelsUsed _models;
+    private readonly string _doorName;
+    private readonly Lock _decide = new();
+    private readonly List<Task> _stepUps = [];
+    private readonly CancellationTokenSource _stopping = new();
+
+    public DoorTerminal(FacePipeline pipeline, FaceRecognizer faces, VoiceRecognizer? voice, MicrophoneSource microphone, AccessPolicy policy,
+        DoorController door, EventOutbox outbox, GalleryStore store, string doorName, ModelsUsed models, ILogger logger, TimeProvider? clock = null)
+    {
+        (_pipeline, _faces, _voice, _microphone, _policy, _door, _outbox, _store) = (pipeline, faces, voice, microphone, policy, door, outbox, store);
+        (_doorName, _models, _log, _clock) = (doorName, models, logger, clock ?? TimeProvider.System);
+        _tracker = new FaceTracker(policy.Options.TrackIoU, TimeSpan.FromSeconds(policy.Options.TrackTimeoutSeconds));
+    }
+
+    public TerminalStats Stats { get; } = new();
+    public event Action<AccessDecision>? Decided;
+
+    public void Process(CameraFrame frame)
+    {
+        var watch = Stopwatch.StartNew();
+        var now = _clock.GetUtcNow();
+        var detected = _pipeline.Analyze(frame.Image, FaceSteps.Detect);
+        var tracks = _tracker.Update([.. detected.Select(d => d.Box)], now);
+        var open = tracks.Where(t => !t.Decided).ToList();
+        if (open.Count > 0)
+        {
+            foreach (var face in _pipeline.Analyze(frame.Image, FaceSteps.All))
+            {
+                // the same detector ran twice on the same frame: a face's box is one of the detections
+                var i = Enumerable.Range(0, detected.Count).MaxBy(k => detected[k].Box.IoU(face.Box));
+                var track = tracks[i];
+                Stats.FacesAnalyzed++;
+                if (track.Decided || face.Embedding is null || face.Quality.Score < _policy.Options.MinQuality) continue;
+                track.Observations.Add(new FaceObservation(face.Embedding, face.Quality.Score, face.Liveness, face.Box));
+            }
+            foreach (var track in open) Decide(track, frame, presenceOver: false);
+        }
+        foreach (var gone in _tracker.Expire(now))
+            if (!gone.Decided && gone.Observations.Count >= _policy.Options.MinFaces) Decide(gone, frame, presenceOver: true);
+        var ms = watch.Elapsed.TotalMilliseconds;
+        Stats.Frame(ms);
+        FramesCounter.Add(1);
+        FrameLatency.Record(ms);
+    }
+
+    /// <summary>Waits for voice step-ups in progress (a stopping daemon finishes them rather than lose their decision).</summary>
+    public async Task DrainAsync(TimeSpan timeout)
+    {
+        Task[] pending;
+        lock (_stepUps) pending = [.. _stepUps];
+        await Task.WhenAny(Task.WhenAll(pending), Task.Delay(timeout));
+    }
+
+    private void Decide(Track track, CameraFrame frame, bool presenceOver)
+    {
+        PolicyResult r;
+        // the policy's counters and the store are shared with voice step-ups finishing on other threads
+        lock (_decide) r = _policy.Evaluate(track, Identify, GroupOf, presenceOver);
+        switch (r.Verdict)
+        {
+            case Verdict.Wait: return;
+            case Verdict.Ignore:
+                track.Decided = true;
+                _log.LogDebug("Track {Track}: {Identity} seen again within the re-entry time", track.Id, r.IdentityId);
+                return;
+            case Verdict.StepUp:
+                track.Decided = true;
+                var task = Task.Run(() => StepUpAsync(track, frame, r));
+                lock (_stepUps)
+                {
+                    _stepUps.RemoveAll(t => t.IsCompleted);
+                    _stepUps.Add(task);
+                }
+                return;
+            default:
+                track.Decided = true;
+                Final(track, frame, r, r.Verdict == Verdict.Grant, r.Reason);
+                return;
+        }
+    }
+
+    private async Task StepUpAsync(Track track, CameraFrame frame, PolicyResult face)
+    {
+        if (_voice is null || !_microphone.Available)
+        {
+            Final(track, frame, face, false, "voice_unavailable", detail: "face+voice policy without a microphone or voice model");
+            return;
+        }
+        var listen = _policy.Options.VoiceListenSeconds;
+        _outbox.Append("prompt", _doorName, new { type = "voice_prompt", identity = face.IdentityId, track = track.Id, listenSeconds = listen, say = "Please say a sentence" });
+        try
+        {
+            var samples = await _microphone.ListenAsync(TimeSpan.FromSeconds(listen), _stopping.Token);
+            var v = _voice.Verify(face.IdentityId!, new AudioClip(samples), "microphone");
+            Final(track, frame, face, v.Accepted, v.Accepted ? "face and voice match" : "voice_rejected", v.Score, v.Threshold);
+        }
+        catch (BadInputException e)
+        {
+            Final(track, frame, face, false, "voice_no_speech", detail: e.Message);
+        }
+        catch (IOException e)
+        {
+            Final(track, frame, face, false, "voice_unavailable", detail: e.Message);
+        }
+    }
+
+    private (string?, float) Identify(float[] embedding)
+    {
+        var c = _faces.Gallery.Identify(embedding, 1);
+        return c.Length > 0 ? (c[0].IdentityId, c[0].Score) : (null, -1);
+    }
+
+    private string GroupOf(string identityId) => _store.GetIdentity(identityId)?.Group ?? "default";
+
+    private void Final(Track track, CameraFrame frame, PolicyResult r, bool granted, string reason, float? voiceScore = null, float? voiceThreshold = null, string? detail = null)
+    {
+        AccessDecision decision;
+        lock (_decide)
+        {
+            var lockout = _policy.Record(r.IdentityId, granted);
+            if (granted) _door.Grant(r.IdentityId!);
+            var now = _clock.GetUtcNow();
+            var who = r.IdentityId is null ? null : _store.GetIdentity(r.IdentityId);
+            decision = new AccessDecision(_doorName, granted ? "granted" : "denied", reason, _policy.Options.Policy, r.IdentityId, who?.DisplayName, who?.Group,
+                track.Id, r.Faces, r.FaceScore, _faces.Match.IdentifyThreshold, r.Liveness, _policy.Options.LivenessThreshold, r.Quality,
+                voiceScore, voiceThreshold, detail, _models, (now - track.FirstSeen).TotalMilliseconds, (now - frame.CapturedAt).TotalMilliseconds);
+            _outbox.Append("access", _doorName, decision, _door.State.ToString());
+            if (lockout)
+                _outbox.Append("alarm", _doorName, new { type = "lockout", until = _policy.LockedUntil, failures = _policy.Options.MaxFailures, windowSeconds = _policy.Options.FailureWindowSeconds }, _door.State.ToString());
+            Stats.Decision(granted, decision.FrameToDecisionMs);
+        }
+        DecisionsCounter.Add(1, new KeyValuePair<string, object?>("outcome", decision.Outcome));
+        DecisionLatency.Record(decision.FrameToDecisionMs);
+        _log.LogInformation("Access {Outcome} at {Door}: {Reason}, identity {Identity}, face {Score:F3}, liveness {Liveness:F3}",
+            decision.Outcome, _doorName, reason, r.IdentityId ?? "unknown", r.FaceScore, r.Liveness ?? -1);
+        Decided?.Invoke(decision);
+    }
+
+    public void Stop() => _stopping.Cancel();
+}

@@ -1,0 +1,53 @@
+using System.Diagnostics;
+
+namespace EchoFace.Media;
+
+/// <summary>A long-running ffmpeg child (camera, microphone): its stdout to read from, and its last error lines for logs and health.</summary>
+public sealed class FfmpegProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly Queue<string> _errors = new();
+    private readonly Lock _gate = new();
+
+    public FfmpegProcess(IEnumerable<string> args)
+    {
+        var start = new ProcessStartInfo(Ffmpeg.Executable) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "-nostdin", "-hide_banner", "-loglevel", "error" }.Concat(args)) start.ArgumentList.Add(a);
+        try { _process = Process.Start(start) ?? throw new ToolException($"ffmpeg could not be started: {Ffmpeg.SetupHint}"); }
+        catch (System.ComponentModel.Win32Exception e) { throw new ToolException($"ffmpeg not found ({Ffmpeg.Executable}): {Ffmpeg.SetupHint}", e); }
+        _process.ErrorDataReceived += (_, e) =>
+        {
+            if (string.IsNullOrWhiteSpace(e.Data)) return;
+            lock (_gate)
+            {
+                _errors.Enqueue(e.Data.Trim());
+                if (_errors.Count > 20) _errors.Dequeue();
+            }
+        };
+        _process.BeginErrorReadLine();
+    }
+
+    public int Id => _process.Id;
+    public Stream Output => _process.StandardOutput.BaseStream;
+    public bool Exited => _process.HasExited;
+    /// <summary>Exit code after a clean end (stdout closes a moment before the process is gone), or null if it has not ended.</summary>
+    public int? WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout) ? _process.ExitCode : null;
+
+    /// <summary>The last thing ffmpeg said on stderr, or its exit code.</summary>
+    public string LastError
+    {
+        get
+        {
+            lock (_gate)
+                if (_errors.Count > 0) return _errors.Last();
+            return _process.HasExited ? $"ffmpeg exited with code {_process.ExitCode}" : "ffmpeg stopped sending data";
+        }
+    }
+
+    public void Dispose()
+    {
+        try { if (!_process.HasExited) _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { /* already gone */ }
+        _process.WaitForExit(2000);
+        _process.Dispose();
+    }
+}

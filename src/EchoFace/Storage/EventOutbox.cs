@@ -1,0 +1,119 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+
+namespace EchoFace.Storage;
+
+public sealed record OutboxEvent(long Seq, string Id, DateTimeOffset At, string Kind, string? Door, string Payload, DateTimeOffset? SentAt);
+
+/// <summary>
+/// Events waiting for the fleet (access decisions, alarms, faults, prompts), in order, with a unique ULID each. A state change and
+/// its event are written in one transaction, so neither exists without the other after a crash.
+/// </summary>
+public sealed class EventOutbox : IDisposable
+{
+    private readonly SqliteConnection _db;
+    private readonly TimeProvider _clock;
+    private readonly Lock _gate = new();
+
+    public EventOutbox(string databasePath, TimeProvider? clock = null)
+    {
+        _db = Database.Open(databasePath);
+        _clock = clock ?? TimeProvider.System;
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    /// <summary>Appends an event (and, when given, the door's new state) atomically; returns the event id.</summary>
+    public string Append(string kind, string? door, object payload, string? doorState = null)
+    {
+        var id = Ulid.NewUlid(_clock.GetUtcNow()).ToString();
+        var at = _clock.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
+        var body = JsonSerializer.Serialize(payload, payload.GetType(), JsonOptions);
+        lock (_gate)
+        {
+            using var tx = _db.BeginTransaction();
+            using (var insert = _db.CreateCommand())
+            {
+                insert.Transaction = tx;
+                insert.CommandText = "INSERT INTO outbox(id, at, kind, door, payload) VALUES ($id, $at, $kind, $door, $payload)";
+                insert.Parameters.AddWithValue("$id", id);
+                insert.Parameters.AddWithValue("$at", at);
+                insert.Parameters.AddWithValue("$kind", kind);
+                insert.Parameters.AddWithValue("$door", (object?)door ?? DBNull.Value);
+                insert.Parameters.AddWithValue("$payload", body);
+                insert.ExecuteNonQuery();
+            }
+            if (doorState is not null && door is not null)
+            {
+                using var state = _db.CreateCommand();
+                state.Transaction = tx;
+                state.CommandText = "INSERT INTO door_state(door, state, since) VALUES ($door, $state, $at) ON CONFLICT(door) DO UPDATE SET state = excluded.state, since = excluded.since";
+                state.Parameters.AddWithValue("$door", door);
+                state.Parameters.AddWithValue("$state", doorState);
+                state.Parameters.AddWithValue("$at", at);
+                state.ExecuteNonQuery();
+            }
+            tx.Commit();
+        }
+        return id;
+    }
+
+    /// <summary>Events not yet acknowledged by the fleet, oldest first (or every event with <paramref name="includeSent"/>).</summary>
+    public IReadOnlyList<OutboxEvent> Read(int limit = 1000, bool includeSent = false, string? kind = null)
+    {
+        lock (_gate)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = """
+                SELECT seq, id, at, kind, door, payload, sent_at FROM outbox
+                WHERE ($all = 1 OR sent_at IS NULL) AND ($kind IS NULL OR kind = $kind) ORDER BY seq LIMIT $limit
+                """;
+            cmd.Parameters.AddWithValue("$all", includeSent ? 1 : 0);
+            cmd.Parameters.AddWithValue("$kind", (object?)kind ?? DBNull.Value);
+            cmd.Parameters.AddWithValue("$limit", limit);
+            using var r = cmd.ExecuteReader();
+            var list = new List<OutboxEvent>();
+            while (r.Read())
+                list.Add(new OutboxEvent(r.GetInt64(0), r.GetString(1), Parse(r.GetString(2)), r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
+                    r.GetString(5), r.IsDBNull(6) ? null : Parse(r.GetString(6))));
+            return list;
+        }
+    }
+
+    public void MarkSent(string id)
+    {
+        lock (_gate)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "UPDATE outbox SET sent_at = $at WHERE id = $id AND sent_at IS NULL";
+            cmd.Parameters.AddWithValue("$at", _clock.GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
+            cmd.Parameters.AddWithValue("$id", id);
+            cmd.ExecuteNonQuery();
+        }
+    }
+
+    public string? DoorState(string door)
+    {
+        lock (_gate)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT state FROM door_state WHERE door = $door";
+            cmd.Parameters.AddWithValue("$door", door);
+            return cmd.ExecuteScalar() as string;
+        }
+    }
+
+    public long Pending()
+    {
+        lock (_gate) return Convert.ToInt64(Database.Scalar(_db, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL"));
+    }
+
+    private static DateTimeOffset Parse(string s) => DateTimeOffset.Parse(s, CultureInfo.InvariantCulture);
+
+    public void Dispose() => _db.Dispose();
+}
