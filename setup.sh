@@ -6,8 +6,8 @@ cd "$(dirname "$0")"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-echo "== system packages (ffmpeg, mosquitto, npm for the model packages)"
-packages=(ffmpeg mosquitto ca-certificates)
+echo "== system packages (ffmpeg, mosquitto, systemd-analyze for the unit check, npm for the model packages)"
+packages=(ffmpeg mosquitto ca-certificates systemd)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -59,6 +59,31 @@ public static class TestEnvironment
         return output;
     }
 
+    /// <summary>
+    /// A 640x480 H.264 video showing each photo for <paramref name="seconds"/> at 10 fps, letterboxed as a door camera frames a person,
+    /// with <paramref name="gap"/> seconds of an empty (black) frame after each: one person leaving before the next arrives.
+    /// </summary>
+    public static string Video(string output, double seconds, double gap, params string[] photos)
+    {
+        static string S(double v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var args = new List<string>();
+        var parts = new List<string>();
+        var chains = new List<string>();
+        foreach (var p in photos)
+        {
+            args.AddRange(["-loop", "1", "-t", S(seconds), "-i", p]);
+            var i = parts.Count;
+            chains.Add($"[{args.Count(a => a == "-i") - 1}]scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=10[v{i}]");
+            parts.Add($"[v{i}]");
+            if (gap <= 0) continue;
+            args.AddRange(["-f", "lavfi", "-t", S(gap), "-i", "color=black:s=640x480:r=10"]);
+            chains.Add($"[{args.Count(a => a == "-i") - 1}]setsar=1,format=yuv420p[g{i}]");
+            parts.Add($"[g{i}]");
+        }
+        args.AddRange(["-filter_complex", $"{string.Join(";", chains)};{string.Concat(parts)}concat=n={parts.Count}:v=1[out]", "-map", "[out]", "-c:v", "libx264", "-pix_fmt", "yuv420p"]);
+        return Ffmpeg(output, [.. args]);
+    }
+
     public static string TempDirectory()
     {
         var dir = Path.Combine(Path.GetTempPath(), "echoface-tests", Guid.NewGuid().ToString("N"));

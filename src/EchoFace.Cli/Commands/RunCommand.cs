@@ -29,6 +29,10 @@ internal static class RunCommand
         cmd.SetAction(async (parse, cancel) =>
         {
             var config = EchoFaceConfig.Load(parse.GetValue(g.Config), Overrides(parse, camera, microphone, policy, board, health));
+            if (config.Camera.Source.StartsWith("file:", StringComparison.Ordinal) && !File.Exists(config.Camera.Source[5..]))
+                throw new BadInputException($"camera file not found: {config.Camera.Source[5..]}");
+            if (config.Microphone.Source.StartsWith("file:", StringComparison.Ordinal) && !File.Exists(config.Microphone.Source[5..]))
+                throw new BadInputException($"microphone file not found: {config.Microphone.Source[5..]}");
             var request = new RunRequest(parse.GetValue(once), CliContext.ResolveDataDirectory(parse.GetValue(g.Data)), parse.GetValue(g.Models));
             var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
             builder.Services.AddSystemd();
@@ -52,8 +56,13 @@ internal static class RunCommand
                 o.Error(e.Message);
                 return e is BadInputException ? EchoFaceCli.BadInput : EchoFaceCli.Failure;
             }
+            if (daemon.Failure is { } failure)
+            {
+                o.Error(failure);
+                return EchoFaceCli.BadInput;
+            }
             if (request.Once) Summary(o, parse.GetValue(g.Json), daemon, config);
-            return Environment.ExitCode;
+            return EchoFaceCli.Ok;
         });
         return cmd;
     }
@@ -80,16 +89,23 @@ internal static class RunCommand
             d.Door?.Board ?? "", d.Stats?.Frames ?? 0, d.Stats?.Granted ?? 0, d.Stats?.Denied ?? 0, d.Outbox?.Pending() ?? 0, d.Provider);
     }
 
+    private static DoorDaemon? _current;
+    private static int _gauges;
+
+    /// <summary>prometheus-net's registry is process-wide: the gauges are registered once and read the daemon running now.</summary>
     private static void RegisterGauges(DoorDaemon d)
     {
+        _current = d;
+        if (Interlocked.Exchange(ref _gauges, 1) == 1) return;
         var dropped = Metrics.CreateGauge("echoface_camera_dropped_frames", "frames dropped because the pipeline was behind");
         var restarts = Metrics.CreateGauge("echoface_source_restarts", "camera source restarts");
         var pending = Metrics.CreateGauge("echoface_outbox_pending", "events not yet acknowledged by the fleet");
         Metrics.DefaultRegistry.AddBeforeCollectCallback(() =>
         {
-            dropped.Set(d.Camera?.Dropped ?? 0);
-            restarts.Set(d.Camera?.Restarts ?? 0);
-            pending.Set(d.Outbox?.Pending() ?? 0);
+            if (_current is not { } c) return;
+            dropped.Set(c.Camera?.Dropped ?? 0);
+            restarts.Set(c.Camera?.Restarts ?? 0);
+            pending.Set(c.Outbox?.Pending() ?? 0);
         });
     }
 

@@ -32,6 +32,7 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
     private DoorTerminal? _terminal;
     private CameraSource? _camera;
     private IDoorIo? _io;
+    private long _firstSeq;
 
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
     public double? ReadyMs { get; private set; }
@@ -41,13 +42,16 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
     public EventOutbox? Outbox => _outbox;
     public string Provider => _pipeline?.Provider ?? "";
     public DateTimeOffset LastFrameAt { get; private set; }
-    /// <summary>Every event of the run, read at stop (the summary of `run --once` prints them after the host is gone).</summary>
+    /// <summary>Why the camera stream could not be read at all (a corrupt file): `run` exits 2 with it.</summary>
+    public string? Failure { get; private set; }
+    /// <summary>Every event of this run, read at stop (the summary of `run --once` prints them after the host is gone).</summary>
     public IReadOnlyList<OutboxEvent> FinalEvents { get; private set; } = [];
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         var db = Path.Combine(request.DataDirectory, config.Storage.Database);
         _outbox = Own(new EventOutbox(db));
+        _firstSeq = _outbox.LastSeq();
         _io = Own(DoorIoFactory.Open(config.Door.Board, config.Door.Pins, null, out var fallback));
         if (fallback is not null) _log.LogWarning("No GPIO door board ({Reason}): using the simulated board", fallback);
         // the lock takes its fail position before anything slow happens
@@ -90,10 +94,12 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
         var lastPing = DateTimeOffset.MinValue;
         try
         {
+            CameraFrame? last = null;
             await foreach (var frame in _camera.Frames.ReadAllAsync(CancellationToken.None))
             {
                 try { _terminal!.Process(frame); }
                 finally { _camera.Return(frame); }
+                last = frame;
                 LastFrameAt = DateTimeOffset.UtcNow;
                 if (watchdog is { } w && LastFrameAt - lastPing > w)
                 {
@@ -103,11 +109,12 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
                 if (stop.IsCancellationRequested) break;
             }
             await _camera.Frames.Completion;
+            if (request.Once) _terminal!.Finish(last);
         }
         catch (BadInputException e)
         {
             _log.LogError("{Message}", e.Message);
-            Environment.ExitCode = EchoFaceCli.BadInput;
+            Failure = e.Message;
         }
         await capture;
         if (request.Once || config.Camera.Source == "none")
@@ -149,7 +156,7 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
         await base.StopAsync(cancellationToken);
         if (_terminal is not null) await _terminal.DrainAsync(TimeSpan.FromSeconds(5));
         _door?.EnterFailMode("stopping", fault: false);
-        FinalEvents = _outbox?.Read(100_000, includeSent: true) ?? [];
+        FinalEvents = _outbox?.Read(100_000, includeSent: true, afterSeq: _firstSeq) ?? [];
         _log.LogInformation("Stopped: {Frames} frames, {Granted} granted, {Denied} denied, {Pending} events waiting for the fleet",
             Stats?.Frames ?? 0, Stats?.Granted ?? 0, Stats?.Denied ?? 0, _outbox?.Pending() ?? 0);
     }

@@ -107,6 +107,14 @@ public sealed class DoorTerminal
         FrameLatency.Record(ms);
     }
 
+    /// <summary>The stream has ended (a file source): every presence still open is over, and gets its decision now.</summary>
+    public void Finish(CameraFrame? last)
+    {
+        var frame = last ?? new CameraFrame(0, _clock.GetUtcNow(), new Media.RgbImage(1, 1));
+        foreach (var track in _tracker.Expire(DateTimeOffset.MaxValue))
+            if (!track.Decided && track.Observations.Count >= _policy.Options.MinFaces) Decide(track, frame, presenceOver: true);
+    }
+
     /// <summary>Waits for voice step-ups in progress (a stopping daemon finishes them rather than lose their decision).</summary>
     public async Task DrainAsync(TimeSpan timeout)
     {

@@ -59,7 +59,7 @@ public sealed class FaceTracker(float minIoU, TimeSpan timeout)
     /// <summary>Removes and returns the tracks not seen for the timeout: those people have left.</summary>
     public List<Track> Expire(DateTimeOffset now)
     {
-        var gone = _tracks.Where(t => now - t.LastSeen > timeout).ToList();
+        var gone = _tracks.Where(t => now == DateTimeOffset.MaxValue || now - t.LastSeen > timeout).ToList();
         _tracks.RemoveAll(gone.Contains);
         return gone;
     }

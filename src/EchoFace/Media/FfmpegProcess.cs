@@ -44,10 +44,18 @@ public sealed class FfmpegProcess : IDisposable
         }
     }
 
+    private int _disposed;
+
+    /// <summary>Stops ffmpeg; safe to call twice (a cancellation and the owner's using both do).</summary>
     public void Dispose()
     {
-        try { if (!_process.HasExited) _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { /* already gone */ }
-        _process.WaitForExit(2000);
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        try
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(2000);
+        }
+        catch (InvalidOperationException) { /* already gone */ }
         _process.Dispose();
     }
 }

@@ -64,18 +64,19 @@ public sealed class EventOutbox : IDisposable
     }
 
     /// <summary>Events not yet acknowledged by the fleet, oldest first (or every event with <paramref name="includeSent"/>).</summary>
-    public IReadOnlyList<OutboxEvent> Read(int limit = 1000, bool includeSent = false, string? kind = null)
+    public IReadOnlyList<OutboxEvent> Read(int limit = 1000, bool includeSent = false, string? kind = null, long afterSeq = 0)
     {
         lock (_gate)
         {
             using var cmd = _db.CreateCommand();
             cmd.CommandText = """
                 SELECT seq, id, at, kind, door, payload, sent_at FROM outbox
-                WHERE ($all = 1 OR sent_at IS NULL) AND ($kind IS NULL OR kind = $kind) ORDER BY seq LIMIT $limit
+                WHERE ($all = 1 OR sent_at IS NULL) AND ($kind IS NULL OR kind = $kind) AND seq > $after ORDER BY seq LIMIT $limit
                 """;
             cmd.Parameters.AddWithValue("$all", includeSent ? 1 : 0);
             cmd.Parameters.AddWithValue("$kind", (object?)kind ?? DBNull.Value);
             cmd.Parameters.AddWithValue("$limit", limit);
+            cmd.Parameters.AddWithValue("$after", afterSeq);
             using var r = cmd.ExecuteReader();
             var list = new List<OutboxEvent>();
             while (r.Read())
@@ -106,6 +107,12 @@ public sealed class EventOutbox : IDisposable
             cmd.Parameters.AddWithValue("$door", door);
             return cmd.ExecuteScalar() as string;
         }
+    }
+
+    /// <summary>The sequence number of the newest event (0 when there is none).</summary>
+    public long LastSeq()
+    {
+        lock (_gate) return Convert.ToInt64(Database.Scalar(_db, "SELECT COALESCE(MAX(seq), 0) FROM outbox"));
     }
 
     public long Pending()

@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using System.Text.Json;
+using EchoFace.Media;
+using EchoFace.Storage;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EchoFace.Tests.Cli;
+
+/// <summary>`echoface run` end to end on videos made from the shared photos, the simulated door and the real models.</summary>
+public class RunCommandTests
+{
+    private readonly CliRunner _cli = new();
+    private readonly string _dir = TestEnvironment.TempDirectory();
+    private static string[] Jolie => CliRunner.Photos("df_angelina_jolie");
+
+    private List<JsonElement> Run(string camera, params string[] extra)
+    {
+        var r = _cli.Run(["run", "--camera", $"file:{camera}", "--once", "--door", "simulated", "--health", "http://127.0.0.1:0", "--json", .. extra]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        return [.. r.Json.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("payload"))];
+    }
+
+    private static List<JsonElement> Decisions(List<JsonElement> events) => [.. events.Where(e => e.TryGetProperty("outcome", out _))];
+
+    private string Config(object settings)
+    {
+        var path = Path.Combine(_dir, $"config-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, JsonSerializer.Serialize(settings));
+        return path;
+    }
+
+    [Fact]
+    public void An_enrolled_person_unlocks_the_door_once_and_a_stranger_is_denied()
+    {
+        Assert.Equal(0, _cli.Run("enroll", "jolie", "--name", "Angelina Jolie", Jolie[0], Jolie[1]).ExitCode);
+        var video = TestEnvironment.Video(Path.Combine(_dir, "jolie.mp4"), 2, 2, Jolie[2], Jolie[3]);
+        var decisions = Decisions(Run(video));
+        // two photos with a gap, two presences: the second is within the re-entry time
+        var granted = Assert.Single(decisions, d => true);
+        Assert.True(decisions.Count == 1, string.Join("\n", decisions));
+        Assert.Equal("granted", granted.GetProperty("outcome").GetString());
+        Assert.Equal("jolie", granted.GetProperty("identity").GetString());
+        Assert.Equal("face+liveness", granted.GetProperty("policy").GetString());
+        Assert.True(granted.GetProperty("faceScore").GetSingle() >= granted.GetProperty("faceThreshold").GetSingle());
+        Assert.Equal("fr_feature", granted.GetProperty("models").GetProperty("embedder").GetString());
+
+        var stranger = TestEnvironment.Video(Path.Combine(_dir, "bezos.mp4"), 2, 0, CliRunner.Photos("df_jeff_bezos")[0]);
+        var denied = Assert.Single(Decisions(Run(stranger)));
+        Assert.Equal("denied", denied.GetProperty("outcome").GetString());
+        Assert.Equal("unknown_face", denied.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public void Repeated_denials_engage_the_lockout_alarm()
+    {
+        var video = TestEnvironment.Video(Path.Combine(_dir, "strangers.mp4"), 2, 2,
+            CliRunner.Photos("df_jeff_bezos")[0], CliRunner.Photos("df_elon_musk")[0], CliRunner.Photos("df_katy_perry")[0]);
+        var config = Config(new { Access = new { MaxFailures = 2, LockoutSeconds = 60 } });
+        var events = Run(video, "--config", config);
+        Assert.True(Decisions(events).Count >= 2, string.Join("\n", events));
+        Assert.Contains(events, e => e.TryGetProperty("type", out var t) && t.GetString() == "lockout");
+        Assert.Equal("locked_out", Decisions(events)[^1].GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public void The_voice_step_up_accepts_the_right_speaker_and_rejects_another()
+    {
+        Assert.Equal(0, _cli.Run("enroll", "jolie", Jolie[0], Jolie[1]).ExitCode);
+        Assert.Equal(0, _cli.Run(["voice", "enroll", "jolie", .. TestEnvironment.Speech("1688")[..3]]).ExitCode);
+        var video = TestEnvironment.Video(Path.Combine(_dir, "jolie.mp4"), 2, 0, Jolie[2]);
+
+        var right = Decisions(Run(video, "--policy", "face+voice", "--microphone", $"file:{TestEnvironment.Speech("1688")[5]}"));
+        var accepted = Assert.Single(right);
+        Assert.Equal("granted", accepted.GetProperty("outcome").GetString());
+        Assert.True(accepted.GetProperty("voiceScore").GetSingle() >= accepted.GetProperty("voiceThreshold").GetSingle());
+
+        var wrong = Decisions(Run(video, "--policy", "face+voice", "--microphone", $"file:{TestEnvironment.Speech("1998")[5]}"));
+        var rejected = Assert.Single(wrong);
+        Assert.Equal("denied", rejected.GetProperty("outcome").GetString());
+        Assert.Equal("voice_rejected", rejected.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public void Bad_sources_and_settings_exit_2_naming_what_is_wrong()
+    {
+        var missing = _cli.Run("run", "--camera", $"file:{Path.Combine(_dir, "nope.mp4")}", "--once", "--door", "simulated", "--health", "http://127.0.0.1:0");
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("camera file not found", missing.Stderr);
+        var bogus = _cli.Run("run", "--camera", "webcam", "--once");
+        Assert.Equal(2, bogus.ExitCode);
+        Assert.Contains("Camera.Source 'webcam'", bogus.Stderr);
+        Assert.Equal(2, _cli.Run("run", "--policy", "face+iris", "--once").ExitCode);
+    }
+
+    [Fact]
+    public async Task The_camera_source_restarts_after_its_ffmpeg_is_killed()
+    {
+        var video = TestEnvironment.Video(Path.Combine(_dir, "loop.mp4"), 3, 0, Jolie[2]);
+        var camera = new CameraSource(new CameraOptions { Source = $"file:{video}", RestartMinSeconds = 0.2 }, NullLogger.Instance);
+        var faults = new List<string>();
+        camera.Fault += faults.Add;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var run = camera.RunAsync(once: false, stop.Token);
+        var frames = 0;
+        int? killed = null;
+        long restartsAtKill = 0;
+        _ = Task.Run(async () =>
+        {
+            await foreach (var f in camera.Frames.ReadAllAsync()) { camera.Return(f); Interlocked.Increment(ref frames); }
+        });
+        while (!stop.IsCancellationRequested)
+        {
+            await Task.Delay(100);
+            if (killed is null && Volatile.Read(ref frames) > 5 && camera.ProcessId is { } pid)
+            {
+                restartsAtKill = camera.Restarts;
+                Process.GetProcessById(pid).Kill();
+                killed = pid;
+            }
+            if (killed is not null && camera.ProcessId is { } now && now != killed && camera.Captured > 0 && faults.Count > 0) break;
+        }
+        var framesBefore = Volatile.Read(ref frames);
+        await Task.Delay(1000);
+        await stop.CancelAsync();
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.NotNull(killed);
+        Assert.Contains(faults, f => f.Contains("stopped after"));
+        Assert.True(camera.Restarts > restartsAtKill);
+        Assert.True(Volatile.Read(ref frames) > framesBefore, "frames flow again after the restart");
+    }
+
+    [Fact]
+    public void Sigterm_stops_the_daemon_cleanly_with_every_event_stored()
+    {
+        Assert.Equal(0, _cli.Run("enroll", "jolie", Jolie[0], Jolie[1]).ExitCode);
+        var video = TestEnvironment.Video(Path.Combine(_dir, "long.mp4"), 6, 0, Jolie[2], Jolie[3]);
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "echoface.dll"), "run", "--camera", $"file:{video}", "--door", "simulated",
+                     "--health", "http://127.0.0.1:0", "--data", _cli.DataDirectory, "--models", TestEnvironment.ModelsDirectory })
+            start.ArgumentList.Add(a);
+        using var daemon = Process.Start(start)!;
+        var log = new System.Text.StringBuilder();
+        var granted = new ManualResetEventSlim();
+        daemon.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); if (e.Data?.Contains("Access granted") == true) granted.Set(); };
+        daemon.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
+        daemon.BeginErrorReadLine();
+        daemon.BeginOutputReadLine();
+        Assert.True(granted.Wait(TimeSpan.FromSeconds(60)), $"no decision within 60 s:\n{log}");
+        Process.Start("kill", ["-TERM", $"{daemon.Id}"])!.WaitForExit();
+        Assert.True(daemon.WaitForExit(20_000), "the daemon did not stop within 20 s of SIGTERM");
+        Assert.True(daemon.ExitCode == 0, $"exit code {daemon.ExitCode}:\n{log}");
+
+        using var outbox = new EventOutbox(Path.Combine(_cli.DataDirectory, "echoface.db"));
+        var events = outbox.Read(includeSent: true);
+        Assert.Contains(events, e => e.Kind == "access" && e.Payload.Contains("\"granted\""));
+        Assert.True(events[^1].Payload.Contains("stopping"), string.Join("\n", events.Select(e => e.Payload)) + log);
+        Assert.Equal("Fault", outbox.DoorState("door-1")); // fail position recorded with the last event
+    }
+
+    [Fact]
+    public void The_systemd_unit_passes_systemd_analyze_verify()
+    {
+        if (!File.Exists("/usr/bin/systemd-analyze")) throw new InvalidOperationException($"systemd-analyze is missing: run {TestEnvironment.SetupCommand}");
+        // verify needs ExecStart's binary to exist: point it at a stand-in inside the test's folder
+        var exe = Path.Combine(_dir, "echoface");
+        File.WriteAllText(exe, "#!/bin/sh\nexit 0\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(exe, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var unit = File.ReadAllText(Path.Combine(TestEnvironment.RepoRoot, "systemd", "echoface.service")).Replace("/usr/lib/echoface/echoface ", exe + " ");
+        var path = Path.Combine(_dir, "echoface.service");
+        File.WriteAllText(path, unit);
+        using var verify = Process.Start(new ProcessStartInfo("systemd-analyze", ["verify", path]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        var output = verify.StandardError.ReadToEnd() + verify.StandardOutput.ReadToEnd();
+        verify.WaitForExit();
+        Assert.True(verify.ExitCode == 0, output);
+        Assert.DoesNotContain("Unknown key", output);
+    }
+}
