@@ -75,6 +75,11 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
             voice is null ? null : config.Voice.Embedder);
         _terminal = new DoorTerminal(_pipeline, faces, voice, new MicrophoneSource(config.Microphone.Source), policy, _door, _outbox, store,
             config.Door.Name, models, loggers.CreateLogger("EchoFace.Access"));
+        _terminal.Decided += d =>
+        {
+            DaemonMetrics.Decisions.WithLabels(d.Outcome, d.Reason).Inc();
+            DaemonMetrics.FrameToDecisionMs.Observe(d.FrameToDecisionMs);
+        };
         _camera = new CameraSource(config.Camera, loggers.CreateLogger("EchoFace.Camera"));
         _camera.Fault += fault => _outbox.Append("fault", config.Door.Name, new { type = "camera_fault", source = config.Camera.Source, detail = fault });
 
@@ -97,8 +102,11 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
             CameraFrame? last = null;
             await foreach (var frame in _camera.Frames.ReadAllAsync(CancellationToken.None))
             {
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 try { _terminal!.Process(frame); }
                 finally { _camera.Return(frame); }
+                DaemonMetrics.Frames.Inc();
+                DaemonMetrics.FrameMs.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 last = frame;
                 LastFrameAt = DateTimeOffset.UtcNow;
                 if (watchdog is { } w && LastFrameAt - lastPing > w)

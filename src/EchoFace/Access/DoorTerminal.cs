@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using EchoFace.Face;
 using EchoFace.Hardware;
 using EchoFace.Media;
@@ -45,12 +44,6 @@ public sealed class TerminalStats
 /// </summary>
 public sealed class DoorTerminal
 {
-    private static readonly Meter Meter = new("EchoFace");
-    private static readonly Counter<long> FramesCounter = Meter.CreateCounter<long>("echoface_frames", description: "camera frames processed");
-    private static readonly Counter<long> DecisionsCounter = Meter.CreateCounter<long>("echoface_decisions", description: "access decisions by outcome");
-    private static readonly Histogram<double> FrameLatency = Meter.CreateHistogram<double>("echoface_frame_ms", "ms", "pipeline time per frame");
-    private static readonly Histogram<double> DecisionLatency = Meter.CreateHistogram<double>("echoface_frame_to_decision_ms", "ms", "capture of the deciding frame to the stored decision");
-
     private readonly FacePipeline _pipeline;
     private readonly FaceRecognizer _faces;
     private readonly VoiceRecognizer? _voice;
@@ -101,10 +94,7 @@ public sealed class DoorTerminal
         }
         foreach (var gone in _tracker.Expire(now))
             if (!gone.Decided && gone.Observations.Count >= _policy.Options.MinFaces) Decide(gone, frame, presenceOver: true);
-        var ms = watch.Elapsed.TotalMilliseconds;
-        Stats.Frame(ms);
-        FramesCounter.Add(1);
-        FrameLatency.Record(ms);
+        Stats.Frame(watch.Elapsed.TotalMilliseconds);
     }
 
     /// <summary>The stream has ended (a file source): every presence still open is over, and gets its decision now.</summary>
@@ -201,8 +191,6 @@ public sealed class DoorTerminal
                 _outbox.Append("alarm", _doorName, new { type = "lockout", until = _policy.LockedUntil, failures = _policy.Options.MaxFailures, windowSeconds = _policy.Options.FailureWindowSeconds }, _door.State.ToString());
             Stats.Decision(granted, decision.FrameToDecisionMs);
         }
-        DecisionsCounter.Add(1, new KeyValuePair<string, object?>("outcome", decision.Outcome));
-        DecisionLatency.Record(decision.FrameToDecisionMs);
         _log.LogInformation("Access {Outcome} at {Door}: {Reason}, identity {Identity}, face {Score:F3}, liveness {Liveness:F3}",
             decision.Outcome, _doorName, reason, r.IdentityId ?? "unknown", r.FaceScore, r.Liveness ?? -1);
         Decided?.Invoke(decision);

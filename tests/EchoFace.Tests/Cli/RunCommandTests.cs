@@ -130,13 +130,17 @@ public class RunCommandTests
     }
 
     [Fact]
-    public void Sigterm_stops_the_daemon_cleanly_with_every_event_stored()
+    public async Task Sigterm_stops_the_daemon_cleanly_with_every_event_stored_and_health_and_metrics_answer()
     {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
         Assert.Equal(0, _cli.Run("enroll", "jolie", Jolie[0], Jolie[1]).ExitCode);
         var video = TestEnvironment.Video(Path.Combine(_dir, "long.mp4"), 6, 0, Jolie[2], Jolie[3]);
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "echoface.dll"), "run", "--camera", $"file:{video}", "--door", "simulated",
-                     "--health", "http://127.0.0.1:0", "--data", _cli.DataDirectory, "--models", TestEnvironment.ModelsDirectory })
+                     "--health", $"http://127.0.0.1:{port}", "--data", _cli.DataDirectory, "--models", TestEnvironment.ModelsDirectory })
             start.ArgumentList.Add(a);
         using var daemon = Process.Start(start)!;
         var log = new System.Text.StringBuilder();
@@ -146,6 +150,19 @@ public class RunCommandTests
         daemon.BeginErrorReadLine();
         daemon.BeginOutputReadLine();
         Assert.True(granted.Wait(TimeSpan.FromSeconds(60)), $"no decision within 60 s:\n{log}");
+        using (var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") })
+        {
+            var health = JsonDocument.Parse(await http.GetStringAsync("/healthz")).RootElement;
+            Assert.Equal("ok", health.GetProperty("status").GetString());
+            Assert.True(health.GetProperty("granted").GetInt64() >= 1);
+            Assert.True(health.GetProperty("readyMs").GetDouble() > 0);
+            var metrics = await http.GetStringAsync("/metrics");
+            Assert.Contains("echoface_frames_total", metrics);
+            Assert.Contains("echoface_decisions_total{outcome=\"granted\",reason=\"face match\"} 1", metrics);
+            Assert.Contains("echoface_frame_to_decision_ms_bucket", metrics);
+            Assert.Contains("echoface_decisions", metrics);
+            Assert.Contains("echoface_source_restarts", metrics);
+        }
         Process.Start("kill", ["-TERM", $"{daemon.Id}"])!.WaitForExit();
         Assert.True(daemon.WaitForExit(20_000), "the daemon did not stop within 20 s of SIGTERM");
         Assert.True(daemon.ExitCode == 0, $"exit code {daemon.ExitCode}:\n{log}");

@@ -1,0 +1,16 @@
+using Prometheus;
+
+namespace EchoFace.Cli.Daemon;
+
+/// <summary>What /metrics exports beyond the process and runtime defaults (prometheus-net: the registry is process-wide, so these are static).</summary>
+internal static class DaemonMetrics
+{
+    private static readonly double[] MsBuckets = [1, 2, 5, 10, 20, 35, 50, 75, 100, 150, 250, 500, 1000, 2500];
+
+    public static readonly Counter Frames = Metrics.CreateCounter("echoface_frames_total", "camera frames processed");
+    public static readonly Counter Decisions = Metrics.CreateCounter("echoface_decisions_total", "access decisions", "outcome", "reason");
+    public static readonly Histogram FrameMs = Metrics.CreateHistogram("echoface_frame_ms", "pipeline time per frame (ms)",
+        new HistogramConfiguration { Buckets = MsBuckets });
+    public static readonly Histogram FrameToDecisionMs = Metrics.CreateHistogram("echoface_frame_to_decision_ms",
+        "capture of the deciding frame to the stored decision (ms)", new HistogramConfiguration { Buckets = MsBuckets });
+}
