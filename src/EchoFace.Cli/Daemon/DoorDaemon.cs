@@ -33,6 +33,13 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
     private CameraSource? _camera;
     private IDoorIo? _io;
     private long _firstSeq;
+    // when the frame loop entered its current frame; boxed so the door loop reads it atomically (a struct cannot be volatile)
+    private volatile object? _busy;
+    private DateTimeOffset? _processingSince
+    {
+        get => _busy as DateTimeOffset?;
+        set => _busy = value;
+    }
 
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
     public double? ReadyMs { get; private set; }
@@ -95,25 +102,28 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
         await Task.Yield();
         var ticks = Task.Run(() => DoorLoopAsync(stop), CancellationToken.None);
         var capture = _camera!.RunAsync(request.Once, stop);
-        var watchdog = WatchdogInterval();
-        var lastPing = DateTimeOffset.MinValue;
         try
         {
             CameraFrame? last = null;
             await foreach (var frame in _camera.Frames.ReadAllAsync(CancellationToken.None))
             {
                 var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                _processingSince = DateTimeOffset.UtcNow;
                 try { _terminal!.Process(frame); }
-                finally { _camera.Return(frame); }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // one bad frame (or a model error on it) must not take the door down: log it and go on with the next
+                    _log.LogError(e, "Frame {Sequence} could not be processed", frame.Sequence);
+                }
+                finally
+                {
+                    _camera.Return(frame);
+                    _processingSince = null;
+                }
                 DaemonMetrics.Frames.Inc();
                 DaemonMetrics.FrameMs.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 last = frame;
                 LastFrameAt = DateTimeOffset.UtcNow;
-                if (watchdog is { } w && LastFrameAt - lastPing > w)
-                {
-                    notifier.Notify(new ServiceState("WATCHDOG=1"));
-                    lastPing = LastFrameAt;
-                }
                 if (stop.IsCancellationRequested) break;
             }
             await _camera.Frames.Completion;
@@ -134,9 +144,14 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
         await ticks.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
     }
 
+    /// <summary>
+    /// Ticks the door every 20 ms and sends WATCHDOG=1 while the frame loop is alive: waiting for a frame (a camera being restarted
+    /// is not a hang: the door still works) or inside one for less than half the watchdog time. A pipeline stuck in one frame stops
+    /// the pings, and systemd restarts the daemon.
+    /// </summary>
     private async Task DoorLoopAsync(CancellationToken stop)
     {
-        var watchdog = config.Camera.Source == "none" ? WatchdogInterval() : null;
+        var watchdog = WatchdogInterval();
         var lastPing = DateTimeOffset.MinValue;
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
         try
@@ -144,7 +159,8 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
             while (await timer.WaitForNextTickAsync(stop))
             {
                 _door!.Tick();
-                if (watchdog is { } w && DateTimeOffset.UtcNow - lastPing > w)
+                var now = DateTimeOffset.UtcNow;
+                if (watchdog is { } w && now - lastPing > w && !(_processingSince is { } busy && now - busy > w))
                 {
                     notifier.Notify(new ServiceState("WATCHDOG=1"));
                     lastPing = DateTimeOffset.UtcNow;
