@@ -13,6 +13,7 @@ internal static class EvalCommands
         var eval = new Command("eval", "Measure accuracy and speed on labelled data");
         eval.Subcommands.Add(Faces(g, o));
         eval.Subcommands.Add(Voice(g, o));
+        eval.Subcommands.Add(Liveness(g, o));
         return eval;
     }
 
@@ -163,6 +164,65 @@ internal static class EvalCommands
             foreach (var f in result.Failures) o.Line($"  [yellow]no embedding[/] {Output.Esc(f.Path)}: {Output.Esc(f.Failure)}");
             if (p.GetValue(report) is { } d) o.Line($"report and DET plot in {Output.Esc(d)}");
             return EchoFaceCli.Ok;
+        });
+    }
+
+    private static Command Liveness(GlobalOptions g, Output o)
+    {
+        var folder = new Argument<string>("folder") { Description = "live/ and spoof/ sub-folders of images (a manifest.csv with relpath, attack_type, split is used when present)" };
+        var split = new Option<string?>("--split") { Description = "only the manifest rows of this split (e.g. tune on train, report on test)" };
+        var threshold = new Option<float?>("--threshold") { Description = "live threshold to report APCER/BPCER/ACER at (default Access.LivenessThreshold)" };
+        var report = new Option<string?>("--report") { Description = "folder for report.json and the DET plot (det.png, det.svg)" };
+        var cmd = new Command("liveness", "Presentation-attack detection: APCER, BPCER, ACER, EER, BPCER at APCER 1% and 5%, fr_liveness fed RGB and BGR side by side") { folder, split, threshold, report };
+        return cmd.WithAction(g, o, (ctx, p) =>
+        {
+            var root = p.GetValue(folder)!;
+            var items = LivenessEvaluation.ListSamples(root, p.GetValue(split));
+            var pipeline = ctx.Pipeline;
+            var samples = o.Progress(!ctx.Json, "scoring faces", items.Count,
+                tick => LivenessEvaluation.Run(pipeline, items, new InlineProgress<LivenessSample>(tick), ctx.Limits));
+            var t = p.GetValue(threshold) ?? ctx.Config.Access.LivenessThreshold;
+            var orders = new (string Name, Func<LivenessSample, float?> Score)[] { ("rgb", s => s.Rgb), ("bgr", s => s.Bgr) };
+            var results = orders.Select(order =>
+            {
+                var m = LivenessEvaluation.Metrics(samples, order.Score);
+                var at = LivenessEvaluation.At(samples, order.Score, t);
+                var apcer1 = m.AtFar[0];
+                return new
+                {
+                    channels = order.Name, eer = m.Eer, eerThreshold = m.EerThreshold,
+                    bpcerAtApcer1 = 1 - m.AtFar[0].Tar, thresholdAtApcer1 = apcer1.Threshold, bpcerAtApcer5 = 1 - m.AtFar[1].Tar, thresholdAtApcer5 = m.AtFar[1].Threshold,
+                    atThreshold = new { threshold = t, apcer = at.Apcer, bpcer = at.Bpcer, acer = at.Acer },
+                    perAttack = samples.Where(s => !s.Live).Select(s => s.Attack).Distinct().Order().ToDictionary(a => a,
+                        a => LivenessEvaluation.At(samples.Where(s => s.Live || s.Attack == a), order.Score, t).Apcer),
+                    metrics = m,
+                };
+            }).ToList();
+            var summary = new
+            {
+                folder = Path.GetFullPath(root), split = p.GetValue(split), model = ctx.Config.Face.Liveness,
+                live = samples.Count(s => s.Live), spoof = samples.Count(s => !s.Live),
+                failures = samples.Where(s => s.Failure is not null).Select(s => new { path = s.Path, reason = s.Failure }).ToList(),
+                scoreMs = new { p50 = Percentiles.Of(samples.Where(s => s.Failure is null).Select(s => s.Ms), 50), p95 = Percentiles.Of(samples.Where(s => s.Failure is null).Select(s => s.Ms), 95) },
+                results = results.Select(r => new { r.channels, r.eer, r.eerThreshold, r.bpcerAtApcer1, r.thresholdAtApcer1, r.bpcerAtApcer5, r.thresholdAtApcer5, r.atThreshold, r.perAttack }),
+            };
+            WriteReport(p.GetValue(report), summary, "EchoFace liveness (DET: APCER against BPCER)",
+                [.. results.Select(r => ($"{ctx.Config.Face.Liveness} fed {r.channels.ToUpperInvariant()}", r.metrics))]);
+            if (ctx.Json) { o.Json(summary); return EchoFaceCli.Ok; }
+            var table = new Table().AddColumns("measure", "fed RGB", "fed BGR");
+            table.AddRow("live / spoof images", $"{summary.live} / {summary.spoof}", "");
+            table.AddRow("EER", $"{results[0].eer * 100:F2}%", $"{results[1].eer * 100:F2}%");
+            table.AddRow("BPCER @ APCER 1%", $"{results[0].bpcerAtApcer1 * 100:F2}% (t {results[0].thresholdAtApcer1:F3})", $"{results[1].bpcerAtApcer1 * 100:F2}% (t {results[1].thresholdAtApcer1:F3})");
+            table.AddRow("BPCER @ APCER 5%", $"{results[0].bpcerAtApcer5 * 100:F2}% (t {results[0].thresholdAtApcer5:F3})", $"{results[1].bpcerAtApcer5 * 100:F2}% (t {results[1].thresholdAtApcer5:F3})");
+            table.AddRow($"APCER / BPCER / ACER at {t:F3}", Rates(results[0].atThreshold.apcer, results[0].atThreshold.bpcer, results[0].atThreshold.acer), Rates(results[1].atThreshold.apcer, results[1].atThreshold.bpcer, results[1].atThreshold.acer));
+            foreach (var attack in results[0].perAttack.Keys)
+                table.AddRow($"APCER ({attack}) at {t:F3}", $"{results[0].perAttack[attack] * 100:F2}%", $"{results[1].perAttack[attack] * 100:F2}%");
+            table.AddRow("score ms p50 / p95", $"{summary.scoreMs.p50:F1} / {summary.scoreMs.p95:F1}", "");
+            o.Console.Write(table);
+            foreach (var f in summary.failures) o.Line($"  [yellow]not scored[/] {Output.Esc(f.path)}: {Output.Esc(f.reason)}");
+            return EchoFaceCli.Ok;
+
+            static string Rates(double a, double b, double c) => $"{a * 100:F2}% / {b * 100:F2}% / {c * 100:F2}%";
         });
     }
 

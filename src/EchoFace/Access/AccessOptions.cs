@@ -63,8 +63,11 @@ public sealed class AccessOptions
 {
     /// <summary>face, face+liveness (default) or face+voice (liveness and then a spoken step-up).</summary>
     public string Policy { get; set; } = Policies.FaceLiveness;
-    /// <summary>fr_liveness "live" probability (median over the presence) at or above which a face counts as live.</summary>
-    public float LivenessThreshold { get; set; } = 0.5f;
+    /// <summary>
+    /// fr_liveness "live" probability (median over the presence) at or above which a face counts as live: 0.15, the log-odds middle
+    /// between the highest spoof seen (0.036, NUAA) and the lowest live face seen (0.47, a phone photo of a real person); README "Liveness".
+    /// </summary>
+    public float LivenessThreshold { get; set; } = 0.15f;
     /// <summary>Faces below this quality score are not used for a decision.</summary>
     public float MinQuality { get; set; } = 0.3f;
     /// <summary>Good faces needed before deciding (the debounce: one decision per presence, not per frame).</summary>

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using EchoFace.Face;
+using EchoFace.Media;
+
+namespace EchoFace.Evaluation;
+
+/// <summary>One image of a presentation-attack set: its label, attack type, split and the live score under each channel order.</summary>
+public sealed record LivenessSample(string Path, bool Live, string Attack, string? Split, float? Rgb, float? Bgr, double Ms, string? Failure);
+
+/// <summary>Error rates of one way of scoring at one threshold (ISO/IEC 30107-3 names): spoofs accepted, live people refused.</summary>
+public sealed record PadRates(double Threshold, double Apcer, double Bpcer)
+{
+    public double Acer => (Apcer + Bpcer) / 2;
+}
+
+/// <summary>Presentation-attack detection over a folder with live/ and spoof/ sub-folders (and, when present, a manifest.csv naming attack types and splits).</summary>
+public static class LivenessEvaluation
+{
+    public static List<(string Path, bool Live, string Attack, string? Split)> ListSamples(string root, string? split = null)
+    {
+        if (!Directory.Exists(Path.Combine(root, "live")) || !Directory.Exists(Path.Combine(root, "spoof")))
+            throw new BadInputException($"{root} must hold live/ and spoof/ folders of images");
+        var manifest = ReadManifest(Path.Combine(root, "manifest.csv"));
+        var items = new List<(string, bool, string, string?)>();
+        foreach (var live in new[] { true, false })
+        {
+            var dir = Path.Combine(root, live ? "live" : "spoof");
+            foreach (var file in Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Where(ImageDecoder.IsImage).Order(StringComparer.Ordinal))
+            {
+                var rel = Path.GetRelativePath(root, file).Replace('\\', '/');
+                manifest.TryGetValue(rel, out var m);
+                // without a manifest, spoof/<attack>/... names the attack when the sub-folder is not just a number (a subject)
+                var sub = Path.GetRelativePath(dir, file).Split('/')[0];
+                var attack = live ? "none" : m.Attack ?? (sub != Path.GetFileName(file) && !sub.All(char.IsDigit) ? sub : "spoof");
+                if (split is not null && m.Split != split) continue;
+                items.Add((file, live, attack, m.Split));
+            }
+        }
+        if (!items.Any(i => i.Item2) || items.All(i => i.Item2))
+            throw new BadInputException($"{root}{(split is null ? "" : $" (split {split})")} needs both live and spoof images (found {items.Count})");
+        return items;
+    }
+
+    private static Dictionary<string, (string? Attack, string? Split)> ReadManifest(string path)
+    {
+        var result = new Dictionary<string, (string?, string?)>();
+        if (!File.Exists(path)) return result;
+        var lines = File.ReadAllLines(path);
+        var header = lines[0].Split(',');
+        int rel = Array.IndexOf(header, "relpath"), attack = Array.IndexOf(header, "attack_type"), split = Array.IndexOf(header, "split");
+        if (rel < 0) throw new BadInputException($"{path}: no relpath column");
+        foreach (var line in lines.Skip(1))
+        {
+            var f = line.Split(',');
+            if (f.Length != header.Length) throw new BadInputException($"{path}: line `{line}` has {f.Length} fields, the header {header.Length}");
+            result[f[rel]] = (attack >= 0 && f[attack] != "none" ? f[attack] : null, split >= 0 ? f[split] : null);
+        }
+        return result;
+    }
+
+    /// <summary>Scores the largest face of each image with fr_liveness fed RGB and fed BGR.</summary>
+    public static List<LivenessSample> Run(FacePipeline pipeline, IReadOnlyList<(string Path, bool Live, string Attack, string? Split)> items,
+        IProgress<LivenessSample>? progress = null, ImageLimits? limits = null)
+    {
+        var samples = new List<LivenessSample>();
+        var scorer = pipeline.Liveness;
+        var order = scorer.Channels;
+        try
+        {
+            foreach (var (path, live, attack, split) in items)
+            {
+                LivenessSample s;
+                try
+                {
+                    var image = ImageDecoder.DecodeFile(path, limits);
+                    var faces = pipeline.Analyze(image, FaceSteps.Detect);
+                    if (faces.Count == 0) s = new LivenessSample(path, live, attack, split, null, null, 0, "no face detected");
+                    else
+                    {
+                        var watch = Stopwatch.StartNew();
+                        scorer.Channels = ChannelOrder.Rgb;
+                        var rgb = scorer.Score(image, faces[0].Box);
+                        var ms = watch.Elapsed.TotalMilliseconds;
+                        scorer.Channels = ChannelOrder.Bgr;
+                        var bgr = scorer.Score(image, faces[0].Box);
+                        s = new LivenessSample(path, live, attack, split, rgb, bgr, ms, null);
+                    }
+                }
+                catch (BadInputException e) { s = new LivenessSample(path, live, attack, split, null, null, 0, e.Message); }
+                samples.Add(s);
+                progress?.Report(s);
+            }
+        }
+        finally { scorer.Channels = order; }
+        return samples;
+    }
+
+    /// <summary>Live scores as genuine, spoof scores as impostor: FAR is APCER and 1 - TAR is BPCER.</summary>
+    public static VerificationMetrics Metrics(IEnumerable<LivenessSample> samples, Func<LivenessSample, float?> score)
+    {
+        var scored = samples.Where(s => score(s) is not null).ToList();
+        return VerificationMetrics.Compute([.. scored.Where(s => s.Live).Select(s => (double)score(s)!.Value)],
+            [.. scored.Where(s => !s.Live).Select(s => (double)score(s)!.Value)], [0.01, 0.05]);
+    }
+
+    public static PadRates At(IEnumerable<LivenessSample> samples, Func<LivenessSample, float?> score, double threshold)
+    {
+        var scored = samples.Where(s => score(s) is not null).ToList();
+        var live = scored.Where(s => s.Live).ToList();
+        var spoof = scored.Where(s => !s.Live).ToList();
+        return new PadRates(threshold,
+            spoof.Count == 0 ? 0 : (double)spoof.Count(s => score(s) >= threshold) / spoof.Count,
+            live.Count == 0 ? 0 : (double)live.Count(s => score(s) < threshold) / live.Count);
+    }
+}
