@@ -68,6 +68,11 @@ public sealed class AccessOptions
     /// between the highest spoof seen (0.036, NUAA) and the lowest live face seen (0.47, a phone photo of a real person); README "Liveness".
     /// </summary>
     public float LivenessThreshold { get; set; } = 0.15f;
+    /// <summary>
+    /// How a presence's liveness is read (policies with liveness): track = the median over the better-quality half of its faces
+    /// (a blurred or turned frame neither saves nor sinks a person); single = the best-quality face alone.
+    /// </summary>
+    public string LivenessMode { get; set; } = "track";
     /// <summary>Faces below this quality score are not used for a decision.</summary>
     public float MinQuality { get; set; } = 0.3f;
     /// <summary>Good faces needed before deciding (the debounce: one decision per presence, not per frame).</summary>
@@ -93,6 +98,7 @@ public sealed class AccessOptions
     public void Validate()
     {
         if (!Policies.All.Contains(Policy)) throw new ArgumentException($"Access.Policy must be one of {string.Join(", ", Policies.All)}, not '{Policy}'");
+        if (LivenessMode is not ("track" or "single")) throw new ArgumentException($"Access.LivenessMode must be track or single, not '{LivenessMode}' (policy face turns liveness off)");
         if (LivenessThreshold is < 0 or > 1) throw new ArgumentException($"Access.LivenessThreshold must be in [0, 1], not {LivenessThreshold}");
         if (MinQuality is < 0 or > 1) throw new ArgumentException($"Access.MinQuality must be in [0, 1], not {MinQuality}");
         if (MinFaces < 1 || MaxFaces < MinFaces) throw new ArgumentException($"Access.MinFaces must be >= 1 and MaxFaces >= MinFaces (got {MinFaces}, {MaxFaces})");

@@ -31,7 +31,7 @@ public sealed class AccessPolicy(AccessOptions options, float identifyThreshold,
         if (faces.Count < options.MinFaces) return new PolicyResult(Verdict.Wait, "too few good faces yet", null, 0, null, 0, faces.Count);
         var embedding = WeightedMean(faces);
         var (id, score) = identify(embedding);
-        var live = Median(faces.Where(f => f.Liveness is not null).Select(f => f.Liveness!.Value));
+        var live = PresenceLiveness(faces, options.LivenessMode);
         var quality = faces.Max(f => f.Quality);
         PolicyResult Result(Verdict v, string reason, string? who = null) => new(v, reason, who, score, live, quality, faces.Count);
 
@@ -62,6 +62,15 @@ public sealed class AccessPolicy(AccessOptions options, float identifyThreshold,
         LockedUntil = now + TimeSpan.FromSeconds(options.LockoutSeconds);
         _failures.Clear();
         return true;
+    }
+
+    /// <summary>track: median liveness of the better-quality half of the faces (at least one); single: the best-quality face's.</summary>
+    public static float? PresenceLiveness(IReadOnlyList<FaceObservation> faces, string mode)
+    {
+        var scored = faces.Where(f => f.Liveness is not null).OrderByDescending(f => f.Quality).ToList();
+        if (scored.Count == 0) return null;
+        if (mode == "single") return scored[0].Liveness;
+        return Median(scored.Take(Math.Max(1, (scored.Count + 1) / 2)).Select(f => f.Liveness!.Value));
     }
 
     /// <summary>Larger, sharper faces weigh more: the mean of the embeddings weighted by quality, re-normalised.</summary>

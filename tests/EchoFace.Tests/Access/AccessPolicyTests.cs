@@ -53,6 +53,17 @@ public class AccessPolicyTests
     }
 
     [Fact]
+    public void Presence_liveness_reads_the_better_quality_half_or_the_best_face()
+    {
+        FaceObservation Face(float quality, float live) => new([1, 0], quality, live, new BoxF(0, 0, 1, 1));
+        // two sharp live faces, one blurred frame that looked like a print, one more middling
+        List<FaceObservation> faces = [Face(0.9f, 0.95f), Face(0.2f, 0.01f), Face(0.8f, 0.90f), Face(0.5f, 0.40f)];
+        Assert.Equal(0.925f, AccessPolicy.PresenceLiveness(faces, "track")!.Value, 3);
+        Assert.Equal(0.95f, AccessPolicy.PresenceLiveness(faces, "single"));
+        Assert.Null(AccessPolicy.PresenceLiveness([new FaceObservation([1], 1, null, default)], "track"));
+    }
+
+    [Fact]
     public void Schedules_allow_a_group_only_in_its_hours()
     {
         var o = new AccessOptions { TimeZone = "UTC", Schedules = { ["staff"] = [new ScheduleRule { Days = "Mon-Fri", From = "07:00", To = "19:00" }], ["night"] = [new ScheduleRule { Days = "Sun-Thu", From = "22:00", To = "06:00" }] } };
