@@ -32,6 +32,7 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
     private DoorTerminal? _terminal;
     private CameraSource? _camera;
     private IDoorIo? _io;
+    private Sync.FleetLink? _fleet;
     private long _firstSeq;
     // when the frame loop entered its current frame; boxed so the door loop reads it atomically (a struct cannot be volatile)
     private volatile object? _busy;
@@ -90,6 +91,13 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
         _camera = new CameraSource(config.Camera, loggers.CreateLogger("EchoFace.Camera"));
         _camera.Fault += fault => _outbox.Append("fault", config.Door.Name, new { type = "camera_fault", source = config.Camera.Source, detail = fault });
 
+        if (config.Fleet.Enabled)
+            _fleet = new Sync.FleetLink(config.Fleet, _outbox, () => new
+            {
+                provider = _pipeline.Provider, faceTemplates = faces.Gallery.TemplateCount, policy = config.Access.Policy, camera = config.Camera.Source,
+                door = config.Door.Name, board = _io.Name, models = models,
+            }, loggers.CreateLogger("EchoFace.Fleet"));
+
         _door.Resume();
         ReadyMs = (DateTimeOffset.UtcNow - System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime()).TotalMilliseconds;
         _log.LogInformation("Ready in {Ms:F0} ms: {Identities} face templates, policy {Policy}, camera {Camera}, door {Board}, provider {Provider}",
@@ -101,6 +109,7 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
     {
         await Task.Yield();
         var ticks = Task.Run(() => DoorLoopAsync(stop), CancellationToken.None);
+        if (_fleet is not null) _fleetTask = Task.Run(() => _fleet.RunAsync(_fleetStop.Token), CancellationToken.None);
         var capture = _camera!.RunAsync(request.Once, stop);
         try
         {
@@ -144,6 +153,10 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
         await ticks.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
     }
 
+    private readonly CancellationTokenSource _fleetStop = new();
+    private Task _fleetTask = Task.CompletedTask;
+    public Sync.FleetLink? Fleet => _fleet;
+
     /// <summary>
     /// Ticks the door every 20 ms and sends WATCHDOG=1 while the frame loop is alive: waiting for a frame (a camera being restarted
     /// is not a hang: the door still works) or inside one for less than half the watchdog time. A pipeline stuck in one frame stops
@@ -180,6 +193,14 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
         await base.StopAsync(cancellationToken);
         if (_terminal is not null) await _terminal.DrainAsync(TimeSpan.FromSeconds(5));
         _door?.EnterFailMode("stopping", fault: false);
+        if (_fleet is not null)
+        {
+            // the fleet link goes last, so the stop's own events (fail position) still reach a connected broker; the rest wait on disk
+            for (var i = 0; i < 40 && _fleet.Connected && _outbox!.Pending() > 0; i++) await Task.Delay(50, CancellationToken.None);
+            await _fleetStop.CancelAsync();
+            await _fleetTask.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
+            await _fleet.DisposeAsync();
+        }
         FinalEvents = _outbox?.Read(100_000, includeSent: true, afterSeq: _firstSeq) ?? [];
         _log.LogInformation("Stopped: {Frames} frames, {Granted} granted, {Denied} denied, {Pending} events waiting for the fleet",
             Stats?.Frames ?? 0, Stats?.Granted ?? 0, Stats?.Denied ?? 0, _outbox?.Pending() ?? 0);

@@ -4,6 +4,7 @@ using EchoFace.Hardware;
 using EchoFace.Gallery;
 using EchoFace.Inference;
 using EchoFace.Media;
+using EchoFace.Sync;
 using EchoFace.Voice;
 using Microsoft.Extensions.Configuration;
 
@@ -48,6 +49,7 @@ public sealed class EchoFaceConfig
     public CameraOptions Camera { get; set; } = new();
     public MicrophoneOptions Microphone { get; set; } = new();
     public HealthOptions Health { get; set; } = new();
+    public FleetOptions Fleet { get; set; } = new();
 
     public const string DefaultPath = "/etc/echoface/echoface.json";
 
@@ -61,6 +63,7 @@ public sealed class EchoFaceConfig
         Camera.Validate();
         MicrophoneSource.Validate(Microphone.Source);
         Health.Validate();
+        Fleet.Validate();
         if (Media.MaxBytes <= 0 || Media.MaxPixels <= 0) throw new ArgumentException("Media.MaxBytes and Media.MaxPixels must be positive");
         foreach (var p in Inference.Providers) InferenceSessionFactory.ByName(p);
     }

@@ -60,6 +60,7 @@ public sealed class EventOutbox : IDisposable
             }
             tx.Commit();
         }
+        Appended?.Invoke();
         return id;
     }
 
@@ -86,17 +87,28 @@ public sealed class EventOutbox : IDisposable
         }
     }
 
-    public void MarkSent(string id)
+    /// <summary>Records the fleet's acknowledgement of these events, in one transaction.</summary>
+    public void MarkSent(IEnumerable<string> ids)
     {
         lock (_gate)
         {
+            using var tx = _db.BeginTransaction();
             using var cmd = _db.CreateCommand();
+            cmd.Transaction = tx;
             cmd.CommandText = "UPDATE outbox SET sent_at = $at WHERE id = $id AND sent_at IS NULL";
             cmd.Parameters.AddWithValue("$at", _clock.GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
-            cmd.Parameters.AddWithValue("$id", id);
-            cmd.ExecuteNonQuery();
+            var id = cmd.Parameters.Add("$id", SqliteType.Text);
+            foreach (var i in ids)
+            {
+                id.Value = i;
+                cmd.ExecuteNonQuery();
+            }
+            tx.Commit();
         }
     }
+
+    /// <summary>Raised after each append (outside the lock), so a publisher can wake up instead of polling.</summary>
+    public event Action? Appended;
 
     public string? DoorState(string door)
     {

@@ -1,0 +1,91 @@
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using System.Threading.Channels;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace EchoFace.Sync;
+
+/// <summary>A message seen by a fleet manager: its topic and JSON payload.</summary>
+public sealed record FleetMessage(string Topic, JsonElement Payload, bool Retained);
+
+/// <summary>The fleet manager's side of the link (`echoface fleet ...`): connect as a manager, subscribe, read what devices publish.</summary>
+public sealed class FleetClient : IAsyncDisposable
+{
+    private readonly IMqttClient _client = new MqttClientFactory().CreateMqttClient();
+    private readonly Channel<FleetMessage> _messages = Channel.CreateUnbounded<FleetMessage>();
+
+    public long Malformed { get; private set; }
+
+    public static async Task<FleetClient> ConnectAsync(FleetOptions o, CancellationToken cancel)
+    {
+        var c = new FleetClient();
+        var uri = o.BrokerUri;
+        var b = new MqttClientOptionsBuilder()
+            .WithTcpServer(uri.Host, uri.IsDefaultPort || uri.Port <= 0 ? (o.Tls ? 8883 : 1883) : uri.Port)
+            .WithClientId($"echoface-fleet-{Guid.NewGuid():N}"[..30])
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
+            .WithTimeout(TimeSpan.FromSeconds(10));
+        if (o.Username is not null) b.WithCredentials(o.Username, o.Password ?? "");
+        if (o.Tls)
+            b.WithTlsOptions(t =>
+            {
+                t.UseTls(true).WithTargetHost(uri.Host);
+                if (o.CaFile is not null)
+                {
+                    var chain = new X509Certificate2Collection();
+                    chain.ImportFromPemFile(o.CaFile);
+                    t.WithTrustChain(chain);
+                }
+                if (o.CertFile is not null) t.WithClientCertificates([X509Certificate2.CreateFromPemFile(o.CertFile, o.KeyFile)]);
+            });
+        c._client.ApplicationMessageReceivedAsync += e =>
+        {
+            try
+            {
+                var json = JsonDocument.Parse(e.ApplicationMessage.Payload).RootElement.Clone();
+                c._messages.Writer.TryWrite(new FleetMessage(e.ApplicationMessage.Topic, json, e.ApplicationMessage.Retain));
+            }
+            catch (JsonException) { c.Malformed++; }
+            return Task.CompletedTask;
+        };
+        try { await c._client.ConnectAsync(b.Build(), cancel); }
+        catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Adapter.MqttConnectingFailedException or OperationCanceledException)
+        {
+            await c.DisposeAsync();
+            throw new ToolException($"cannot reach the broker {o.Broker}: {e.Message}");
+        }
+        return c;
+    }
+
+    public Task SubscribeAsync(string filter, CancellationToken cancel) =>
+        _client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(filter, MqttQualityOfServiceLevel.AtLeastOnce).Build(), cancel);
+
+    public ChannelReader<FleetMessage> Messages => _messages.Reader;
+
+    /// <summary>Whatever arrives until <paramref name="quiet"/> passes without a message (retained messages come at once), or <paramref name="limit"/>.</summary>
+    public async Task<List<FleetMessage>> CollectAsync(TimeSpan quiet, TimeSpan limit, CancellationToken cancel)
+    {
+        var list = new List<FleetMessage>();
+        using var total = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        total.CancelAfter(limit);
+        try
+        {
+            while (true)
+            {
+                using var idle = CancellationTokenSource.CreateLinkedTokenSource(total.Token);
+                idle.CancelAfter(quiet);
+                list.Add(await _messages.Reader.ReadAsync(idle.Token));
+            }
+        }
+        catch (OperationCanceledException) when (!cancel.IsCancellationRequested) { }
+        return list;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_client.IsConnected)
+            try { await _client.DisconnectAsync(); } catch (MQTTnet.Exceptions.MqttCommunicationException) { }
+        _client.Dispose();
+    }
+}

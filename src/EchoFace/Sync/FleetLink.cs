@@ -1,0 +1,182 @@
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
+using EchoFace.Storage;
+using Microsoft.Extensions.Logging;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace EchoFace.Sync;
+
+/// <summary>
+/// The device's MQTT link (MQTTnet, MQTT 5): connects with a retained offline Last Will, publishes a retained online status, and
+/// drains the SQLite outbox in order with QoS 1, marking an event sent only after the broker's PUBACK. Reconnection is this loop's
+/// own (MQTTnet's guidance), with jittered doubling back-off. A re-sent event keeps its ULID, so consumers dedupe by id.
+/// </summary>
+public sealed class FleetLink : IAsyncDisposable
+{
+    private readonly FleetOptions _o;
+    private readonly EventOutbox _outbox;
+    private readonly Func<object> _status;
+    private readonly ILogger _log;
+    private readonly IMqttClient _client;
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
+    private long _published, _connects;
+
+    /// <param name="status">extra fields for the retained online status (versions, provider, gallery size).</param>
+    public FleetLink(FleetOptions options, EventOutbox outbox, Func<object> status, ILogger logger)
+    {
+        _o = options;
+        _outbox = outbox;
+        _status = status;
+        _log = logger;
+        Topics = new FleetTopics(options.Site, options.Device);
+        _client = new MqttClientFactory().CreateMqttClient();
+        _outbox.Appended += Wake;
+    }
+
+    public FleetTopics Topics { get; }
+    public bool Connected => _client.IsConnected;
+    public long Published => Interlocked.Read(ref _published);
+    public long Connects => Interlocked.Read(ref _connects);
+    public string? LastError { get; private set; }
+
+    private void Wake()
+    {
+        if (_wake.CurrentCount == 0) _wake.Release();
+    }
+
+    public static JsonSerializerOptions Json { get; } = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
+    private MqttClientOptions ClientOptions()
+    {
+        var uri = _o.BrokerUri;
+        var offline = JsonSerializer.SerializeToUtf8Bytes(new { state = "offline", device = _o.Device, site = _o.Site }, Json);
+        var b = new MqttClientOptionsBuilder()
+            .WithTcpServer(uri.Host, uri.IsDefaultPort || uri.Port <= 0 ? (_o.Tls ? 8883 : 1883) : uri.Port)
+            .WithClientId(_o.Device)
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
+            .WithKeepAlivePeriod(TimeSpan.FromSeconds(_o.KeepAliveSeconds))
+            .WithCleanStart(true)
+            .WithTimeout(TimeSpan.FromSeconds(10))
+            .WithWillTopic(Topics.Status).WithWillPayload(offline).WithWillRetain(true).WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
+        if (_o.Username is not null) b.WithCredentials(_o.Username, _o.Password ?? "");
+        if (_o.Tls)
+        {
+            b.WithTlsOptions(t =>
+            {
+                t.UseTls(true).WithTargetHost(uri.Host);
+                if (_o.CaFile is not null)
+                {
+                    var chain = new X509Certificate2Collection();
+                    chain.ImportFromPemFile(_o.CaFile);
+                    t.WithTrustChain(chain);
+                }
+                if (_o.CertFile is not null)
+                    t.WithClientCertificates([X509Certificate2.CreateFromPemFile(_o.CertFile, _o.KeyFile)]);
+            });
+        }
+        return b.Build();
+    }
+
+    /// <summary>Connects, drains, and reconnects until stopped; then marks itself offline and disconnects.</summary>
+    public async Task RunAsync(CancellationToken stop)
+    {
+        var backoff = TimeSpan.FromSeconds(_o.ReconnectMinSeconds);
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await _client.ConnectAsync(ClientOptions(), stop);
+                Interlocked.Increment(ref _connects);
+                backoff = TimeSpan.FromSeconds(_o.ReconnectMinSeconds);
+                LastError = null;
+                _log.LogInformation("Fleet link connected to {Broker} as {Device} (site {Site})", _o.Broker, _o.Device, _o.Site);
+                await PublishStatusAsync(stop);
+                await DrainAsync(stop);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
+            catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Exceptions.MqttProtocolViolationException
+                                          or InvalidOperationException or IOException or System.Net.Sockets.SocketException or OperationCanceledException
+                                          or MQTTnet.Adapter.MqttConnectingFailedException)
+            {
+                LastError = e.Message;
+                _log.LogWarning("Fleet link to {Broker} down ({Reason}); retrying in {Seconds:F1} s; {Pending} events wait in the outbox",
+                    _o.Broker, e.Message, backoff.TotalSeconds, _outbox.Pending());
+            }
+            if (stop.IsCancellationRequested) break;
+            // jitter spreads a fleet's reconnections after a broker restart
+            var delay = backoff * (0.5 + Random.Shared.NextDouble());
+            try { await Task.Delay(delay, stop); } catch (OperationCanceledException) { break; }
+            backoff = TimeSpan.FromSeconds(Math.Min(_o.ReconnectMaxSeconds, backoff.TotalSeconds * 2));
+        }
+        if (_client.IsConnected)
+        {
+            try
+            {
+                // a clean stop says offline itself (the will is only for dying)
+                await PublishAsync(Topics.Status, JsonSerializer.SerializeToUtf8Bytes(new { state = "offline", device = _o.Device, site = _o.Site }, Json), retain: true, CancellationToken.None);
+                await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(), CancellationToken.None);
+            }
+            catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or InvalidOperationException) { }
+        }
+    }
+
+    private Task PublishStatusAsync(CancellationToken stop)
+    {
+        var status = new Dictionary<string, object?>
+        {
+            ["state"] = "online", ["device"] = _o.Device, ["site"] = _o.Site,
+            ["version"] = typeof(FleetLink).Assembly.GetName().Version?.ToString(),
+            ["startedAt"] = _started, ["uptimeSeconds"] = Math.Round((DateTimeOffset.UtcNow - _started).TotalSeconds),
+            ["details"] = _status(),
+        };
+        return PublishAsync(Topics.Status, JsonSerializer.SerializeToUtf8Bytes(status, Json), retain: true, stop);
+    }
+
+    /// <summary>Publishes pending events in order, a window at a time; each window is marked sent once every PUBACK in it has come back.</summary>
+    private async Task DrainAsync(CancellationToken stop)
+    {
+        while (_client.IsConnected && !stop.IsCancellationRequested)
+        {
+            var batch = _outbox.Read(_o.Window);
+            if (batch.Count == 0)
+            {
+                await _wake.WaitAsync(TimeSpan.FromSeconds(1), stop);
+                continue;
+            }
+            // started in order without waiting: MQTTnet writes packets in call order, the broker acknowledges each
+            var sends = batch.Select(e => PublishAsync(Topics.Event(e.Kind), Envelope(e), retain: false, stop)).ToArray();
+            await Task.WhenAll(sends);
+            _outbox.MarkSent(batch.Select(e => e.Id));
+            Interlocked.Add(ref _published, batch.Count);
+        }
+        if (!stop.IsCancellationRequested) throw new MQTTnet.Exceptions.MqttCommunicationException("the broker connection closed");
+    }
+
+    private byte[] Envelope(OutboxEvent e)
+    {
+        // the stored payload is JSON already: splice it in rather than parse and re-serialise
+        var head = JsonSerializer.Serialize(new { id = e.Id, at = e.At, kind = e.Kind, site = _o.Site, device = _o.Device, door = e.Door }, Json);
+        return Encoding.UTF8.GetBytes($"{head[..^1]},\"data\":{e.Payload}}}");
+    }
+
+    private async Task PublishAsync(string topic, byte[] payload, bool retain, CancellationToken stop)
+    {
+        var message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag(retain).WithContentType("application/json").Build();
+        var result = await _client.PublishAsync(message, stop);
+        // MQTT 5: "no matching subscribers" is still the broker taking responsibility for the message
+        if (result.ReasonCode is not (MqttClientPublishReasonCode.Success or MqttClientPublishReasonCode.NoMatchingSubscribers))
+            throw new InvalidOperationException($"the broker refused {topic}: {result.ReasonCode} {result.ReasonString}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _outbox.Appended -= Wake;
+        _client.Dispose();
+        _wake.Dispose();
+        await Task.CompletedTask;
+    }
+}

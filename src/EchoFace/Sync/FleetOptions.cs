@@ -1,0 +1,55 @@
+namespace EchoFace.Sync;
+
+/// <summary>The fleet link: the MQTT broker, this device's place in the topic tree, and how it reconnects.</summary>
+public sealed class FleetOptions
+{
+    public bool Enabled { get; set; }
+    /// <summary>mqtt://host:1883 or mqtts://host:8883 (TLS).</summary>
+    public string Broker { get; set; } = "mqtt://127.0.0.1:1883";
+    public string Site { get; set; } = "default";
+    /// <summary>Client id and topic segment; default: the machine's host name.</summary>
+    public string? DeviceId { get; set; }
+    public string? Username { get; set; }
+    public string? Password { get; set; }
+    /// <summary>PEM file of the CA that signed the broker's certificate (mqtts; default: the system's trust store).</summary>
+    public string? CaFile { get; set; }
+    /// <summary>PEM client certificate and key, for brokers that authenticate devices by certificate.</summary>
+    public string? CertFile { get; set; }
+    public string? KeyFile { get; set; }
+    public int KeepAliveSeconds { get; set; } = 30;
+    public double ReconnectMinSeconds { get; set; } = 1;
+    public double ReconnectMaxSeconds { get; set; } = 60;
+    /// <summary>Events published per round before their acknowledgements are awaited and recorded together.</summary>
+    public int Window { get; set; } = 200;
+
+    public string Device => string.IsNullOrWhiteSpace(DeviceId) ? Environment.MachineName.ToLowerInvariant() : DeviceId;
+    public Uri BrokerUri => new(Broker);
+    public bool Tls => BrokerUri.Scheme == "mqtts";
+
+    public void Validate()
+    {
+        if (!Uri.TryCreate(Broker, UriKind.Absolute, out var uri) || uri.Scheme is not ("mqtt" or "mqtts"))
+            throw new ArgumentException($"Fleet.Broker must be mqtt://host:port or mqtts://host:port, not '{Broker}'");
+        foreach (var (name, value) in new[] { ("Fleet.Site", Site), ("Fleet.DeviceId", Device) })
+            if (string.IsNullOrWhiteSpace(value) || value.IndexOfAny(['/', '+', '#', ' ']) >= 0)
+                throw new ArgumentException($"{name} '{value}' must be non-empty without '/', '+', '#' or spaces (it is a topic segment)");
+        if (Site == "_all") throw new ArgumentException("Fleet.Site '_all' is reserved for group settings");
+        foreach (var (name, file) in new[] { ("Fleet.CaFile", CaFile), ("Fleet.CertFile", CertFile), ("Fleet.KeyFile", KeyFile) })
+            if (file is not null && Enabled && !File.Exists(file)) throw new ArgumentException($"{name} {file} does not exist");
+        if ((CertFile is null) != (KeyFile is null)) throw new ArgumentException("Fleet.CertFile and Fleet.KeyFile go together");
+        if (KeepAliveSeconds is < 5 or > 3600) throw new ArgumentException($"Fleet.KeepAliveSeconds must be 5..3600, not {KeepAliveSeconds}");
+        if (ReconnectMinSeconds <= 0 || ReconnectMaxSeconds < ReconnectMinSeconds) throw new ArgumentException("Fleet.ReconnectMinSeconds must be > 0 and ReconnectMaxSeconds >= it");
+        if (Window is < 1 or > 10_000) throw new ArgumentException($"Fleet.Window must be 1..10000, not {Window}");
+    }
+}
+
+/// <summary>The topic tree (README "Fleet"): echoface/{site}/{device}/..., group settings under echoface/{site}/_all/.</summary>
+public sealed class FleetTopics(string site, string device)
+{
+    public string Base { get; } = $"echoface/{site}/{device}";
+    public string Status => $"{Base}/status";
+    public string Event(string kind) => $"{Base}/events/{kind}";
+    public string Telemetry => $"{Base}/telemetry";
+    public static string AllStatus(string site) => $"echoface/{site}/+/status";
+    public static string AllEvents(string site, string device = "+") => $"echoface/{site}/{device}/events/#";
+}

@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace EchoFace.Tests.Sync;
+
+/// <summary>
+/// A real mosquitto broker for one test, on 127.0.0.1 and a free port, with its own generated configuration and persistence file
+/// (so sessions and queued messages survive a restart, as on a real broker). Stopped with SIGTERM so it saves its state.
+/// </summary>
+public sealed class Mosquitto : IDisposable
+{
+    private readonly string _dir = TestEnvironment.TempDirectory();
+    private readonly string _config;
+    private Process? _process;
+
+    public Mosquitto(string? extraConfig = null, bool tls = false)
+    {
+        if (!File.Exists("/usr/sbin/mosquitto")) throw new InvalidOperationException($"mosquitto is not installed: run {TestEnvironment.SetupCommand}");
+        Port = FreePort();
+        _config = Path.Combine(_dir, "mosquitto.conf");
+        File.WriteAllText(_config, $"""
+            listener {Port} 127.0.0.1
+            allow_anonymous true
+            log_dest file {_dir}/mosquitto.log
+            persistence true
+            persistence_location {_dir}/
+            autosave_interval 1
+            max_queued_messages 0
+            max_inflight_messages 0
+            user {Environment.UserName}
+            {extraConfig}
+            """);
+        Start();
+    }
+
+    public int Port { get; }
+    public string Url(bool tls = false) => $"{(tls ? "mqtts" : "mqtt")}://127.0.0.1:{Port}";
+    public string Directory => _dir;
+
+    public static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        var port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    public void Start()
+    {
+        _process = Process.Start(new ProcessStartInfo("/usr/sbin/mosquitto", ["-c", _config]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        _process.BeginErrorReadLine();
+        _process.BeginOutputReadLine();
+        for (var i = 0; i < 100; i++)
+        {
+            try
+            {
+                using var c = new TcpClient();
+                c.Connect(IPAddress.Loopback, Port);
+                return;
+            }
+            catch (SocketException) { Thread.Sleep(50); }
+            if (_process.HasExited) break;
+        }
+        throw new InvalidOperationException($"mosquitto did not start on port {Port} (config {_config})");
+    }
+
+    public void Stop()
+    {
+        if (_process is null || _process.HasExited) return;
+        Process.Start("kill", ["-TERM", $"{_process.Id}"])!.WaitForExit();
+        if (!_process.WaitForExit(5000)) _process.Kill();
+        _process.Dispose();
+        _process = null;
+    }
+
+    public void Dispose() => Stop();
+}
