@@ -60,6 +60,70 @@ internal static class FleetCommands
             return EchoFaceCli.Ok;
         });
 
+        var file = new Argument<string>("file") { Description = "JSON settings, the same sections as echoface.json (e.g. {\"Access\": {\"Policy\": \"face\"}})" };
+        var target = new Option<string?>("--device") { Description = "one device; without it (--all) the site's group document, under every device's own" };
+        var all = new Option<bool>("--all") { Description = "the whole site (group document)" };
+        var version = new Option<long?>("--version") { Description = "document version (default: now, in milliseconds since 1970, so later pushes are newer)" };
+        var wait = new Option<double>("--wait") { Description = "seconds to wait for the devices' reports", DefaultValueFactory = _ => 10 };
+        var push = new Command("push-config", "Publish a desired configuration (retained) and print each device's report: applied, ignored or rejected with why") { file, target, all, version, wait };
+        push.SetAction(async (p, cancel) =>
+        {
+            var options = Options(p, g, broker, site);
+            var device = p.GetValue(target);
+            if ((device is null) != p.GetValue(all)) throw new BadInputException("give --device D or --all");
+            var path = p.GetValue(file)!;
+            if (!File.Exists(path)) throw new BadInputException($"configuration file not found: {path}");
+            System.Text.Json.Nodes.JsonObject settings;
+            try { settings = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) as System.Text.Json.Nodes.JsonObject ?? throw new JsonException("not a JSON object"); }
+            catch (JsonException e) { throw new BadInputException($"{path}: not a JSON object of settings: {e.Message}"); }
+            var v = p.GetValue(version) ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            settings["version"] = v;
+
+            await using var client = await FleetClient.ConnectAsync(options, cancel);
+            // who should answer: the one device, or every device the site's retained status knows as online
+            await client.SubscribeAsync(FleetTopics.AllStatus(options.Site), cancel);
+            var online = (await client.CollectAsync(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5), cancel))
+                .Where(m => Str(m.Payload, "state") == "online").Select(m => Str(m.Payload, "device")).ToHashSet();
+            var expected = device is null ? online : [device];
+            await client.SubscribeAsync(FleetTopics.AllReported(options.Site), cancel);
+            await client.PublishRetainedAsync(FleetTopics.Desired(options.Site, device), System.Text.Encoding.UTF8.GetBytes(settings.ToJsonString()), cancel);
+            var published = System.Diagnostics.Stopwatch.StartNew();
+            var answeredMs = new Dictionary<string, double>();
+            var reports = new Dictionary<string, JsonElement>();
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            timeout.CancelAfter(TimeSpan.FromSeconds(p.GetValue(wait)));
+            try
+            {
+                await foreach (var m in client.Messages.ReadAllAsync(timeout.Token))
+                {
+                    if (!m.Topic.EndsWith("/config/reported", StringComparison.Ordinal) || m.Payload.GetProperty("version").GetInt64() != v) continue;
+                    reports[m.Topic.Split('/')[2]] = m.Payload;
+                    answeredMs[m.Topic.Split('/')[2]] = published.Elapsed.TotalMilliseconds;
+                    if (expected.Count > 0 && expected.All(reports.ContainsKey)) break;
+                }
+            }
+            catch (OperationCanceledException) when (!cancel.IsCancellationRequested) { }
+            var rows = expected.Union(reports.Keys).Order().Select(d => new
+            {
+                device = d, status = reports.TryGetValue(d, out var r) ? Str(r, "status") : "no answer",
+                error = reports.TryGetValue(d, out var r2) ? Str(r2, "error") : "", pendingRestart = reports.TryGetValue(d, out var r3) ? Str(r3, "pendingRestart") : "",
+                answerMs = answeredMs.TryGetValue(d, out var ms) ? Math.Round(ms, 1) : (double?)null,
+            }).ToList();
+            if (p.GetValue(g.Json)) o.Json(new { version = v, target = device ?? "_all", reports = rows });
+            else
+            {
+                var table = new Table().AddColumns("device", "status", "error", "needs restart", "answer ms");
+                foreach (var r in rows)
+                    table.AddRow(Output.Esc(r.device), r.status == "applied" ? "[green]applied[/]" : $"[red]{Output.Esc(r.status)}[/]", Output.Esc(r.error),
+                        Output.Esc(r.pendingRestart), r.answerMs is { } a ? $"{a:F0}" : "");
+                o.Console.Write(table);
+                o.Line($"version {v} pushed to {Output.Esc(device ?? $"all devices of {options.Site}")}");
+            }
+            // a device that refused or did not answer is a failed push
+            return rows.Count > 0 && rows.All(r => r.status == "applied") ? EchoFaceCli.Ok : EchoFaceCli.Failure;
+        });
+
+        fleet.Subcommands.Add(push);
         fleet.Subcommands.Add(devices);
         fleet.Subcommands.Add(events);
         return fleet;

@@ -28,12 +28,21 @@ internal static class RunCommand
         var cmd = new Command("run", "Run the door terminal: camera -> faces -> policy -> door, until stopped (SIGTERM)") { camera, microphone, policy, board, health, once };
         cmd.SetAction(async (parse, cancel) =>
         {
-            var config = EchoFaceConfig.Load(parse.GetValue(g.Config), Overrides(parse, camera, microphone, policy, board, health));
+            var overrides = Overrides(parse, camera, microphone, policy, board, health);
+            var config = EchoFaceConfig.Load(parse.GetValue(g.Config), overrides);
+            var data = CliContext.ResolveDataDirectory(parse.GetValue(g.Data));
+            Sync.ConfigShadow? shadow = null;
+            if (config.Fleet.Enabled)
+            {
+                // what the fleet pushed before (stored with its version) is in force from the start
+                shadow = new Sync.ConfigShadow(Path.Combine(data, config.Storage.Database), parse.GetValue(g.Config), overrides);
+                config = shadow.Current;
+            }
             if (config.Camera.Source.StartsWith("file:", StringComparison.Ordinal) && !File.Exists(config.Camera.Source[5..]))
                 throw new BadInputException($"camera file not found: {config.Camera.Source[5..]}");
             if (config.Microphone.Source.StartsWith("file:", StringComparison.Ordinal) && !File.Exists(config.Microphone.Source[5..]))
                 throw new BadInputException($"microphone file not found: {config.Microphone.Source[5..]}");
-            var request = new RunRequest(parse.GetValue(once), CliContext.ResolveDataDirectory(parse.GetValue(g.Data)), parse.GetValue(g.Models));
+            var request = new RunRequest(parse.GetValue(once), data, parse.GetValue(g.Models), shadow);
             var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
             builder.Services.AddSystemd();
             // AddSystemd registers the notifier only under systemd; outside it, this one does nothing (no NOTIFY_SOCKET)
@@ -50,6 +59,7 @@ internal static class RunCommand
             app.MapGet("/healthz", () => Health(daemon, config) is var h && h.Status == "ok" ? Results.Json(h) : Results.Json(h, statusCode: 503));
             app.MapMetrics();
             RegisterGauges(daemon);
+            using var ownShadow = shadow;
             try { await app.RunAsync(cancel); }
             catch (Exception e) when (e is BadInputException or ModelException or ToolException)
             {

@@ -14,7 +14,7 @@ using Microsoft.Extensions.Logging;
 namespace EchoFace.Cli.Daemon;
 
 /// <summary>What `run` was asked for beyond the configuration.</summary>
-public sealed record RunRequest(bool Once, string DataDirectory, string? ModelsDirectory);
+public sealed record RunRequest(bool Once, string DataDirectory, string? ModelsDirectory, Sync.ConfigShadow? Shadow = null);
 
 /// <summary>
 /// The door terminal as a hosted service. Models and the gallery load in StartAsync, so systemd's READY=1 (sent by the host once
@@ -67,9 +67,12 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
 
         var manifest = ModelManifest.Discover(request.ModelsDirectory);
         var factory = new InferenceSessionFactory(manifest, config.Inference, loggers.CreateLogger("EchoFace.Inference"));
-        // camera frames are never tight crops: padding a frame with no face would only double the detector's work
-        config.Face.PadOnMiss = 0;
-        _pipeline = Own(new FacePipeline(factory, config.Face));
+        // camera frames are never tight crops: padding a frame with no face would only double the detector's work (a copy: the
+        // configuration itself stays as loaded, so the fleet's shadow compares like with like)
+        var face = new FaceOptions();
+        Sync.ConfigShadow.CopyInto(face, config.Face);
+        face.PadOnMiss = 0;
+        _pipeline = Own(new FacePipeline(factory, face));
         var store = Own(new GalleryStore(db, TemplateCipher.FromKeyFile(Path.Combine(request.DataDirectory, config.Storage.KeyFile))));
         var faces = new FaceRecognizer(_pipeline, store, config.Match, manifest.Get(config.Face.Embedder).Sha256[..12]);
         VoiceRecognizer? voice = null;
@@ -78,7 +81,7 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
             _voice = Own(new VoicePipeline(factory, config.Voice));
             voice = new VoiceRecognizer(_voice, store, manifest.Get(config.Voice.Embedder).Sha256[..12]);
         }
-        var policy = new AccessPolicy(config.Access, config.Match.IdentifyThreshold, TimeProvider.System);
+        var policy = new AccessPolicy(config.Access, config.Match, TimeProvider.System);
         var models = new ModelsUsed(config.Face.Detector, config.Face.Embedder, manifest.Get(config.Face.Embedder).Sha256[..12], config.Face.Liveness,
             voice is null ? null : config.Voice.Embedder);
         _terminal = new DoorTerminal(_pipeline, faces, voice, new MicrophoneSource(config.Microphone.Source), policy, _door, _outbox, store,
@@ -97,6 +100,12 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
                 provider = _pipeline.Provider, faceTemplates = faces.Gallery.TemplateCount, policy = config.Access.Policy, camera = config.Camera.Source,
                 door = config.Door.Name, board = _io.Name, models = models,
             }, loggers.CreateLogger("EchoFace.Fleet"));
+        if (_fleet is not null && request.Shadow is { } shadow)
+        {
+            _fleet.Subscribe(_fleet.Topics.ConfigDesired);
+            _fleet.Subscribe(_fleet.Topics.GroupConfigDesired);
+            _fleet.OnMessage = (topic, payload) => OnDesiredConfig(shadow, topic, payload);
+        }
 
         _door.Resume();
         ReadyMs = (DateTimeOffset.UtcNow - System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime()).TotalMilliseconds;
@@ -156,6 +165,33 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
     private readonly CancellationTokenSource _fleetStop = new();
     private Task _fleetTask = Task.CompletedTask;
     public Sync.FleetLink? Fleet => _fleet;
+
+    /// <summary>A desired document from the fleet: validated and stored by the shadow, live sections taken over in place, answered on config/reported.</summary>
+    private async Task OnDesiredConfig(Sync.ConfigShadow shadow, string topic, byte[] payload)
+    {
+        var source = topic == _fleet!.Topics.GroupConfigDesired ? "group" : "device";
+        // a retained document comes again on every reconnection: the one already applied needs no new answer
+        if (payload.Length < Sync.ConfigShadow.MaxBytes && PeekVersion(payload) is { } v && v == shadow.Version(source)) return;
+        var report = shadow.Offer(source, payload, out var changed);
+        if (report.Status == "applied")
+        {
+            foreach (var section in changed.Where(Sync.ConfigShadow.LiveSections.Contains))
+            {
+                var property = typeof(EchoFaceConfig).GetProperty(section)!;
+                Sync.ConfigShadow.CopyInto(property.GetValue(config)!, property.GetValue(shadow.Current)!);
+            }
+            _log.LogInformation("Fleet {Source} configuration version {Version} applied (changed: {Changed}; needs a restart: {Pending})",
+                source, report.Version, string.Join(", ", changed), string.Join(", ", report.PendingRestart));
+        }
+        else _log.LogWarning("Fleet {Source} configuration {Status}: {Error}", source, report.Status, report.Error);
+        await _fleet.TryPublishAsync(_fleet.Topics.ConfigReported, Sync.ConfigShadow.Encode(report), retain: true);
+    }
+
+    private static long? PeekVersion(byte[] payload)
+    {
+        try { return System.Text.Json.JsonDocument.Parse(payload).RootElement.GetProperty("version").GetInt64(); }
+        catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException or FormatException) { return null; }
+    }
 
     /// <summary>
     /// Ticks the door every 20 ms and sends WATCHDOG=1 while the frame loop is alive: waiting for a frame (a camera being restarted

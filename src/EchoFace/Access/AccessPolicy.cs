@@ -12,7 +12,7 @@ public sealed record PolicyResult(Verdict Verdict, string Reason, string? Identi
 /// The rules of one door, free of cameras and hardware: aggregate a presence's faces (quality-weighted mean embedding, median
 /// liveness, as Frigate weighs a track), then match, liveness, schedule, re-entry and lockout, in that order.
 /// </summary>
-public sealed class AccessPolicy(AccessOptions options, float identifyThreshold, TimeProvider clock)
+public sealed class AccessPolicy(AccessOptions options, Gallery.MatchOptions match, TimeProvider clock)
 {
     private readonly Queue<DateTimeOffset> _failures = new();
     private readonly Dictionary<string, DateTimeOffset> _lastDecided = new();
@@ -35,8 +35,8 @@ public sealed class AccessPolicy(AccessOptions options, float identifyThreshold,
         var quality = faces.Max(f => f.Quality);
         PolicyResult Result(Verdict v, string reason, string? who = null) => new(v, reason, who, score, live, quality, faces.Count);
 
-        if (LockedOut) return Result(Verdict.Deny, "locked_out", id is not null && score >= identifyThreshold ? id : null);
-        if (id is null || score < identifyThreshold)
+        if (LockedOut) return Result(Verdict.Deny, "locked_out", id is not null && score >= match.IdentifyThreshold ? id : null);
+        if (id is null || score < match.IdentifyThreshold)
             return faces.Count >= options.MaxFaces || presenceOver ? Result(Verdict.Deny, "unknown_face") : Result(Verdict.Wait, "no match yet");
         var now = clock.GetUtcNow();
         if (_lastDecided.TryGetValue(id, out var last) && now - last < TimeSpan.FromSeconds(options.ReentrySeconds))

@@ -46,6 +46,11 @@ public static class Database
             door TEXT PRIMARY KEY,
             state TEXT NOT NULL,
             since TEXT NOT NULL);
+        CREATE TABLE config_applied(
+            source TEXT PRIMARY KEY CHECK (source IN ('group', 'device')),
+            version INTEGER NOT NULL,
+            document TEXT NOT NULL,
+            applied_at TEXT NOT NULL);
         """,
     ];
 

@@ -63,6 +63,14 @@ public sealed class FleetClient : IAsyncDisposable
 
     public ChannelReader<FleetMessage> Messages => _messages.Reader;
 
+    public async Task PublishRetainedAsync(string topic, byte[] payload, CancellationToken cancel)
+    {
+        var result = await _client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag(true).WithContentType("application/json").Build(), cancel);
+        if (result.ReasonCode is not (MqttClientPublishReasonCode.Success or MqttClientPublishReasonCode.NoMatchingSubscribers))
+            throw new ToolException($"the broker refused {topic}: {result.ReasonCode} {result.ReasonString}");
+    }
+
     /// <summary>Whatever arrives until <paramref name="quiet"/> passes without a message (retained messages come at once), or <paramref name="limit"/>.</summary>
     public async Task<List<FleetMessage>> CollectAsync(TimeSpan quiet, TimeSpan limit, CancellationToken cancel)
     {

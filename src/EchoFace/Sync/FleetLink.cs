@@ -23,6 +23,7 @@ public sealed class FleetLink : IAsyncDisposable
     private readonly SemaphoreSlim _wake = new(0);
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
     private long _published, _connects;
+    private readonly List<string> _subscriptions = [];
 
     /// <param name="status">extra fields for the retained online status (versions, provider, gallery size).</param>
     public FleetLink(FleetOptions options, EventOutbox outbox, Func<object> status, ILogger logger)
@@ -34,6 +35,16 @@ public sealed class FleetLink : IAsyncDisposable
         Topics = new FleetTopics(options.Site, options.Device);
         _client = new MqttClientFactory().CreateMqttClient();
         _outbox.Appended += Wake;
+        _client.ApplicationMessageReceivedAsync += async e =>
+        {
+            if (OnMessage is null) return;
+            try { await OnMessage(e.ApplicationMessage.Topic, System.Buffers.BuffersExtensions.ToArray(e.ApplicationMessage.Payload)); }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // a message the device cannot handle is logged and answered by its handler; it never takes the link down
+                _log.LogError(ex, "Fleet message on {Topic} could not be handled", e.ApplicationMessage.Topic);
+            }
+        };
     }
 
     public FleetTopics Topics { get; }
@@ -41,6 +52,12 @@ public sealed class FleetLink : IAsyncDisposable
     public long Published => Interlocked.Read(ref _published);
     public long Connects => Interlocked.Read(ref _connects);
     public string? LastError { get; private set; }
+
+    /// <summary>Handles a message on a subscribed topic (configuration, commands); runs before the message is acknowledged.</summary>
+    public Func<string, byte[], Task>? OnMessage { get; set; }
+
+    /// <summary>Topics to subscribe to on every connection (call before <see cref="RunAsync"/>).</summary>
+    public void Subscribe(string filter) => _subscriptions.Add(filter);
 
     private void Wake()
     {
@@ -94,6 +111,12 @@ public sealed class FleetLink : IAsyncDisposable
                 LastError = null;
                 _log.LogInformation("Fleet link connected to {Broker} as {Device} (site {Site})", _o.Broker, _o.Device, _o.Site);
                 await PublishStatusAsync(stop);
+                if (_subscriptions.Count > 0)
+                {
+                    var sub = new MqttClientSubscribeOptionsBuilder();
+                    foreach (var f in _subscriptions) sub.WithTopicFilter(f, MqttQualityOfServiceLevel.AtLeastOnce);
+                    await _client.SubscribeAsync(sub.Build(), stop);
+                }
                 await DrainAsync(stop);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
@@ -160,6 +183,18 @@ public sealed class FleetLink : IAsyncDisposable
         // the stored payload is JSON already: splice it in rather than parse and re-serialise
         var head = JsonSerializer.Serialize(new { id = e.Id, at = e.At, kind = e.Kind, site = _o.Site, device = _o.Device, door = e.Door }, Json);
         return Encoding.UTF8.GetBytes($"{head[..^1]},\"data\":{e.Payload}}}");
+    }
+
+    /// <summary>Publishes an answer (config/reported, command results) now when connected; false when the link is down.</summary>
+    public async Task<bool> TryPublishAsync(string topic, byte[] payload, bool retain)
+    {
+        if (!_client.IsConnected) return false;
+        try
+        {
+            await PublishAsync(topic, payload, retain, CancellationToken.None);
+            return true;
+        }
+        catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or InvalidOperationException) { return false; }
     }
 
     private async Task PublishAsync(string topic, byte[] payload, bool retain, CancellationToken stop)

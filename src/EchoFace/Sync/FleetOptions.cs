@@ -50,6 +50,11 @@ public sealed class FleetTopics(string site, string device)
     public string Status => $"{Base}/status";
     public string Event(string kind) => $"{Base}/events/{kind}";
     public string Telemetry => $"{Base}/telemetry";
+    public string ConfigDesired => $"{Base}/config/desired";
+    public string GroupConfigDesired => $"{Base[..Base.LastIndexOf('/')]}/_all/config/desired";
+    public string ConfigReported => $"{Base}/config/reported";
+    public static string Desired(string site, string? device) => $"echoface/{site}/{device ?? "_all"}/config/desired";
+    public static string AllReported(string site) => $"echoface/{site}/+/config/reported";
     public static string AllStatus(string site) => $"echoface/{site}/+/status";
     public static string AllEvents(string site, string device = "+") => $"echoface/{site}/{device}/events/#";
 }

@@ -10,7 +10,7 @@ public class AccessPolicyTests
     // Monday 23 Nov 2026, 09:00 UTC
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 23, 9, 0, 0, TimeSpan.Zero));
 
-    private AccessPolicy Policy(AccessOptions? o = null) => new(o ?? new AccessOptions { TimeZone = "UTC" }, 0.45f, _clock);
+    private AccessPolicy Policy(AccessOptions? o = null) => new(o ?? new AccessOptions { TimeZone = "UTC" }, new EchoFace.Gallery.MatchOptions { IdentifyThreshold = 0.45f }, _clock);
 
     private static Track Presence(int faces, float liveness = 0.9f)
     {

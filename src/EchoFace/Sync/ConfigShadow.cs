@@ -1,0 +1,135 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using EchoFace.Configuration;
+using EchoFace.Storage;
+using Microsoft.Data.Sqlite;
+
+namespace EchoFace.Sync;
+
+/// <summary>What the device answers on config/reported for one desired document.</summary>
+public sealed record ConfigReport(long Version, string Source, string Status, string? Error, DateTimeOffset At, IReadOnlyList<string> PendingRestart);
+
+/// <summary>
+/// The device's configuration shadow: desired documents from the fleet (the site's group document and the device's own, device
+/// winning), merged over the local file, validated whole, and stored with their versions before they are used. A stale version is
+/// ignored, an invalid document is rejected whole and the running configuration stays.
+/// </summary>
+public sealed class ConfigShadow : IDisposable
+{
+    public const int MaxBytes = 256 * 1024;
+    /// <summary>Sections the running daemon takes over without a restart; the others are stored and used from the next start.</summary>
+    public static readonly string[] LiveSections = ["Access", "Match", "Door", "Voice"];
+
+    private readonly SqliteConnection _db;
+    private readonly string? _basePath;
+    private readonly TimeProvider _clock;
+    private readonly Dictionary<string, (long Version, JsonObject Settings)> _documents = new();
+    private readonly IReadOnlyDictionary<string, string?> _commandLine;
+
+    /// <param name="commandLine">settings given on the command line: they stay above the fleet's (DESIGN: file, environment, command line).</param>
+    public ConfigShadow(string databasePath, string? baseConfigPath, IReadOnlyDictionary<string, string?>? commandLine = null, TimeProvider? clock = null)
+    {
+        _commandLine = commandLine ?? new Dictionary<string, string?>();
+        _db = Database.Open(databasePath);
+        _basePath = baseConfigPath;
+        _clock = clock ?? TimeProvider.System;
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT source, version, document FROM config_applied";
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) _documents[r.GetString(0)] = (r.GetInt64(1), (JsonObject)JsonNode.Parse(r.GetString(2))!);
+        Current = Build(_documents);
+    }
+
+    /// <summary>The configuration in force: the local file (or built-in defaults), then the group document, then the device's.</summary>
+    public EchoFaceConfig Current { get; private set; }
+
+    public long? Version(string source) => _documents.TryGetValue(source, out var d) ? d.Version : null;
+
+    /// <summary>Takes a desired document; on success <see cref="Current"/> is the new configuration (already stored).</summary>
+    public ConfigReport Offer(string source, ReadOnlySpan<byte> payload, out IReadOnlyList<string> changedSections)
+    {
+        changedSections = [];
+        var now = _clock.GetUtcNow();
+        if (payload.Length > MaxBytes) return new ConfigReport(0, source, "rejected", $"document of {payload.Length} bytes is over the {MaxBytes}-byte limit", now, []);
+        JsonObject document;
+        try { document = JsonNode.Parse(payload) as JsonObject ?? throw new JsonException("the document is not a JSON object"); }
+        catch (JsonException e) { return new ConfigReport(0, source, "rejected", $"malformed JSON: {e.Message}", now, []); }
+        if (document["version"] is not JsonValue v || !v.TryGetValue<long>(out var version) || version <= 0)
+            return new ConfigReport(0, source, "rejected", "`version` must be a positive integer", now, []);
+        if (Version(source) is { } applied && version <= applied)
+            return new ConfigReport(version, source, "ignored", $"version {version} is not newer than the applied {applied}", now, []);
+        var settings = (JsonObject)document.DeepClone();
+        settings.Remove("version");
+
+        var candidate = new Dictionary<string, (long, JsonObject)>(_documents) { [source] = (version, settings) };
+        EchoFaceConfig next;
+        try { next = Build(candidate); }
+        catch (BadInputException e) { return new ConfigReport(version, source, "rejected", e.Message, now, []); }
+
+        using (var tx = _db.BeginTransaction())
+        using (var cmd = _db.CreateCommand())
+        {
+            cmd.Transaction = tx;
+            cmd.CommandText = """
+                INSERT INTO config_applied(source, version, document, applied_at) VALUES ($s, $v, $d, $at)
+                ON CONFLICT(source) DO UPDATE SET version = excluded.version, document = excluded.document, applied_at = excluded.applied_at
+                """;
+            cmd.Parameters.AddWithValue("$s", source);
+            cmd.Parameters.AddWithValue("$v", version);
+            cmd.Parameters.AddWithValue("$d", settings.ToJsonString());
+            cmd.Parameters.AddWithValue("$at", now.ToString("O", CultureInfo.InvariantCulture));
+            cmd.ExecuteNonQuery();
+            tx.Commit();
+        }
+        var before = JsonSerializer.SerializeToNode(Current)!.AsObject();
+        var after = JsonSerializer.SerializeToNode(next)!.AsObject();
+        changedSections = [.. after.Select(p => p.Key).Where(k => !JsonNode.DeepEquals(before[k], after[k]))];
+        _documents[source] = (version, settings);
+        Current = next;
+        return new ConfigReport(version, source, "applied", null, now, [.. changedSections.Where(s => !LiveSections.Contains(s))]);
+    }
+
+    private EchoFaceConfig Build(IReadOnlyDictionary<string, (long Version, JsonObject Settings)> documents)
+    {
+        var overrides = new Dictionary<string, string?>();
+        foreach (var source in new[] { "group", "device" })
+            if (documents.TryGetValue(source, out var d)) Flatten(d.Settings, "", overrides);
+        foreach (var (k, v) in _commandLine) overrides[k] = v;
+        return EchoFaceConfig.Load(_basePath, overrides);
+    }
+
+    /// <summary>JSON to configuration keys ("Access:Schedules:staff:0:Days"), the form Microsoft.Extensions.Configuration binds.</summary>
+    private static void Flatten(JsonNode? node, string prefix, Dictionary<string, string?> into)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (k, v) in o) Flatten(v, prefix.Length == 0 ? k : $"{prefix}:{k}", into);
+                break;
+            case JsonArray a:
+                // a list replaces the one below it whole: clear what a lower document set under this key
+                foreach (var key in into.Keys.Where(k => k.StartsWith(prefix + ":", StringComparison.Ordinal)).ToList()) into.Remove(key);
+                for (var i = 0; i < a.Count; i++) Flatten(a[i], $"{prefix}:{i}", into);
+                break;
+            case JsonValue v:
+                into[prefix] = v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : v.ToJsonString();
+                break;
+            default:
+                into[prefix] = null;
+                break;
+        }
+    }
+
+    public static byte[] Encode(ConfigReport report) => JsonSerializer.SerializeToUtf8Bytes(report, FleetLink.Json);
+
+    /// <summary>Takes a changed section over into the running one in place: its readers see the new values at their next use.</summary>
+    public static void CopyInto(object target, object source)
+    {
+        foreach (var p in target.GetType().GetProperties().Where(p => p.CanRead && p.CanWrite))
+            p.SetValue(target, p.GetValue(source));
+    }
+
+    public void Dispose() => _db.Dispose();
+}

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Text;
+using EchoFace.Sync;
+using EchoFace.Tests.Cli;
+
+namespace EchoFace.Tests.Sync;
+
+/// <summary>Desired configuration from the fleet: applied, stale, invalid, malformed, oversize, group under device, kept across restarts.</summary>
+public class ConfigShadowTests
+{
+    private readonly string _dir = TestEnvironment.TempDirectory();
+    private string Db => Path.Combine(_dir, "echoface.db");
+
+    private static byte[] Doc(string json) => Encoding.UTF8.GetBytes(json);
+
+    [Fact]
+    public void A_valid_document_is_applied_stored_and_kept_across_a_restart()
+    {
+        using (var shadow = new ConfigShadow(Db, null))
+        {
+            var r = shadow.Offer("device", Doc("""{"version": 3, "Access": {"Policy": "face", "ReentrySeconds": 20}, "Match": {"IdentifyThreshold": 0.5}}"""), out var changed);
+            Assert.Equal("applied", r.Status);
+            Assert.Equal(["Match", "Access"], changed.Order().Reverse());
+            Assert.Empty(r.PendingRestart); // both change live
+            Assert.Equal("face", shadow.Current.Access.Policy);
+        }
+        using var again = new ConfigShadow(Db, null);
+        Assert.Equal(3, again.Version("device"));
+        Assert.Equal(20, again.Current.Access.ReentrySeconds);
+        Assert.Equal(0.5f, again.Current.Match.IdentifyThreshold);
+    }
+
+    [Theory]
+    [InlineData("""{"version": 4, "Access": {"Policy": "face+iris"}}""", "Access.Policy")]
+    [InlineData("""{"version": 4, "Acces": {"Policy": "face"}}""", "'Acces'")]
+    [InlineData("""{"version": 4, "Door": {"UnlockSeconds": "long"}}""", "configuration is invalid")]
+    [InlineData("""{"Access": {"Policy": "face"}}""", "`version`")]
+    [InlineData("""{"version": 4, "Access": """, "malformed JSON")]
+    [InlineData("""[1, 2]""", "malformed JSON")]
+    public void An_invalid_document_is_rejected_whole_and_the_running_one_stays(string json, string reason)
+    {
+        using var shadow = new ConfigShadow(Db, null);
+        shadow.Offer("device", Doc("""{"version": 3, "Match": {"VerifyThreshold": 0.42}}"""), out _);
+        var r = shadow.Offer("device", Doc(json), out var changed);
+        Assert.Equal("rejected", r.Status);
+        Assert.Contains(reason, r.Error);
+        Assert.Empty(changed);
+        Assert.Equal(3, shadow.Version("device"));
+        Assert.Equal(0.42f, shadow.Current.Match.VerifyThreshold);
+        Assert.Equal("face+liveness", shadow.Current.Access.Policy);
+    }
+
+    [Fact]
+    public void Stale_and_oversize_documents_are_not_applied()
+    {
+        using var shadow = new ConfigShadow(Db, null);
+        shadow.Offer("device", Doc("""{"version": 7, "Door": {"UnlockSeconds": 8}}"""), out _);
+        var stale = shadow.Offer("device", Doc("""{"version": 7, "Door": {"UnlockSeconds": 2}}"""), out _);
+        Assert.Equal("ignored", stale.Status);
+        Assert.Equal(8, shadow.Current.Door.UnlockSeconds);
+        var big = shadow.Offer("device", Doc("{\"version\": 9, \"Door\": {\"Name\": \"" + new string('x', ConfigShadow.MaxBytes) + "\"}}"), out _);
+        Assert.Equal("rejected", big.Status);
+        Assert.Contains("limit", big.Error);
+    }
+
+    [Fact]
+    public void The_device_document_wins_over_the_group_one_and_the_command_line_over_both()
+    {
+        using var shadow = new ConfigShadow(Db, null, new Dictionary<string, string?> { ["Door:Name"] = "from-command-line" });
+        shadow.Offer("group", Doc("""{"version": 1, "Door": {"UnlockSeconds": 4, "HeldOpenSeconds": 45, "Name": "group"}, "Access": {"Schedules": {"staff": [{"Days": "Mon-Fri"}]}}}"""), out _);
+        shadow.Offer("device", Doc("""{"version": 1, "Door": {"UnlockSeconds": 9}}"""), out _);
+        Assert.Equal(9, shadow.Current.Door.UnlockSeconds);      // device
+        Assert.Equal(45, shadow.Current.Door.HeldOpenSeconds);   // group
+        Assert.Equal("from-command-line", shadow.Current.Door.Name);
+        Assert.Equal("Mon-Fri", Assert.Single(shadow.Current.Access.Schedules["staff"]).Days);
+        var r = shadow.Offer("group", Doc("""{"version": 2, "Inference": {"IntraOpThreads": 2}}"""), out _);
+        Assert.Equal(["Inference"], r.PendingRestart); // stored, used from the next start
+        Assert.Equal(9, shadow.Current.Door.UnlockSeconds);
+    }
+
+    [Fact]
+    public async Task Fleet_push_config_reaches_a_running_daemon_and_reports_back()
+    {
+        using var broker = new Mosquitto();
+        var data = Path.Combine(_dir, "device");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "echoface.dll"), "run", "--camera", "none", "--door", "simulated",
+                     "--health", "http://127.0.0.1:0", "--data", data, "--models", TestEnvironment.ModelsDirectory })
+            start.ArgumentList.Add(a);
+        foreach (var (k, v) in new[] { ("Enabled", "true"), ("Broker", broker.Url()), ("Site", "lab"), ("DeviceId", "door-c") })
+            start.Environment[$"ECHOFACE__Fleet__{k}"] = v;
+        using var daemon = Process.Start(start)!;
+        var log = new StringBuilder();
+        var connected = new ManualResetEventSlim();
+        daemon.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); if (e.Data?.Contains("Fleet link connected") == true) connected.Set(); };
+        daemon.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
+        daemon.BeginErrorReadLine();
+        daemon.BeginOutputReadLine();
+        try
+        {
+            Assert.True(connected.Wait(TimeSpan.FromSeconds(60)), $"the daemon did not connect:\n{log}");
+            var cli = new CliRunner();
+            var good = Path.Combine(_dir, "good.json");
+            File.WriteAllText(good, """{"Access": {"Policy": "face"}}""");
+            var applied = cli.Run("fleet", "push-config", good, "--broker", broker.Url(), "--site", "lab", "--device", "door-c", "--json");
+            Assert.True(applied.ExitCode == 0, applied.Stdout + applied.Stderr + log);
+            var report = Assert.Single(applied.Json.GetProperty("reports").EnumerateArray());
+            Assert.Equal("applied", report.GetProperty("status").GetString());
+
+            var bad = Path.Combine(_dir, "bad.json");
+            File.WriteAllText(bad, """{"Access": {"Policy": "face+iris"}}""");
+            var rejected = cli.Run("fleet", "push-config", bad, "--broker", broker.Url(), "--site", "lab", "--device", "door-c", "--json");
+            Assert.Equal(1, rejected.ExitCode);
+            Assert.Contains("Access.Policy", rejected.Stdout);
+            Assert.False(daemon.HasExited, "a rejected document must not stop the daemon");
+        }
+        finally
+        {
+            Process.Start("kill", ["-TERM", $"{daemon.Id}"])!.WaitForExit();
+            daemon.WaitForExit(20_000);
+        }
+        using var stored = new ConfigShadow(Path.Combine(data, "echoface.db"), null);
+        Assert.Equal("face", stored.Current.Access.Policy); // the applied one, kept for the next start
+    }
+}
