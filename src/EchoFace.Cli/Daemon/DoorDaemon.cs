@@ -33,7 +33,11 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
     private CameraSource? _camera;
     private IDoorIo? _io;
     private Sync.FleetLink? _fleet;
+    private FleetHandlers? _handlers;
     private long _firstSeq;
+    private int _faceTemplates;
+    private DateTimeOffset _telemetryAt;
+    private long _telemetryFrames;
     // when the frame loop entered its current frame; boxed so the door loop reads it atomically (a struct cannot be volatile)
     private volatile object? _busy;
     private DateTimeOffset? _processingSince
@@ -75,6 +79,7 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
         _pipeline = Own(new FacePipeline(factory, face));
         var store = Own(new GalleryStore(db, TemplateCipher.FromKeyFile(Path.Combine(request.DataDirectory, config.Storage.KeyFile))));
         var faces = new FaceRecognizer(_pipeline, store, config.Match, manifest.Get(config.Face.Embedder).Sha256[..12]);
+        _faceTemplates = faces.Gallery.TemplateCount;
         VoiceRecognizer? voice = null;
         if (config.Access.Policy == Policies.FaceVoice)
         {
@@ -100,12 +105,8 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
                 provider = _pipeline.Provider, faceTemplates = faces.Gallery.TemplateCount, policy = config.Access.Policy, camera = config.Camera.Source,
                 door = config.Door.Name, board = _io.Name, models = models,
             }, loggers.CreateLogger("EchoFace.Fleet"));
-        if (_fleet is not null && request.Shadow is { } shadow)
-        {
-            _fleet.Subscribe(_fleet.Topics.ConfigDesired);
-            _fleet.Subscribe(_fleet.Topics.GroupConfigDesired);
-            _fleet.OnMessage = (topic, payload) => OnDesiredConfig(shadow, topic, payload);
-        }
+        if (_fleet is not null)
+            _handlers = new FleetHandlers(_fleet, request.Shadow, config, _door, policy, _outbox, Telemetry, loggers.CreateLogger("EchoFace.Fleet"));
 
         _door.Resume();
         ReadyMs = (DateTimeOffset.UtcNow - System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime()).TotalMilliseconds;
@@ -118,7 +119,11 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
     {
         await Task.Yield();
         var ticks = Task.Run(() => DoorLoopAsync(stop), CancellationToken.None);
-        if (_fleet is not null) _fleetTask = Task.Run(() => _fleet.RunAsync(_fleetStop.Token), CancellationToken.None);
+        if (_fleet is not null)
+        {
+            _fleetTask = Task.Run(() => _fleet.RunAsync(_fleetStop.Token), CancellationToken.None);
+            _ = Task.Run(() => _handlers!.TelemetryLoopAsync(TimeSpan.FromSeconds(config.Fleet.TelemetrySeconds), _fleetStop.Token), CancellationToken.None);
+        }
         var capture = _camera!.RunAsync(request.Once, stop);
         try
         {
@@ -166,33 +171,6 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
     private Task _fleetTask = Task.CompletedTask;
     public Sync.FleetLink? Fleet => _fleet;
 
-    /// <summary>A desired document from the fleet: validated and stored by the shadow, live sections taken over in place, answered on config/reported.</summary>
-    private async Task OnDesiredConfig(Sync.ConfigShadow shadow, string topic, byte[] payload)
-    {
-        var source = topic == _fleet!.Topics.GroupConfigDesired ? "group" : "device";
-        // a retained document comes again on every reconnection: the one already applied needs no new answer
-        if (payload.Length < Sync.ConfigShadow.MaxBytes && PeekVersion(payload) is { } v && v == shadow.Version(source)) return;
-        var report = shadow.Offer(source, payload, out var changed);
-        if (report.Status == "applied")
-        {
-            foreach (var section in changed.Where(Sync.ConfigShadow.LiveSections.Contains))
-            {
-                var property = typeof(EchoFaceConfig).GetProperty(section)!;
-                Sync.ConfigShadow.CopyInto(property.GetValue(config)!, property.GetValue(shadow.Current)!);
-            }
-            _log.LogInformation("Fleet {Source} configuration version {Version} applied (changed: {Changed}; needs a restart: {Pending})",
-                source, report.Version, string.Join(", ", changed), string.Join(", ", report.PendingRestart));
-        }
-        else _log.LogWarning("Fleet {Source} configuration {Status}: {Error}", source, report.Status, report.Error);
-        await _fleet.TryPublishAsync(_fleet.Topics.ConfigReported, Sync.ConfigShadow.Encode(report), retain: true);
-    }
-
-    private static long? PeekVersion(byte[] payload)
-    {
-        try { return System.Text.Json.JsonDocument.Parse(payload).RootElement.GetProperty("version").GetInt64(); }
-        catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException or FormatException) { return null; }
-    }
-
     /// <summary>
     /// Ticks the door every 20 ms and sends WATCHDOG=1 while the frame loop is alive: waiting for a frame (a camera being restarted
     /// is not a hang: the door still works) or inside one for less than half the watchdog time. A pipeline stuck in one frame stops
@@ -217,6 +195,31 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
             }
         }
         catch (OperationCanceledException) { }
+    }
+
+    /// <summary>What the device reports on its telemetry topic every Fleet.TelemetrySeconds.</summary>
+    private object Telemetry()
+    {
+        var frames = Stats?.FrameMs ?? [];
+        var (now, total) = (DateTimeOffset.UtcNow, Stats?.Frames ?? 0);
+        var fps = _telemetryAt == default ? 0 : (total - _telemetryFrames) / Math.Max(1e-3, (now - _telemetryAt).TotalSeconds);
+        (_telemetryAt, _telemetryFrames) = (now, total);
+        return new
+        {
+            fps = Math.Round(fps, 1),
+            framesTotal = Stats?.Frames ?? 0,
+            frameMs = frames.Length == 0 ? null : new { p50 = Evaluation.Percentiles.Of(frames, 50), p95 = Evaluation.Percentiles.Of(frames, 95) },
+            droppedFrames = _camera?.Dropped ?? 0, sourceRestarts = _camera?.Restarts ?? 0, outboxPending = _outbox?.Pending() ?? 0,
+            faceTemplates = _faceTemplates, provider = Provider, door = _door?.State.ToString(), uptimeSeconds = Math.Round((DateTimeOffset.UtcNow - StartedAt).TotalSeconds),
+            cpuTemperatureC = CpuTemperature(),
+        };
+    }
+
+    /// <summary>The SoC temperature where the kernel exposes it (Jetson, Raspberry Pi, most x86 boards), else null.</summary>
+    private static double? CpuTemperature()
+    {
+        try { return double.Parse(File.ReadAllText("/sys/class/thermal/thermal_zone0/temp").Trim(), System.Globalization.CultureInfo.InvariantCulture) / 1000; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { return null; }
     }
 
     /// <summary>Half of systemd's WatchdogSec (WATCHDOG_USEC), or null when the unit has no watchdog.</summary>

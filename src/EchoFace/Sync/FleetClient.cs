@@ -63,10 +63,12 @@ public sealed class FleetClient : IAsyncDisposable
 
     public ChannelReader<FleetMessage> Messages => _messages.Reader;
 
-    public async Task PublishRetainedAsync(string topic, byte[] payload, CancellationToken cancel)
+    public Task PublishRetainedAsync(string topic, byte[] payload, CancellationToken cancel) => PublishAsync(topic, payload, retain: true, cancel);
+
+    public async Task PublishAsync(string topic, byte[] payload, bool retain, CancellationToken cancel)
     {
         var result = await _client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload)
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag(true).WithContentType("application/json").Build(), cancel);
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag(retain).WithContentType("application/json").Build(), cancel);
         if (result.ReasonCode is not (MqttClientPublishReasonCode.Success or MqttClientPublishReasonCode.NoMatchingSubscribers))
             throw new ToolException($"the broker refused {topic}: {result.ReasonCode} {result.ReasonString}");
     }

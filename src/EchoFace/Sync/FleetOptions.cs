@@ -19,6 +19,8 @@ public sealed class FleetOptions
     public int KeepAliveSeconds { get; set; } = 30;
     public double ReconnectMinSeconds { get; set; } = 1;
     public double ReconnectMaxSeconds { get; set; } = 60;
+    /// <summary>Seconds between telemetry messages (fps, latencies, outbox depth, gallery size, provider, temperature).</summary>
+    public double TelemetrySeconds { get; set; } = 60;
     /// <summary>Events published per round before their acknowledgements are awaited and recorded together.</summary>
     public int Window { get; set; } = 200;
 
@@ -39,6 +41,7 @@ public sealed class FleetOptions
         if ((CertFile is null) != (KeyFile is null)) throw new ArgumentException("Fleet.CertFile and Fleet.KeyFile go together");
         if (KeepAliveSeconds is < 5 or > 3600) throw new ArgumentException($"Fleet.KeepAliveSeconds must be 5..3600, not {KeepAliveSeconds}");
         if (ReconnectMinSeconds <= 0 || ReconnectMaxSeconds < ReconnectMinSeconds) throw new ArgumentException("Fleet.ReconnectMinSeconds must be > 0 and ReconnectMaxSeconds >= it");
+        if (TelemetrySeconds is < 1 or > 86400) throw new ArgumentException($"Fleet.TelemetrySeconds must be 1..86400, not {TelemetrySeconds}");
         if (Window is < 1 or > 10_000) throw new ArgumentException($"Fleet.Window must be 1..10000, not {Window}");
     }
 }
@@ -53,6 +56,8 @@ public sealed class FleetTopics(string site, string device)
     public string ConfigDesired => $"{Base}/config/desired";
     public string GroupConfigDesired => $"{Base[..Base.LastIndexOf('/')]}/_all/config/desired";
     public string ConfigReported => $"{Base}/config/reported";
+    public string Commands => $"{Base}/cmd/+";
+    public string CommandResult(string name) => $"{Base}/cmd/{name}/result";
     public static string Desired(string site, string? device) => $"echoface/{site}/{device ?? "_all"}/config/desired";
     public static string AllReported(string site) => $"echoface/{site}/+/config/reported";
     public static string AllStatus(string site) => $"echoface/{site}/+/status";

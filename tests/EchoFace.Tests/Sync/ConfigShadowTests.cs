@@ -113,6 +113,26 @@ public class ConfigShadowTests
             Assert.Equal(1, rejected.ExitCode);
             Assert.Contains("Access.Policy", rejected.Stdout);
             Assert.False(daemon.HasExited, "a rejected document must not stop the daemon");
+
+            // commands: a remote unlock needs a reason, is answered on its result topic and audited; malformed ones are refused, not fatal
+            var options = new FleetOptions { Broker = broker.Url(), Site = "lab" };
+            await using var fleet = await FleetClient.ConnectAsync(options, CancellationToken.None);
+            await fleet.SubscribeAsync("echoface/lab/door-c/cmd/+/result", CancellationToken.None);
+            await fleet.SubscribeAsync("echoface/lab/door-c/telemetry", CancellationToken.None);
+            await fleet.SubscribeAsync("echoface/lab/door-c/events/#", CancellationToken.None);
+            await fleet.PublishAsync("echoface/lab/door-c/cmd/unlock", Encoding.UTF8.GetBytes("""{"requestId": "r1", "reason": "delivery at the back door"}"""), false, CancellationToken.None);
+            await fleet.PublishAsync("echoface/lab/door-c/cmd/unlock", Encoding.UTF8.GetBytes("""{"requestId": "r2"}"""), false, CancellationToken.None);
+            await fleet.PublishAsync("echoface/lab/door-c/cmd/unlock", Encoding.UTF8.GetBytes("""{"requestId": """), false, CancellationToken.None);
+            await fleet.PublishAsync("echoface/lab/door-c/cmd/resync", Encoding.UTF8.GetBytes("""{"requestId": "r4"}"""), false, CancellationToken.None);
+            var seen = await fleet.CollectAsync(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(15), CancellationToken.None);
+            var results = seen.Where(m => m.Topic.EndsWith("/result", StringComparison.Ordinal)).Select(m => m.Payload).ToList();
+            Assert.Contains(results, r => r.GetProperty("requestId").GetString() == "r1" && r.GetProperty("status").GetString() == "done");
+            Assert.Contains(results, r => r.GetProperty("requestId").GetString() == "r2" && r.GetProperty("error").GetString()!.Contains("reason"));
+            Assert.Contains(results, r => r.GetProperty("status").GetString() == "refused" && r.GetProperty("error").GetString()!.Contains("malformed JSON"));
+            Assert.Contains(results, r => r.GetProperty("requestId").GetString() == "r4" && r.GetProperty("status").GetString() == "done");
+            Assert.Contains(seen, m => m.Topic.EndsWith("/telemetry", StringComparison.Ordinal) && m.Payload.TryGetProperty("outboxPending", out _));
+            Assert.Contains(seen, m => m.Topic.EndsWith("/events/access", StringComparison.Ordinal) && m.Payload.GetProperty("data").GetProperty("type").GetString() == "remote_unlock");
+            Assert.False(daemon.HasExited);
         }
         finally
         {

@@ -1,0 +1,138 @@
+using System.Text.Json;
+using EchoFace.Access;
+using EchoFace.Configuration;
+using EchoFace.Hardware;
+using EchoFace.Storage;
+using EchoFace.Sync;
+using Microsoft.Extensions.Logging;
+
+namespace EchoFace.Cli.Daemon;
+
+/// <summary>What the daemon does with messages from the fleet: desired configuration, cmd/unlock and cmd/resync; and its telemetry.</summary>
+internal sealed class FleetHandlers
+{
+    private readonly FleetLink _link;
+    private readonly ConfigShadow? _shadow;
+    private readonly EchoFaceConfig _config;
+    private readonly DoorController _door;
+    private readonly AccessPolicy _policy;
+    private readonly EventOutbox _outbox;
+    private readonly Func<object> _telemetry;
+    private readonly ILogger _log;
+
+    public FleetHandlers(FleetLink link, ConfigShadow? shadow, EchoFaceConfig config, DoorController door, AccessPolicy policy, EventOutbox outbox,
+        Func<object> telemetry, ILogger log)
+    {
+        (_link, _shadow, _config, _door, _policy, _outbox, _telemetry, _log) = (link, shadow, config, door, policy, outbox, telemetry, log);
+        if (shadow is not null)
+        {
+            link.Subscribe(link.Topics.ConfigDesired);
+            link.Subscribe(link.Topics.GroupConfigDesired);
+        }
+        link.Subscribe(link.Topics.Commands);
+        link.OnMessage = HandleAsync;
+    }
+
+    private Task HandleAsync(string topic, byte[] payload)
+    {
+        if (_shadow is not null && (topic == _link.Topics.ConfigDesired || topic == _link.Topics.GroupConfigDesired))
+            return OnDesiredConfigAsync(_shadow, topic == _link.Topics.GroupConfigDesired ? "group" : "device", payload);
+        var name = topic[(topic.LastIndexOf('/') + 1)..];
+        return name switch
+        {
+            "unlock" => UnlockAsync(payload),
+            "resync" => ResyncAsync(payload),
+            _ => AnswerAsync(name, Request(payload).Id, "refused", $"unknown command '{name}' (unlock, resync)"),
+        };
+    }
+
+    private async Task OnDesiredConfigAsync(ConfigShadow shadow, string source, byte[] payload)
+    {
+        // a retained document comes again on every reconnection: the one already applied needs no new answer
+        if (payload.Length < ConfigShadow.MaxBytes && PeekVersion(payload) is { } v && v == shadow.Version(source)) return;
+        var report = shadow.Offer(source, payload, out var changed);
+        if (report.Status == "applied")
+        {
+            foreach (var section in changed.Where(ConfigShadow.LiveSections.Contains))
+            {
+                var property = typeof(EchoFaceConfig).GetProperty(section)!;
+                ConfigShadow.CopyInto(property.GetValue(_config)!, property.GetValue(shadow.Current)!);
+            }
+            _log.LogInformation("Fleet {Source} configuration version {Version} applied (changed: {Changed}; needs a restart: {Pending})",
+                source, report.Version, string.Join(", ", changed), string.Join(", ", report.PendingRestart));
+        }
+        else _log.LogWarning("Fleet {Source} configuration {Status}: {Error}", source, report.Status, report.Error);
+        await _link.TryPublishAsync(_link.Topics.ConfigReported, ConfigShadow.Encode(report), retain: true);
+    }
+
+    private sealed record CommandRequest(string? Id, string? Reason, bool Override, string? Error);
+
+    private static CommandRequest Request(byte[] payload)
+    {
+        if (payload.Length == 0) return new CommandRequest(null, null, false, null);
+        if (payload.Length > 16 * 1024) return new CommandRequest(null, null, false, "command payload over 16 KiB");
+        try
+        {
+            var root = JsonDocument.Parse(payload).RootElement;
+            if (root.ValueKind != JsonValueKind.Object) return new CommandRequest(null, null, false, "command payload is not a JSON object");
+            string? Text(string name) => root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            var overrideFlag = root.TryGetProperty("override", out var o) && o.ValueKind == JsonValueKind.True;
+            return new CommandRequest(Text("requestId"), Text("reason"), overrideFlag, null);
+        }
+        catch (JsonException e) { return new CommandRequest(null, null, false, $"malformed JSON: {e.Message}"); }
+    }
+
+    /// <summary>Remote unlock: needs a reason; refused while the door is faulted or locked out unless the request says override. Audited as an access event.</summary>
+    private async Task UnlockAsync(byte[] payload)
+    {
+        var r = Request(payload);
+        string? refusal = r.Error
+            ?? (string.IsNullOrWhiteSpace(r.Reason) ? "a reason is required" : null)
+            ?? (!r.Override && _policy.LockedOut ? $"the door is locked out until {_policy.LockedUntil:u} (send override: true to open anyway)" : null)
+            ?? (!r.Override && _door.State == DoorState.Fault ? "the door is in its fail position (send override: true to open anyway)" : null);
+        if (refusal is null && !_door.Grant("fleet"))
+        {
+            // faulted doors take no grants: an override drives the relay through a fresh resume
+            _door.Resume();
+            _door.Grant("fleet");
+        }
+        _outbox.Append(refusal is null ? "access" : "alarm", _config.Door.Name, new
+        {
+            type = refusal is null ? "remote_unlock" : "remote_unlock_refused", requestId = r.Id, reason = r.Reason, @override = r.Override, refusal,
+        }, _door.State.ToString());
+        _log.LogInformation("Remote unlock {Outcome}: {Reason}", refusal is null ? "done" : "refused", refusal ?? r.Reason);
+        await AnswerAsync("unlock", r.Id, refusal is null ? "done" : "refused", refusal);
+    }
+
+    private async Task ResyncAsync(byte[] payload)
+    {
+        var r = Request(payload);
+        if (_shadow is not null)
+            foreach (var source in new[] { "group", "device" })
+                if (_shadow.Version(source) is { } v)
+                    await _link.TryPublishAsync(_link.Topics.ConfigReported, ConfigShadow.Encode(new ConfigReport(v, source, "applied", null, DateTimeOffset.UtcNow, [])), retain: true);
+        await _link.TryPublishAsync(_link.Topics.Telemetry, JsonSerializer.SerializeToUtf8Bytes(_telemetry(), FleetLink.Json), retain: false);
+        await AnswerAsync("resync", r.Id, r.Error is null ? "done" : "refused", r.Error);
+    }
+
+    private Task AnswerAsync(string name, string? requestId, string status, string? error) =>
+        _link.TryPublishAsync(_link.Topics.CommandResult(name),
+            JsonSerializer.SerializeToUtf8Bytes(new { requestId, status, error, at = DateTimeOffset.UtcNow }, FleetLink.Json), retain: false);
+
+    public async Task TelemetryLoopAsync(TimeSpan every, CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(every);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+                await _link.TryPublishAsync(_link.Topics.Telemetry, JsonSerializer.SerializeToUtf8Bytes(_telemetry(), FleetLink.Json), retain: false);
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    private static long? PeekVersion(byte[] payload)
+    {
+        try { return JsonDocument.Parse(payload).RootElement.GetProperty("version").GetInt64(); }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException) { return null; }
+    }
+}
