@@ -31,7 +31,8 @@ public static class EchoFaceCli
         try
         {
             // our own handler below maps exceptions to exit codes; the library's would turn every one into 1
-            return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            // no ProcessTerminationTimeout: the daemon's host handles SIGTERM and may need longer than the library's 2 s to stop cleanly
+            return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
         }
         catch (BadInputException e)
         {

@@ -11,6 +11,8 @@ internal static class DaemonMetrics
     public static readonly Counter Decisions = Metrics.CreateCounter("echoface_decisions_total", "access decisions", "outcome", "reason");
     public static readonly Histogram FrameMs = Metrics.CreateHistogram("echoface_frame_ms", "pipeline time per frame (ms)",
         new HistogramConfiguration { Buckets = MsBuckets });
+    public static readonly Histogram StageMs = Metrics.CreateHistogram("echoface_stage_ms", "face pipeline time per frame and stage (ms)",
+        new HistogramConfiguration { Buckets = MsBuckets, LabelNames = ["stage"] });
     public static readonly Histogram FrameToDecisionMs = Metrics.CreateHistogram("echoface_frame_to_decision_ms",
         "capture of the deciding frame to the stored decision (ms)", new HistogramConfiguration { Buckets = MsBuckets });
 }

@@ -96,6 +96,15 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
             DaemonMetrics.Decisions.WithLabels(d.Outcome, d.Reason).Inc();
             DaemonMetrics.FrameToDecisionMs.Observe(d.FrameToDecisionMs);
         };
+        _terminal.FrameAnalyzed += t =>
+        {
+            DaemonMetrics.StageMs.WithLabels("detect").Observe(t.Detect);
+            if (t.Embed <= 0) return; // detect-only frame
+            DaemonMetrics.StageMs.WithLabels("landmarks").Observe(t.Landmarks);
+            DaemonMetrics.StageMs.WithLabels("align").Observe(t.Align);
+            DaemonMetrics.StageMs.WithLabels("liveness").Observe(t.Liveness);
+            DaemonMetrics.StageMs.WithLabels("embed").Observe(t.Embed);
+        };
         _camera = new CameraSource(config.Camera, loggers.CreateLogger("EchoFace.Camera"));
         _camera.Fault += fault => _outbox.Append("fault", config.Door.Name, new { type = "camera_fault", source = config.Camera.Source, detail = fault });
 

@@ -71,17 +71,21 @@ public sealed class DoorTerminal
 
     public TerminalStats Stats { get; } = new();
     public event Action<AccessDecision>? Decided;
+    /// <summary>Per-stage milliseconds of each frame (detect on every frame; the other stages only while a presence is open).</summary>
+    public event Action<StageTimings>? FrameAnalyzed;
 
     public void Process(CameraFrame frame)
     {
         var watch = Stopwatch.StartNew();
         var now = _clock.GetUtcNow();
-        var detected = _pipeline.Analyze(frame.Image, FaceSteps.Detect);
+        var detected = _pipeline.Analyze(frame.Image, FaceSteps.Detect, out var stages);
         var tracks = _tracker.Update([.. detected.Select(d => d.Box)], now);
         var open = tracks.Where(t => !t.Decided).ToList();
         if (open.Count > 0)
         {
-            foreach (var face in _pipeline.Analyze(frame.Image, FaceSteps.All))
+            var analysed = _pipeline.Analyze(frame.Image, FaceSteps.All, out var full);
+            stages = full with { Detect = stages.Detect + full.Detect };
+            foreach (var face in analysed)
             {
                 // the same detector ran twice on the same frame: a face's box is one of the detections
                 var i = Enumerable.Range(0, detected.Count).MaxBy(k => detected[k].Box.IoU(face.Box));
@@ -95,6 +99,7 @@ public sealed class DoorTerminal
         foreach (var gone in _tracker.Expire(now))
             if (!gone.Decided && gone.Observations.Count >= _policy.Options.MinFaces) Decide(gone, frame, presenceOver: true);
         Stats.Frame(watch.Elapsed.TotalMilliseconds);
+        FrameAnalyzed?.Invoke(stages);
     }
 
     /// <summary>The stream has ended (a file source): every presence still open is over, and gets its decision now.</summary>

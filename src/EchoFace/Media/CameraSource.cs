@@ -122,7 +122,13 @@ public sealed class CameraSource
                     while (!stop.IsCancellationRequested)
                     {
                         var target = _free.TryTake(out var buffer) ? buffer : null;
-                        var read = await ffmpeg.Output.ReadAtLeastAsync((target?.Data ?? scratch).AsMemory(0, frameBytes), frameBytes, false, CancellationToken.None);
+                        int read;
+                        try { read = await ffmpeg.Output.ReadAtLeastAsync((target?.Data ?? scratch).AsMemory(0, frameBytes), frameBytes, false, CancellationToken.None); }
+                        catch (Exception e) when (e is ObjectDisposedException or IOException or InvalidOperationException)
+                        {
+                            // the pipe went away under the read: a stop disposing ffmpeg, or ffmpeg dying; the code below tells which
+                            read = 0;
+                        }
                         if (read < frameBytes)
                         {
                             if (target is not null) _free.Add(target);

@@ -192,6 +192,7 @@ public class RunCommandTests
             Assert.Contains("echoface_frame_to_decision_ms_bucket", metrics);
             Assert.Contains("echoface_decisions", metrics);
             Assert.Contains("echoface_source_restarts", metrics);
+            Assert.Contains("echoface_stage_ms_count{stage=\"embed\"}", metrics);
         }
         Process.Start("kill", ["-TERM", $"{daemon.Id}"])!.WaitForExit();
         Assert.True(daemon.WaitForExit(20_000), "the daemon did not stop within 20 s of SIGTERM");
