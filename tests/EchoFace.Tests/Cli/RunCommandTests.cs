@@ -179,6 +179,8 @@ public class RunCommandTests
         daemon.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
         daemon.BeginErrorReadLine();
         daemon.BeginOutputReadLine();
+        // whatever fails below, the daemon must not outlive the test
+        using var reaper = new Reaper(daemon);
         Assert.True(granted.Wait(TimeSpan.FromSeconds(60)), $"no decision within 60 s:\n{log}");
         using (var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") })
         {
@@ -221,5 +223,15 @@ public class RunCommandTests
         verify.WaitForExit();
         Assert.True(verify.ExitCode == 0, output);
         Assert.DoesNotContain("Unknown key", output);
+    }
+
+    /// <summary>Kills a child process at the end of a test unless it has already exited (a failed assertion must not leave a daemon running).</summary>
+    public sealed class Reaper(Process process) : IDisposable
+    {
+        public void Dispose()
+        {
+            try { if (!process.HasExited) process.Kill(entireProcessTree: true); }
+            catch (InvalidOperationException) { }
+        }
     }
 }

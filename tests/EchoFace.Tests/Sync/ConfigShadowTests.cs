@@ -96,6 +96,7 @@ public class ConfigShadowTests
         daemon.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
         daemon.BeginErrorReadLine();
         daemon.BeginOutputReadLine();
+        using var reaper = new RunCommandTests.Reaper(daemon);
         try
         {
             Assert.True(connected.Wait(TimeSpan.FromSeconds(60)), $"the daemon did not connect:\n{log}");

@@ -104,6 +104,7 @@ public class FleetLinkTests
             for (var i = 0; i < 10_000; i++) outbox.Append("access", "door-1", new { n = i });
 
         using (var first = Daemon(broker, data, "door-k"))
+        using (new Cli.RunCommandTests.Reaper(first))
         {
             await Until(() => events.Ids.Count >= 1_000, TimeSpan.FromSeconds(60), "the first thousand events");
             first.Kill(); // SIGKILL: no clean stop, no offline message of its own
@@ -116,6 +117,7 @@ public class FleetLinkTests
             await Until(() => status.Received.Any(s => s.GetProperty("state").GetString() == "offline"), TimeSpan.FromSeconds(10), "the Last Will");
         }
         using (var second = Daemon(broker, data, "door-k"))
+        using (new Cli.RunCommandTests.Reaper(second))
         {
             await Until(() => events.Ids.Count == 10_000, TimeSpan.FromSeconds(90), "the rest after the restart");
             Process.Start("kill", ["-TERM", $"{second.Id}"])!.WaitForExit();
