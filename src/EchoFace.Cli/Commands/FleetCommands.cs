@@ -123,7 +123,60 @@ internal static class FleetCommands
             return rows.Count > 0 && rows.All(r => r.status == "applied") ? EchoFaceCli.Ok : EchoFaceCli.Failure;
         });
 
+        var who = new Argument<string>("id") { Description = "identity to copy" };
+        var from = new Option<string>("--from-device") { Description = "device that holds the identity's templates", Required = true };
+        var to = new Option<string[]>("--to") { Description = "devices to copy it to", AllowMultipleArgumentsPerToken = true };
+        var enrollWait = new Option<double>("--wait") { Description = "seconds to wait for each answer", DefaultValueFactory = _ => 10 };
+        var enroll = new Command("enroll", "Copy an enrolled identity (its templates, sealed at rest, sent over the broker: use TLS) from one device to others") { who, from, to, enrollWait };
+        enroll.SetAction(async (p, cancel) =>
+        {
+            var options = Options(p, g, broker, site);
+            var id = p.GetValue(who)!;
+            var targets = p.GetValue(to) ?? [];
+            if (targets.Length == 0) throw new BadInputException("give --to DEVICE (one or more)");
+            var timeout = TimeSpan.FromSeconds(p.GetValue(enrollWait));
+            await using var client = await FleetClient.ConnectAsync(options, cancel);
+            var source = p.GetValue(from)!;
+            await client.SubscribeAsync(FleetTopics.DeviceTopic(options.Site, source, "cmd/export/result"), cancel);
+            foreach (var t in targets) await client.SubscribeAsync(FleetTopics.DeviceTopic(options.Site, t, "enroll/result"), cancel);
+            var requestId = Guid.NewGuid().ToString("N");
+            await client.PublishAsync(FleetTopics.DeviceTopic(options.Site, source, "cmd/export"),
+                JsonSerializer.SerializeToUtf8Bytes(new { requestId, identity = id }), retain: false, cancel);
+            var exported = await WaitFor(client, m => m.Topic.EndsWith("/cmd/export/result", StringComparison.Ordinal) && Str(m.Payload, "requestId") == requestId, timeout, cancel)
+                ?? throw new ToolException($"{source} did not answer the export of '{id}' within {timeout.TotalSeconds:F0} s (is it online? `echoface fleet devices`)");
+            if (Str(exported.Payload, "status") != "done") throw new BadInputException($"{source} refused the export: {Str(exported.Payload, "error")}");
+            var set = new System.Text.Json.Nodes.JsonObject
+            {
+                ["requestId"] = requestId, ["action"] = "upsert",
+                ["identity"] = System.Text.Json.Nodes.JsonNode.Parse(exported.Payload.GetProperty("identity").GetRawText()),
+                ["templates"] = System.Text.Json.Nodes.JsonNode.Parse(exported.Payload.GetProperty("templates").GetRawText()),
+            };
+            foreach (var t in targets)
+                await client.PublishAsync(FleetTopics.DeviceTopic(options.Site, t, "enroll/set"), System.Text.Encoding.UTF8.GetBytes(set.ToJsonString()), retain: false, cancel);
+            var answers = new Dictionary<string, JsonElement>();
+            foreach (var _ in targets)
+            {
+                var a = await WaitFor(client, m => m.Topic.EndsWith("/enroll/result", StringComparison.Ordinal) && Str(m.Payload, "requestId") == requestId, timeout, cancel);
+                if (a is null) break;
+                answers[a.Topic.Split('/')[2]] = a.Payload;
+            }
+            var rows = targets.Select(t => new
+            {
+                device = t, status = answers.TryGetValue(t, out var a) ? Str(a, "status") : "no answer",
+                templates = answers.TryGetValue(t, out var b) ? Str(b, "templates") : "", error = answers.TryGetValue(t, out var c) ? Str(c, "error") : "",
+            }).ToList();
+            if (p.GetValue(g.Json)) o.Json(new { identity = id, from = source, results = rows });
+            else
+            {
+                var table = new Table().AddColumns("device", "status", "templates", "error");
+                foreach (var r in rows) table.AddRow(Output.Esc(r.device), r.status == "applied" ? "[green]applied[/]" : $"[red]{Output.Esc(r.status)}[/]", r.templates, Output.Esc(r.error));
+                o.Console.Write(table);
+            }
+            return rows.All(r => r.status == "applied") ? EchoFaceCli.Ok : EchoFaceCli.Failure;
+        });
+
         fleet.Subcommands.Add(push);
+        fleet.Subcommands.Add(enroll);
         fleet.Subcommands.Add(devices);
         fleet.Subcommands.Add(events);
         return fleet;
@@ -138,6 +191,19 @@ internal static class FleetCommands
         try { f.Validate(); }
         catch (ArgumentException e) { throw new BadInputException(e.Message); }
         return f;
+    }
+
+    private static async Task<FleetMessage?> WaitFor(FleetClient client, Func<FleetMessage, bool> match, TimeSpan timeout, CancellationToken cancel)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        limit.CancelAfter(timeout);
+        try
+        {
+            await foreach (var m in client.Messages.ReadAllAsync(limit.Token))
+                if (match(m)) return m;
+        }
+        catch (OperationCanceledException) when (!cancel.IsCancellationRequested) { }
+        return null;
     }
 
     private static string Str(JsonElement e, string name) =>

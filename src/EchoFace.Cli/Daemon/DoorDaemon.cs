@@ -115,7 +115,8 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
                 door = config.Door.Name, board = _io.Name, models = models,
             }, loggers.CreateLogger("EchoFace.Fleet"));
         if (_fleet is not null)
-            _handlers = new FleetHandlers(_fleet, request.Shadow, config, _door, policy, _outbox, Telemetry, loggers.CreateLogger("EchoFace.Fleet"));
+            _handlers = new FleetHandlers(_fleet, request.Shadow, config, _door, policy, _outbox, Telemetry, loggers.CreateLogger("EchoFace.Fleet"),
+                faces, store, _terminal);
 
         _door.Resume();
         ReadyMs = (DateTimeOffset.UtcNow - System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime()).TotalMilliseconds;

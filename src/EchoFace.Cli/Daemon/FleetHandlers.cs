@@ -19,11 +19,16 @@ internal sealed class FleetHandlers
     private readonly EventOutbox _outbox;
     private readonly Func<object> _telemetry;
     private readonly ILogger _log;
+    private readonly Recognition.FaceRecognizer _faces;
+    private readonly GalleryStore _store;
+    private readonly DoorTerminal _terminal;
 
     public FleetHandlers(FleetLink link, ConfigShadow? shadow, EchoFaceConfig config, DoorController door, AccessPolicy policy, EventOutbox outbox,
-        Func<object> telemetry, ILogger log)
+        Func<object> telemetry, ILogger log, Recognition.FaceRecognizer faces, GalleryStore store, DoorTerminal terminal)
     {
         (_link, _shadow, _config, _door, _policy, _outbox, _telemetry, _log) = (link, shadow, config, door, policy, outbox, telemetry, log);
+        (_faces, _store, _terminal) = (faces, store, terminal);
+        link.Subscribe(link.Topics.EnrollSet);
         if (shadow is not null)
         {
             link.Subscribe(link.Topics.ConfigDesired);
@@ -37,12 +42,14 @@ internal sealed class FleetHandlers
     {
         if (_shadow is not null && (topic == _link.Topics.ConfigDesired || topic == _link.Topics.GroupConfigDesired))
             return OnDesiredConfigAsync(_shadow, topic == _link.Topics.GroupConfigDesired ? "group" : "device", payload);
+        if (topic == _link.Topics.EnrollSet) return EnrollAsync(payload);
         var name = topic[(topic.LastIndexOf('/') + 1)..];
         return name switch
         {
             "unlock" => UnlockAsync(payload),
             "resync" => ResyncAsync(payload),
-            _ => AnswerAsync(name, Request(payload).Id, "refused", $"unknown command '{name}' (unlock, resync)"),
+            "export" => ExportAsync(payload),
+            _ => AnswerAsync(name, Request(payload).Id, "refused", $"unknown command '{name}' (unlock, resync, export)"),
         };
     }
 
@@ -113,6 +120,95 @@ internal sealed class FleetHandlers
                     await _link.TryPublishAsync(_link.Topics.ConfigReported, ConfigShadow.Encode(new ConfigReport(v, source, "applied", null, DateTimeOffset.UtcNow, [])), retain: true);
         await _link.TryPublishAsync(_link.Topics.Telemetry, JsonSerializer.SerializeToUtf8Bytes(_telemetry(), FleetLink.Json), retain: false);
         await AnswerAsync("resync", r.Id, r.Error is null ? "done" : "refused", r.Error);
+    }
+
+    /// <summary>
+    /// enroll/set: {requestId, action: upsert | remove, identity: {id, name, group}, templates: [{modality, modelId, quality, source,
+    /// vector: base64 float32}]}. Face templates must be this device's model and size; the change is atomic and acknowledged on enroll/result.
+    /// </summary>
+    private async Task EnrollAsync(byte[] payload)
+    {
+        string? requestId = null, identity = null;
+        string status = "applied";
+        string? error = null;
+        var count = 0;
+        try
+        {
+            if (payload.Length > 4 * 1024 * 1024) throw new BadInputException("enrolment payload over 4 MiB");
+            var root = JsonDocument.Parse(payload).RootElement;
+            requestId = root.TryGetProperty("requestId", out var r) ? r.GetString() : null;
+            var action = root.GetProperty("action").GetString();
+            var who = root.GetProperty("identity");
+            identity = who.GetProperty("id").GetString() ?? throw new BadInputException("identity.id is missing");
+            if (action == "remove")
+            {
+                var removed = _terminal.Exclusive(() => _faces.Remove(identity, "removed by the fleet"));
+                if (!removed) throw new BadInputException($"unknown identity '{identity}'");
+            }
+            else if (action == "upsert")
+            {
+                var name = who.TryGetProperty("name", out var n) ? n.GetString() ?? identity : identity;
+                var group = who.TryGetProperty("group", out var g) ? g.GetString() ?? "default" : "default";
+                var templates = root.GetProperty("templates").EnumerateArray().Select(t => new NewTemplate(
+                    t.GetProperty("modality").GetString()!, t.GetProperty("modelId").GetString()!,
+                    t.TryGetProperty("modelVersion", out var mv) ? mv.GetString() ?? "" : "",
+                    t.TryGetProperty("quality", out var q) ? q.GetSingle() : 1f,
+                    t.TryGetProperty("source", out var src) ? src.GetString() : "fleet",
+                    System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(Convert.FromBase64String(t.GetProperty("vector").GetString()!)).ToArray())).ToList();
+                var faces = templates.Where(t => t.Modality == Recognition.FaceRecognizer.Modality).ToList();
+                var voices = templates.Where(t => t.Modality == Recognition.VoiceRecognizer.Modality).ToList();
+                if (templates.Count != faces.Count + voices.Count) throw new BadInputException("template modality must be face or voice");
+                var wrongVoice = voices.FirstOrDefault(v => v.ModelId != _config.Voice.Embedder);
+                if (wrongVoice is not null) throw new BadInputException($"voice template of model '{wrongVoice.ModelId}': this device uses '{_config.Voice.Embedder}'");
+                var detail = JsonSerializer.Serialize(new { requestId, from = "fleet" });
+                if (faces.Count > 0) count += _terminal.Exclusive(() => _faces.Import(identity, name, group, faces, detail));
+                if (voices.Count > 0) count += _terminal.Exclusive(() => _store.Replace(identity, name, group, voices, detail).Count);
+                if (count == 0) throw new BadInputException("upsert needs at least one template");
+            }
+            else throw new BadInputException($"action must be upsert or remove, not '{action}'");
+        }
+        catch (Exception e) when (e is BadInputException or JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            (status, error) = ("refused", e is KeyNotFoundException ? $"missing field: {e.Message}" : e.Message);
+        }
+        _log.LogInformation("Fleet enrolment {Identity}: {Status} {Error}", identity, status, error);
+        await _link.TryPublishAsync(_link.Topics.EnrollResult,
+            JsonSerializer.SerializeToUtf8Bytes(new { requestId, identity, status, error, templates = count, at = DateTimeOffset.UtcNow }, FleetLink.Json), retain: false);
+    }
+
+    /// <summary>cmd/export {requestId, identity}: the identity's templates, for copying to other devices (sealed at rest, so only over TLS in production).</summary>
+    private async Task ExportAsync(byte[] payload)
+    {
+        string? requestId = null, id = null;
+        try
+        {
+            var root = JsonDocument.Parse(payload).RootElement;
+            requestId = root.TryGetProperty("requestId", out var r) ? r.GetString() : null;
+            id = root.GetProperty("identity").GetString();
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            await AnswerAsync("export", requestId, "refused", $"expected {{requestId, identity}}: {e.Message}");
+            return;
+        }
+        // the store's connection is the frame loop's too: read it under the same lock
+        var (who, stored) = _terminal.Exclusive(() => id is null || _store.GetIdentity(id) is not { } w
+            ? (null, [])
+            : (w, _store.LoadTemplates("face", id).Concat(_store.LoadTemplates("voice", id)).ToList()));
+        if (who is null)
+        {
+            await AnswerAsync("export", requestId, "refused", $"unknown identity '{id}'");
+            return;
+        }
+        var templates = stored.Select(t => new
+        {
+            modality = t.Modality, modelId = t.ModelId, modelVersion = t.ModelVersion, quality = t.Quality, source = t.Source,
+            vector = Convert.ToBase64String(System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.Vector.AsSpan())),
+        });
+        await _link.TryPublishAsync(_link.Topics.CommandResult("export"), JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            requestId, status = "done", identity = new { id = who.Id, name = who.DisplayName, group = who.Group }, templates, at = DateTimeOffset.UtcNow,
+        }, FleetLink.Json), retain: false);
     }
 
     private Task AnswerAsync(string name, string? requestId, string status, string? error) =>

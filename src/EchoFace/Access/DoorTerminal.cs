@@ -202,4 +202,10 @@ public sealed class DoorTerminal
     }
 
     public void Stop() => _stopping.Cancel();
+
+    /// <summary>Runs a change to the gallery (fleet sync) while no decision is being made: the frame loop searches it under the same lock.</summary>
+    public T Exclusive<T>(Func<T> change)
+    {
+        lock (_decide) return change();
+    }
 }

@@ -94,6 +94,28 @@ public sealed class FaceRecognizer
         return new VerifyResult(identityId, score, _match.VerifyThreshold, score >= _match.VerifyThreshold, faces[0]);
     }
 
+    /// <summary>
+    /// Templates made elsewhere (fleet sync): this modality's templates of the identity are replaced. Each must come from this
+    /// device's embedder and have its dimension; the first that does not is the error, and nothing is stored.
+    /// </summary>
+    public int Import(string identityId, string displayName, string group, IReadOnlyList<NewTemplate> templates, string auditDetail)
+    {
+        ValidateId(identityId);
+        if (templates.Count == 0) throw new BadInputException("no templates to import");
+        foreach (var t in templates)
+        {
+            if (t.Modality != Modality) throw new BadInputException($"template modality '{t.Modality}' is not '{Modality}'");
+            if (t.ModelId != _pipeline.EmbedderModelId)
+                throw new BadInputException($"template of model '{t.ModelId}': this device embeds faces with '{_pipeline.EmbedderModelId}'; re-enrol from photos instead");
+            if (t.Vector.Length != _pipeline.EmbeddingDimension || t.Vector.Any(v => !float.IsFinite(v)))
+                throw new BadInputException($"template has {t.Vector.Length} values (or non-finite ones); {_pipeline.EmbedderModelId} makes {_pipeline.EmbeddingDimension}");
+        }
+        var ids = _store.Replace(identityId, displayName, group, templates, auditDetail);
+        _index.Removed(identityId);
+        _index.Added(identityId, displayName, ids, [.. templates.Select(t => t.Vector)]);
+        return ids.Count;
+    }
+
     public bool Remove(string identityId, string reason)
     {
         if (!_store.Remove(identityId, GalleryStore.Json(new { reason }))) return false;

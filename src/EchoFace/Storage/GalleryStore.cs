@@ -31,10 +31,27 @@ public sealed class GalleryStore : IDisposable
     private static string Associated(string identityId, string modality, string modelId) => $"{identityId}|{modality}|{modelId}";
 
     /// <summary>Creates the identity when new (or updates its name) and adds the templates, with one audit row, atomically.</summary>
-    public IReadOnlyList<long> Enroll(string identityId, string displayName, string group, IReadOnlyList<NewTemplate> templates, string auditDetail)
+    public IReadOnlyList<long> Enroll(string identityId, string displayName, string group, IReadOnlyList<NewTemplate> templates, string auditDetail) =>
+        Write(identityId, displayName, group, templates, auditDetail, replace: false);
+
+    /// <summary>Fleet sync: the identity's templates of the given templates' modalities are replaced by these, atomically (audited as "sync").</summary>
+    public IReadOnlyList<long> Replace(string identityId, string displayName, string group, IReadOnlyList<NewTemplate> templates, string auditDetail) =>
+        Write(identityId, displayName, group, templates, auditDetail, replace: true);
+
+    private IReadOnlyList<long> Write(string identityId, string displayName, string group, IReadOnlyList<NewTemplate> templates, string auditDetail, bool replace)
     {
         var now = _clock.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
         using var tx = _db.BeginTransaction();
+        if (replace)
+            foreach (var modality in templates.Select(t => t.Modality).Distinct())
+            {
+                using var delete = _db.CreateCommand();
+                delete.Transaction = tx;
+                delete.CommandText = "DELETE FROM templates WHERE identity_id = $id AND modality = $modality";
+                delete.Parameters.AddWithValue("$id", identityId);
+                delete.Parameters.AddWithValue("$modality", modality);
+                delete.ExecuteNonQuery();
+            }
         using (var upsert = _db.CreateCommand())
         {
             upsert.Transaction = tx;
@@ -64,7 +81,7 @@ public sealed class GalleryStore : IDisposable
             insert.Parameters.AddWithValue("$sealed", _cipher.Seal(t.Vector, Associated(identityId, t.Modality, t.ModelId)));
             ids.Add((long)insert.ExecuteScalar()!);
         }
-        Audit(tx, "enroll", identityId, auditDetail);
+        Audit(tx, replace ? "sync" : "enroll", identityId, auditDetail);
         tx.Commit();
         return ids;
     }

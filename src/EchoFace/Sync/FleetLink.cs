@@ -109,14 +109,15 @@ public sealed class FleetLink : IAsyncDisposable
                 Interlocked.Increment(ref _connects);
                 backoff = TimeSpan.FromSeconds(_o.ReconnectMinSeconds);
                 LastError = null;
-                _log.LogInformation("Fleet link connected to {Broker} as {Device} (site {Site})", _o.Broker, _o.Device, _o.Site);
-                await PublishStatusAsync(stop);
                 if (_subscriptions.Count > 0)
                 {
                     var sub = new MqttClientSubscribeOptionsBuilder();
                     foreach (var f in _subscriptions) sub.WithTopicFilter(f, MqttQualityOfServiceLevel.AtLeastOnce);
                     await _client.SubscribeAsync(sub.Build(), stop);
                 }
+                // online only once it listens: a manager who sees the status can send commands at once
+                await PublishStatusAsync(stop);
+                _log.LogInformation("Fleet link connected to {Broker} as {Device} (site {Site})", _o.Broker, _o.Device, _o.Site);
                 await DrainAsync(stop);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }

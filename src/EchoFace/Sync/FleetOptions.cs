@@ -57,6 +57,9 @@ public sealed class FleetTopics(string site, string device)
     public string GroupConfigDesired => $"{Base[..Base.LastIndexOf('/')]}/_all/config/desired";
     public string ConfigReported => $"{Base}/config/reported";
     public string Commands => $"{Base}/cmd/+";
+    public string EnrollSet => $"{Base}/enroll/set";
+    public string EnrollResult => $"{Base}/enroll/result";
+    public static string DeviceTopic(string site, string device, string leaf) => $"echoface/{site}/{device}/{leaf}";
     public string CommandResult(string name) => $"{Base}/cmd/{name}/result";
     public static string Desired(string site, string? device) => $"echoface/{site}/{device ?? "_all"}/config/desired";
     public static string AllReported(string site) => $"echoface/{site}/+/config/reported";

@@ -83,28 +83,15 @@ public class ConfigShadowTests
     {
         using var broker = new Mosquitto();
         var data = Path.Combine(_dir, "device");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "echoface.dll"), "run", "--camera", "none", "--door", "simulated",
-                     "--health", "http://127.0.0.1:0", "--data", data, "--models", TestEnvironment.ModelsDirectory })
-            start.ArgumentList.Add(a);
-        foreach (var (k, v) in new[] { ("Enabled", "true"), ("Broker", broker.Url()), ("Site", "lab"), ("DeviceId", "door-c") })
-            start.Environment[$"ECHOFACE__Fleet__{k}"] = v;
-        using var daemon = Process.Start(start)!;
-        var log = new StringBuilder();
-        var connected = new ManualResetEventSlim();
-        daemon.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); if (e.Data?.Contains("Fleet link connected") == true) connected.Set(); };
-        daemon.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
-        daemon.BeginErrorReadLine();
-        daemon.BeginOutputReadLine();
-        using var reaper = new RunCommandTests.Reaper(daemon);
+        using var daemon = new DaemonProcess(broker, data, "door-c");
         try
         {
-            Assert.True(connected.Wait(TimeSpan.FromSeconds(60)), $"the daemon did not connect:\n{log}");
+            daemon.WaitConnected();
             var cli = new CliRunner();
             var good = Path.Combine(_dir, "good.json");
             File.WriteAllText(good, """{"Access": {"Policy": "face"}}""");
             var applied = cli.Run("fleet", "push-config", good, "--broker", broker.Url(), "--site", "lab", "--device", "door-c", "--json");
-            Assert.True(applied.ExitCode == 0, applied.Stdout + applied.Stderr + log);
+            Assert.True(applied.ExitCode == 0, applied.Stdout + applied.Stderr + daemon.Log);
             var report = Assert.Single(applied.Json.GetProperty("reports").EnumerateArray());
             Assert.Equal("applied", report.GetProperty("status").GetString());
 
@@ -113,7 +100,7 @@ public class ConfigShadowTests
             var rejected = cli.Run("fleet", "push-config", bad, "--broker", broker.Url(), "--site", "lab", "--device", "door-c", "--json");
             Assert.Equal(1, rejected.ExitCode);
             Assert.Contains("Access.Policy", rejected.Stdout);
-            Assert.False(daemon.HasExited, "a rejected document must not stop the daemon");
+            Assert.False(daemon.Process.HasExited, "a rejected document must not stop the daemon");
 
             // commands: a remote unlock needs a reason, is answered on its result topic and audited; malformed ones are refused, not fatal
             var options = new FleetOptions { Broker = broker.Url(), Site = "lab" };
@@ -133,12 +120,11 @@ public class ConfigShadowTests
             Assert.Contains(results, r => r.GetProperty("requestId").GetString() == "r4" && r.GetProperty("status").GetString() == "done");
             Assert.Contains(seen, m => m.Topic.EndsWith("/telemetry", StringComparison.Ordinal) && m.Payload.TryGetProperty("outboxPending", out _));
             Assert.Contains(seen, m => m.Topic.EndsWith("/events/access", StringComparison.Ordinal) && m.Payload.GetProperty("data").GetProperty("type").GetString() == "remote_unlock");
-            Assert.False(daemon.HasExited);
+            Assert.False(daemon.Process.HasExited);
         }
         finally
         {
-            Process.Start("kill", ["-TERM", $"{daemon.Id}"])!.WaitForExit();
-            daemon.WaitForExit(20_000);
+            daemon.Stop();
         }
         using var stored = new ConfigShadow(Path.Combine(data, "echoface.db"), null);
         Assert.Equal("face", stored.Current.Access.Policy); // the applied one, kept for the next start

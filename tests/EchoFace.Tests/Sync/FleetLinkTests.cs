@@ -104,11 +104,10 @@ public class FleetLinkTests
             for (var i = 0; i < 10_000; i++) outbox.Append("access", "door-1", new { n = i });
 
         using (var first = Daemon(broker, data, "door-k"))
-        using (new Cli.RunCommandTests.Reaper(first))
         {
             await Until(() => events.Ids.Count >= 1_000, TimeSpan.FromSeconds(60), "the first thousand events");
-            first.Kill(); // SIGKILL: no clean stop, no offline message of its own
-            first.WaitForExit();
+            first.Process.Kill(); // SIGKILL: no clean stop, no offline message of its own
+            first.Process.WaitForExit();
             Assert.True(events.Ids.Count < 10_000, "the kill came after the drain had finished: nothing was tested");
         }
         await using (var status = new Watcher(broker.Url(), "echoface/lab/door-k/status"))
@@ -117,11 +116,9 @@ public class FleetLinkTests
             await Until(() => status.Received.Any(s => s.GetProperty("state").GetString() == "offline"), TimeSpan.FromSeconds(10), "the Last Will");
         }
         using (var second = Daemon(broker, data, "door-k"))
-        using (new Cli.RunCommandTests.Reaper(second))
         {
             await Until(() => events.Ids.Count == 10_000, TimeSpan.FromSeconds(90), "the rest after the restart");
-            Process.Start("kill", ["-TERM", $"{second.Id}"])!.WaitForExit();
-            Assert.True(second.WaitForExit(20_000));
+            Assert.True(second.Stop(), second.Log);
         }
         using var check = new EventOutbox(Path.Combine(data, "echoface.db"));
         Assert.Empty(check.Read(100_000, kind: "access")); // nothing left waiting
@@ -130,26 +127,15 @@ public class FleetLinkTests
         Assert.True(stored.SetEquals(events.Ids), "the broker delivered exactly the stored access events");
     }
 
-    private readonly System.Text.StringBuilder _logs = new();
+    private readonly List<DaemonProcess> _daemons = [];
+    private string _logs => string.Join("\n", _daemons.Select(d => d.Log));
 
-    private Process Daemon(Mosquitto broker, string data, string device)
+    // small windows make the drain slow enough to be killed in the middle of it
+    private DaemonProcess Daemon(Mosquitto broker, string data, string device)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "echoface.dll"), "run", "--camera", "none", "--door", "simulated",
-                     "--health", "http://127.0.0.1:0", "--data", data, "--models", TestEnvironment.ModelsDirectory })
-            start.ArgumentList.Add(a);
-        start.Environment["ECHOFACE__Fleet__Enabled"] = "true";
-        start.Environment["ECHOFACE__Fleet__Broker"] = broker.Url();
-        start.Environment["ECHOFACE__Fleet__Site"] = "lab";
-        start.Environment["ECHOFACE__Fleet__DeviceId"] = device;
-        // small windows make the drain slow enough to be killed in the middle of it
-        start.Environment["ECHOFACE__Fleet__Window"] = "20";
-        var p = Process.Start(start)!;
-        p.ErrorDataReceived += (_, e) => { lock (_logs) _logs.AppendLine(e.Data); };
-        p.OutputDataReceived += (_, e) => { lock (_logs) _logs.AppendLine(e.Data); };
-        p.BeginErrorReadLine();
-        p.BeginOutputReadLine();
-        return p;
+        var d = new DaemonProcess(broker, data, device, new Dictionary<string, string> { ["ECHOFACE__Fleet__Window"] = "20" });
+        _daemons.Add(d);
+        return d;
     }
 
     [Fact]
