@@ -220,6 +220,7 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
             framesTotal = Stats?.Frames ?? 0,
             frameMs = frames.Length == 0 ? null : new { p50 = Evaluation.Percentiles.Of(frames, 50), p95 = Evaluation.Percentiles.Of(frames, 95) },
             droppedFrames = _camera?.Dropped ?? 0, sourceRestarts = _camera?.Restarts ?? 0, outboxPending = _outbox?.Pending() ?? 0,
+            outboxDroppedUnsent = _handlers?.DroppedUnsent ?? 0,
             faceTemplates = _faceTemplates, provider = Provider, door = _door?.State.ToString(), uptimeSeconds = Math.Round((DateTimeOffset.UtcNow - StartedAt).TotalSeconds),
             cpuTemperatureC = CpuTemperature(),
         };

@@ -215,13 +215,26 @@ internal sealed class FleetHandlers
         _link.TryPublishAsync(_link.Topics.CommandResult(name),
             JsonSerializer.SerializeToUtf8Bytes(new { requestId, status, error, at = DateTimeOffset.UtcNow }, FleetLink.Json), retain: false);
 
+    /// <summary>Events the retention bound has dropped unsent since start (reported in telemetry: a fleet must know what it lost).</summary>
+    public long DroppedUnsent { get; private set; }
+
+    /// <summary>Telemetry every period, and the outbox's retention bound applied before each.</summary>
     public async Task TelemetryLoopAsync(TimeSpan every, CancellationToken stop)
     {
         using var timer = new PeriodicTimer(every);
         try
         {
             while (await timer.WaitForNextTickAsync(stop))
+            {
+                var pruned = _outbox.Enforce(_config.Fleet.OutboxMaxEvents);
+                if (pruned.Unsent > 0)
+                {
+                    DroppedUnsent += pruned.Unsent;
+                    _log.LogWarning("Outbox over {Max} events: dropped {Low} unsent status/prompt/fault and {Access} unsent access/alarm events",
+                        _config.Fleet.OutboxMaxEvents, pruned.LowPriority, pruned.Access);
+                }
                 await _link.TryPublishAsync(_link.Topics.Telemetry, JsonSerializer.SerializeToUtf8Bytes(_telemetry(), FleetLink.Json), retain: false);
+            }
         }
         catch (OperationCanceledException) { }
     }

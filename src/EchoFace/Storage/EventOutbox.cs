@@ -121,6 +121,45 @@ public sealed class EventOutbox : IDisposable
         }
     }
 
+    /// <summary>What a retention pass removed: acknowledged events, and events never sent, by priority.</summary>
+    public sealed record Pruned(long Sent, long LowPriority, long Access)
+    {
+        public long Unsent => LowPriority + Access;
+    }
+
+    /// <summary>
+    /// Keeps the outbox at most <paramref name="maxRows"/> rows: acknowledged events go first (oldest first), then unsent status,
+    /// prompt and fault events, and only then, as a last resort, the oldest unsent access and alarm events.
+    /// </summary>
+    public Pruned Enforce(long maxRows)
+    {
+        lock (_gate)
+        {
+            using var tx = _db.BeginTransaction();
+            long Remove(string where, long excess)
+            {
+                if (excess <= 0) return 0;
+                using var cmd = _db.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = $"DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE {where} ORDER BY seq LIMIT $n)";
+                cmd.Parameters.AddWithValue("$n", excess);
+                return cmd.ExecuteNonQuery();
+            }
+            long Count()
+            {
+                using var cmd = _db.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = "SELECT COUNT(*) FROM outbox";
+                return Convert.ToInt64(cmd.ExecuteScalar());
+            }
+            var sent = Remove("sent_at IS NOT NULL", Count() - maxRows);
+            var low = Remove("sent_at IS NULL AND kind IN ('status', 'prompt', 'fault', 'telemetry')", Count() - maxRows);
+            var access = Remove("sent_at IS NULL", Count() - maxRows);
+            tx.Commit();
+            return new Pruned(sent, low, access);
+        }
+    }
+
     /// <summary>The sequence number of the newest event (0 when there is none).</summary>
     public long LastSeq()
     {

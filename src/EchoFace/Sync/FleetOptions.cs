@@ -19,6 +19,8 @@ public sealed class FleetOptions
     public int KeepAliveSeconds { get; set; } = 30;
     public double ReconnectMinSeconds { get; set; } = 1;
     public double ReconnectMaxSeconds { get; set; } = 60;
+    /// <summary>Most events the outbox keeps (sent ones are dropped first, then unsent status/prompt/fault, access and alarms last).</summary>
+    public long OutboxMaxEvents { get; set; } = 200_000;
     /// <summary>Seconds between telemetry messages (fps, latencies, outbox depth, gallery size, provider, temperature).</summary>
     public double TelemetrySeconds { get; set; } = 60;
     /// <summary>Events published per round before their acknowledgements are awaited and recorded together.</summary>
@@ -41,6 +43,7 @@ public sealed class FleetOptions
         if ((CertFile is null) != (KeyFile is null)) throw new ArgumentException("Fleet.CertFile and Fleet.KeyFile go together");
         if (KeepAliveSeconds is < 5 or > 3600) throw new ArgumentException($"Fleet.KeepAliveSeconds must be 5..3600, not {KeepAliveSeconds}");
         if (ReconnectMinSeconds <= 0 || ReconnectMaxSeconds < ReconnectMinSeconds) throw new ArgumentException("Fleet.ReconnectMinSeconds must be > 0 and ReconnectMaxSeconds >= it");
+        if (OutboxMaxEvents is < 1000 or > 100_000_000) throw new ArgumentException($"Fleet.OutboxMaxEvents must be 1000..100000000, not {OutboxMaxEvents}");
         if (TelemetrySeconds is < 1 or > 86400) throw new ArgumentException($"Fleet.TelemetrySeconds must be 1..86400, not {TelemetrySeconds}");
         if (Window is < 1 or > 10_000) throw new ArgumentException($"Fleet.Window must be 1..10000, not {Window}");
     }
