@@ -84,6 +84,22 @@ public static class TestEnvironment
         return Ffmpeg(output, [.. args]);
     }
 
+    /// <summary>A 10 fps video of the first <paramref name="count"/> NUAA test-split frames of one subject, live or a printed photo of them; null when there are none.</summary>
+    public static string? NuaaVideo(string output, string label, string subject, int count)
+    {
+        var root = Data("faces", "nuaa-subset");
+        var frames = File.ReadLines(Path.Combine(root, "manifest.csv")).Skip(1).Select(l => l.Split(','))
+            .Where(f => f[1] == label && f[2] == subject && f[6] == "test").Select(f => f[0]).Order(StringComparer.Ordinal).Take(count).ToList();
+        if (frames.Count == 0) return null;
+        var dir = output + ".frames";
+        Directory.CreateDirectory(dir);
+        for (var i = 0; i < frames.Count; i++) File.Copy(Path.Combine(root, frames[i]), Path.Combine(dir, $"{i:D3}.jpg"), overwrite: true);
+        Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+        Ffmpeg(output, "-framerate", "10", "-i", Path.Combine(dir, "%03d.jpg"), "-c:v", "libx264", "-pix_fmt", "yuv420p");
+        Directory.Delete(dir, recursive: true);
+        return output;
+    }
+
     public static string TempDirectory()
     {
         var dir = Path.Combine(Path.GetTempPath(), "echoface-tests", Guid.NewGuid().ToString("N"));

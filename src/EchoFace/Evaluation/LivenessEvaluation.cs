@@ -13,6 +13,9 @@ public sealed record PadRates(double Threshold, double Apcer, double Bpcer)
     public double Acer => (Apcer + Bpcer) / 2;
 }
 
+/// <summary>One video: a presence. Its frame scores (largest face, fed the scorer's configured order) and the presence's own score.</summary>
+public sealed record LivenessPresence(string Path, bool Live, string Attack, float[] FrameScores, float? PresenceScore, string? Failure);
+
 /// <summary>Presentation-attack detection over a folder with live/ and spoof/ sub-folders (and, when present, a manifest.csv naming attack types and splits).</summary>
 public static class LivenessEvaluation
 {
@@ -93,6 +96,62 @@ public static class LivenessEvaluation
         }
         finally { scorer.Channels = order; }
         return samples;
+    }
+
+    public static readonly string[] VideoExtensions = [".mp4", ".mkv", ".avi", ".mov", ".webm"];
+
+    /// <summary>Videos under live/ and spoof/ (spoof/ATTACK/... names the attack), one presence each.</summary>
+    public static List<(string Path, bool Live, string Attack)> ListVideos(string root)
+    {
+        if (!Directory.Exists(Path.Combine(root, "live")) || !Directory.Exists(Path.Combine(root, "spoof")))
+            throw new BadInputException($"{root} must hold live/ and spoof/ folders of videos");
+        var items = new List<(string, bool, string)>();
+        foreach (var live in new[] { true, false })
+        {
+            var dir = Path.Combine(root, live ? "live" : "spoof");
+            foreach (var file in Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Where(f => VideoExtensions.Contains(Path.GetExtension(f).ToLowerInvariant())).Order(StringComparer.Ordinal))
+            {
+                var sub = Path.GetRelativePath(dir, file).Split('/')[0];
+                items.Add((file, live, live ? "none" : sub != Path.GetFileName(file) ? sub : "spoof"));
+            }
+        }
+        if (!items.Any(i => i.Item2) || items.All(i => i.Item2))
+            throw new BadInputException($"{root} needs both live and spoof videos ({string.Join(", ", VideoExtensions)}); found {items.Count}");
+        return items;
+    }
+
+    /// <summary>
+    /// Each video as the daemon sees a presence: frames at 640x480 (up to 300), the largest face's quality and liveness per frame,
+    /// and the presence score the policy uses (median over the better-quality half of the faces).
+    /// </summary>
+    public static List<LivenessPresence> RunVideos(FacePipeline pipeline, IReadOnlyList<(string Path, bool Live, string Attack)> videos, IProgress<LivenessPresence>? progress = null)
+    {
+        const int w = 640, h = 480, maxFrames = 300;
+        var result = new List<LivenessPresence>();
+        foreach (var (path, live, attack) in videos)
+        {
+            LivenessPresence p;
+            var run = Ffmpeg.Run(["-i", path, "-an", "-vf", $"scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2", "-frames:v", $"{maxFrames}",
+                "-pix_fmt", "rgb24", "-f", "rawvideo", "pipe:1"], (long)w * h * 3 * maxFrames + 1, TimeSpan.FromSeconds(120));
+            if (run.ExitCode != 0 || run.Output.Length < w * h * 3)
+                p = new LivenessPresence(path, live, attack, [], null, $"not a readable video (ffmpeg: {run.FirstError})");
+            else
+            {
+                var faces = new List<Access.FaceObservation>();
+                for (var f = 0; f + w * h * 3 <= run.Output.Length; f += w * h * 3)
+                {
+                    var frame = new RgbImage(w, h, run.Output.AsSpan(f, w * h * 3).ToArray());
+                    var found = pipeline.Analyze(frame, FaceSteps.Liveness);
+                    if (found.Count > 0 && found[0].Liveness is { } l) faces.Add(new Access.FaceObservation([], found[0].Quality.Score, l, found[0].Box));
+                }
+                p = faces.Count == 0
+                    ? new LivenessPresence(path, live, attack, [], null, "no face in any frame")
+                    : new LivenessPresence(path, live, attack, [.. faces.Select(x => x.Liveness!.Value)], Access.AccessPolicy.PresenceLiveness(faces, "track"), null);
+            }
+            result.Add(p);
+            progress?.Report(p);
+        }
+        return result;
     }
 
     /// <summary>Live scores as genuine, spoof scores as impostor: FAR is APCER and 1 - TAR is BPCER.</summary>

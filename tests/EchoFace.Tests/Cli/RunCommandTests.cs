@@ -50,17 +50,9 @@ public class RunCommandTests
         Assert.Equal("unknown_face", denied.GetProperty("reason").GetString());
     }
 
-    /// <summary>A video of NUAA frames (`count` of them at 10 fps) of one subject, live or a printed photo of them.</summary>
-    private string NuaaVideo(string label, string subject, int count)
-    {
-        var root = TestEnvironment.Data("faces", "nuaa-subset");
-        var frames = File.ReadLines(Path.Combine(root, "manifest.csv")).Skip(1).Select(l => l.Split(','))
-            .Where(f => f[1] == label && f[2] == subject && f[6] == "test").Select(f => f[0]).Order(StringComparer.Ordinal).Take(count).ToList();
-        var dir = Path.Combine(_dir, $"{label}-{subject}");
-        Directory.CreateDirectory(dir);
-        for (var i = 0; i < frames.Count; i++) File.Copy(Path.Combine(root, frames[i]), Path.Combine(dir, $"{i:D3}.jpg"));
-        return TestEnvironment.Ffmpeg(Path.Combine(_dir, $"{label}-{subject}.mp4"), "-framerate", "10", "-i", Path.Combine(dir, "%03d.jpg"), "-c:v", "libx264", "-pix_fmt", "yuv420p");
-    }
+    private string NuaaVideo(string label, string subject, int count) =>
+        TestEnvironment.NuaaVideo(Path.Combine(_dir, $"{label}-{subject}.mp4"), label, subject, count)
+        ?? throw new InvalidOperationException($"NUAA has no {label} test frames of subject {subject}");
 
     [Fact]
     public void A_printed_photo_of_an_enrolled_person_does_not_open_the_door_and_the_person_does()

@@ -30,6 +30,26 @@ public class LivenessEvaluationTests(PipelineFixture fixture) : IClassFixture<Pi
     }
 
     [Fact]
+    public void Per_presence_decisions_on_nuaa_videos_are_no_worse_than_per_frame()
+    {
+        var root = Path.Combine(TestEnvironment.TempDirectory(), "videos");
+        foreach (var label in new[] { "live", "spoof" })
+        foreach (var subject in Enumerable.Range(1, 8).Select(i => $"{i:D4}"))
+            TestEnvironment.NuaaVideo(Path.Combine(root, label == "live" ? "live" : "spoof/print", $"{subject}.mp4"), label, subject, 20);
+        var r = new CliRunner().Run("eval", "liveness", root, "--video", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var json = r.Json;
+        Assert.Equal(3, json.GetProperty("live").GetInt32()); // NUAA's test split has live frames of 3 subjects
+        Assert.Equal(8, json.GetProperty("spoof").GetInt32());
+        var frame = json.GetProperty("perFrame");
+        var presence = json.GetProperty("perPresence");
+        Assert.True(frame.GetProperty("apcer").GetDouble() <= 0.01 && frame.GetProperty("bpcer").GetDouble() <= 0.03, frame.ToString());
+        Assert.Equal(0, presence.GetProperty("apcer").GetDouble());
+        Assert.Equal(0, presence.GetProperty("bpcer").GetDouble());
+        Assert.True(presence.GetProperty("acer").GetDouble() <= frame.GetProperty("acer").GetDouble());
+    }
+
+    [Fact]
     public void Eval_liveness_reports_both_channel_orders_and_writes_a_det_plot()
     {
         var cli = new CliRunner();
