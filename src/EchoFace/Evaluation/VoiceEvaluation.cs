@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Numerics.Tensors;
 using System.Text.RegularExpressions;
 using EchoFace.Inference;
@@ -193,6 +192,4 @@ public static class VoiceEvaluation
         }
         return list;
     }
-
-    public static string Percent(double v) => (v * 100).ToString("F2", CultureInfo.InvariantCulture) + "%";
 }
