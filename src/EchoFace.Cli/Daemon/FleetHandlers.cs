@@ -55,9 +55,9 @@ internal sealed class FleetHandlers
 
     private async Task OnDesiredConfigAsync(ConfigShadow shadow, string source, byte[] payload)
     {
-        // a retained document comes again on every reconnection: the one already applied needs no new answer
-        if (payload.Length < ConfigShadow.MaxBytes && PeekVersion(payload) is { } v && v == shadow.Version(source)) return;
         var report = shadow.Offer(source, payload, out var changed);
+        // a retained document comes again on every reconnection: the one already applied needs no new answer
+        if (report.Status == "ignored" && report.Version == shadow.Version(source)) return;
         if (report.Status == "applied")
         {
             foreach (var section in changed.Where(ConfigShadow.LiveSections.Contains))
@@ -237,11 +237,5 @@ internal sealed class FleetHandlers
             }
         }
         catch (OperationCanceledException) { }
-    }
-
-    private static long? PeekVersion(byte[] payload)
-    {
-        try { return JsonDocument.Parse(payload).RootElement.GetProperty("version").GetInt64(); }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException) { return null; }
     }
 }

@@ -27,13 +27,7 @@ public static class Ffmpeg
     /// <param name="maxOutputBytes">stdout beyond this is not read: ffmpeg is stopped and <see cref="FfmpegRun.OutputTruncated"/> set.</param>
     public static FfmpegRun Run(IEnumerable<string> args, long maxOutputBytes, TimeSpan timeout)
     {
-        var start = new ProcessStartInfo(Executable) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        // -nostdin: otherwise ffmpeg reads the terminal for its key commands
-        foreach (var a in new[] { "-nostdin", "-hide_banner", "-loglevel", "error" }.Concat(args)) start.ArgumentList.Add(a);
-        Process process;
-        try { process = Process.Start(start) ?? throw new ToolException($"ffmpeg could not be started: {SetupHint}"); }
-        catch (System.ComponentModel.Win32Exception e) { throw new ToolException($"ffmpeg not found ({Executable}): {SetupHint}", e); }
-        using (process)
+        using (var process = Start(args))
         {
             var errors = process.StandardError.ReadToEndAsync();
             var reading = Task.Run(() => ReadCapped(process, maxOutputBytes));
@@ -45,6 +39,16 @@ public static class Ffmpeg
             var (output, truncated) = reading.Result;
             return new FfmpegRun(process.ExitCode, output, errors.Result.Trim(), truncated);
         }
+    }
+
+    /// <summary>Starts ffmpeg quietly with stdout and stderr redirected; a missing executable is a <see cref="ToolException"/> naming the set-up.</summary>
+    public static Process Start(IEnumerable<string> args)
+    {
+        var start = new ProcessStartInfo(Executable) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // -nostdin: otherwise ffmpeg reads the terminal for its key commands
+        foreach (var a in new[] { "-nostdin", "-hide_banner", "-loglevel", "error" }.Concat(args)) start.ArgumentList.Add(a);
+        try { return Process.Start(start) ?? throw new ToolException($"ffmpeg could not be started: {SetupHint}"); }
+        catch (System.ComponentModel.Win32Exception e) { throw new ToolException($"ffmpeg not found ({Executable}): {SetupHint}", e); }
     }
 
     private static (byte[], bool) ReadCapped(Process process, long max)

@@ -11,10 +11,7 @@ public sealed class FfmpegProcess : IDisposable
 
     public FfmpegProcess(IEnumerable<string> args)
     {
-        var start = new ProcessStartInfo(Ffmpeg.Executable) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "-nostdin", "-hide_banner", "-loglevel", "error" }.Concat(args)) start.ArgumentList.Add(a);
-        try { _process = Process.Start(start) ?? throw new ToolException($"ffmpeg could not be started: {Ffmpeg.SetupHint}"); }
-        catch (System.ComponentModel.Win32Exception e) { throw new ToolException($"ffmpeg not found ({Ffmpeg.Executable}): {Ffmpeg.SetupHint}", e); }
+        _process = Ffmpeg.Start(args);
         _process.ErrorDataReceived += (_, e) =>
         {
             if (string.IsNullOrWhiteSpace(e.Data)) return;

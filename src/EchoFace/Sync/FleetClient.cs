@@ -1,4 +1,3 @@
-using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using System.Threading.Channels;
 using MQTTnet;
@@ -20,25 +19,7 @@ public sealed class FleetClient : IAsyncDisposable
     public static async Task<FleetClient> ConnectAsync(FleetOptions o, CancellationToken cancel)
     {
         var c = new FleetClient();
-        var uri = o.BrokerUri;
-        var b = new MqttClientOptionsBuilder()
-            .WithTcpServer(uri.Host, uri.IsDefaultPort || uri.Port <= 0 ? (o.Tls ? 8883 : 1883) : uri.Port)
-            .WithClientId($"echoface-fleet-{Guid.NewGuid():N}"[..30])
-            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
-            .WithTimeout(TimeSpan.FromSeconds(10));
-        if (o.Username is not null) b.WithCredentials(o.Username, o.Password ?? "");
-        if (o.Tls)
-            b.WithTlsOptions(t =>
-            {
-                t.UseTls(true).WithTargetHost(uri.Host);
-                if (o.CaFile is not null)
-                {
-                    var chain = new X509Certificate2Collection();
-                    chain.ImportFromPemFile(o.CaFile);
-                    t.WithTrustChain(chain);
-                }
-                if (o.CertFile is not null) t.WithClientCertificates([X509Certificate2.CreateFromPemFile(o.CertFile, o.KeyFile)]);
-            });
+        var b = o.ClientOptions($"echoface-fleet-{Guid.NewGuid():N}"[..30]);
         c._client.ApplicationMessageReceivedAsync += e =>
         {
             try

@@ -1,4 +1,3 @@
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using EchoFace.Storage;
@@ -68,33 +67,12 @@ public sealed class FleetLink : IAsyncDisposable
 
     private MqttClientOptions ClientOptions()
     {
-        var uri = _o.BrokerUri;
         var offline = JsonSerializer.SerializeToUtf8Bytes(new { state = "offline", device = _o.Device, site = _o.Site }, Json);
-        var b = new MqttClientOptionsBuilder()
-            .WithTcpServer(uri.Host, uri.IsDefaultPort || uri.Port <= 0 ? (_o.Tls ? 8883 : 1883) : uri.Port)
-            .WithClientId(_o.Device)
-            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
+        return _o.ClientOptions(_o.Device)
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(_o.KeepAliveSeconds))
             .WithCleanStart(true)
-            .WithTimeout(TimeSpan.FromSeconds(10))
-            .WithWillTopic(Topics.Status).WithWillPayload(offline).WithWillRetain(true).WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
-        if (_o.Username is not null) b.WithCredentials(_o.Username, _o.Password ?? "");
-        if (_o.Tls)
-        {
-            b.WithTlsOptions(t =>
-            {
-                t.UseTls(true).WithTargetHost(uri.Host);
-                if (_o.CaFile is not null)
-                {
-                    var chain = new X509Certificate2Collection();
-                    chain.ImportFromPemFile(_o.CaFile);
-                    t.WithTrustChain(chain);
-                }
-                if (_o.CertFile is not null)
-                    t.WithClientCertificates([X509Certificate2.CreateFromPemFile(_o.CertFile, _o.KeyFile)]);
-            });
-        }
-        return b.Build();
+            .WithWillTopic(Topics.Status).WithWillPayload(offline).WithWillRetain(true).WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build();
     }
 
     /// <summary>Connects, drains, and reconnects until stopped; then marks itself offline and disconnects.</summary>

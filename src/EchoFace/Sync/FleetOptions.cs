@@ -1,3 +1,6 @@
+using System.Security.Cryptography.X509Certificates;
+using MQTTnet;
+
 namespace EchoFace.Sync;
 
 /// <summary>The fleet link: the MQTT broker, this device's place in the topic tree, and how it reconnects.</summary>
@@ -29,6 +32,31 @@ public sealed class FleetOptions
     public string Device => string.IsNullOrWhiteSpace(DeviceId) ? Environment.MachineName.ToLowerInvariant() : DeviceId;
     public Uri BrokerUri => new(Broker);
     public bool Tls => BrokerUri.Scheme == "mqtts";
+
+    /// <summary>How to reach the broker (address, MQTT 5, credentials, TLS trust and client certificate): shared by the device link and the fleet client.</summary>
+    public MqttClientOptionsBuilder ClientOptions(string clientId)
+    {
+        var uri = BrokerUri;
+        var b = new MqttClientOptionsBuilder()
+            .WithTcpServer(uri.Host, uri.IsDefaultPort || uri.Port <= 0 ? (Tls ? 8883 : 1883) : uri.Port)
+            .WithClientId(clientId)
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
+            .WithTimeout(TimeSpan.FromSeconds(10));
+        if (Username is not null) b.WithCredentials(Username, Password ?? "");
+        if (Tls)
+            b.WithTlsOptions(t =>
+            {
+                t.UseTls(true).WithTargetHost(uri.Host);
+                if (CaFile is not null)
+                {
+                    var chain = new X509Certificate2Collection();
+                    chain.ImportFromPemFile(CaFile);
+                    t.WithTrustChain(chain);
+                }
+                if (CertFile is not null) t.WithClientCertificates([X509Certificate2.CreateFromPemFile(CertFile, KeyFile)]);
+            });
+        return b;
+    }
 
     public void Validate()
     {
