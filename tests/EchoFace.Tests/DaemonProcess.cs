@@ -1,25 +1,28 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace EchoFace.Tests.Sync;
+using EchoFace.Tests.Sync;
 
-/// <summary>`echoface run` as a child process linked to a test broker; killed at the end of the test whatever happened.</summary>
+namespace EchoFace.Tests;
+
+/// <summary>`echoface run` as a child process (linked to a test broker when given one); killed at the end of the test whatever happened.</summary>
 public sealed class DaemonProcess : IDisposable
 {
     private readonly StringBuilder _log = new();
-    private readonly ManualResetEventSlim _connected = new();
 
-    public DaemonProcess(Mosquitto broker, string data, string device, IDictionary<string, string>? environment = null, string camera = "none")
+    public DaemonProcess(Mosquitto? broker, string data, string device, IDictionary<string, string>? environment = null, string camera = "none",
+        string health = "http://127.0.0.1:0")
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "echoface.dll"), "run", "--camera", camera, "--door", "simulated",
-                     "--health", "http://127.0.0.1:0", "--data", data, "--models", TestEnvironment.ModelsDirectory })
+                     "--health", health, "--data", data, "--models", TestEnvironment.ModelsDirectory })
             start.ArgumentList.Add(a);
-        foreach (var (k, v) in new[] { ("Enabled", "true"), ("Broker", broker.Url()), ("Site", "lab"), ("DeviceId", device) })
-            start.Environment[$"ECHOFACE__Fleet__{k}"] = v;
+        if (broker is not null)
+            foreach (var (k, v) in new[] { ("Enabled", "true"), ("Broker", broker.Url()), ("Site", "lab"), ("DeviceId", device) })
+                start.Environment[$"ECHOFACE__Fleet__{k}"] = v;
         foreach (var (k, v) in environment ?? new Dictionary<string, string>()) start.Environment[k] = v;
         Process = Process.Start(start)!;
-        Process.ErrorDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); if (e.Data?.Contains("Fleet link connected") == true) _connected.Set(); };
+        Process.ErrorDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };
         Process.OutputDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };
         Process.BeginErrorReadLine();
         Process.BeginOutputReadLine();
@@ -28,9 +31,17 @@ public sealed class DaemonProcess : IDisposable
     public Process Process { get; }
     public string Log { get { lock (_log) return _log.ToString(); } }
 
-    public void WaitConnected()
+    public void WaitConnected() => WaitFor("Fleet link connected", "the daemon did not connect to the broker");
+
+    /// <summary>Waits up to a minute for <paramref name="text"/> in the daemon's log.</summary>
+    public void WaitFor(string text, string failure)
     {
-        if (!_connected.Wait(TimeSpan.FromSeconds(60))) throw new TimeoutException($"the daemon did not connect to the broker:\n{Log}");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (!Log.Contains(text, StringComparison.Ordinal))
+        {
+            if (watch.Elapsed > TimeSpan.FromSeconds(60) || Process.HasExited) throw new TimeoutException($"{failure}:\n{Log}");
+            Thread.Sleep(50);
+        }
     }
 
     /// <summary>SIGTERM and wait: true when it stopped in time with exit code 0.</summary>

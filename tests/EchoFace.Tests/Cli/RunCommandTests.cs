@@ -154,26 +154,11 @@ public class RunCommandTests
     [Fact]
     public async Task Sigterm_stops_the_daemon_cleanly_with_every_event_stored_and_health_and_metrics_answer()
     {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
+        var port = Sync.Mosquitto.FreePort();
         Assert.Equal(0, _cli.Run("enroll", "jolie", Jolie[0], Jolie[1]).ExitCode);
         var video = TestEnvironment.Video(Path.Combine(_dir, "long.mp4"), 6, 0, Jolie[2], Jolie[3]);
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "echoface.dll"), "run", "--camera", $"file:{video}", "--door", "simulated",
-                     "--health", $"http://127.0.0.1:{port}", "--data", _cli.DataDirectory, "--models", TestEnvironment.ModelsDirectory })
-            start.ArgumentList.Add(a);
-        using var daemon = Process.Start(start)!;
-        var log = new System.Text.StringBuilder();
-        var granted = new ManualResetEventSlim();
-        daemon.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); if (e.Data?.Contains("Access granted") == true) granted.Set(); };
-        daemon.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
-        daemon.BeginErrorReadLine();
-        daemon.BeginOutputReadLine();
-        // whatever fails below, the daemon must not outlive the test
-        using var reaper = new Reaper(daemon);
-        Assert.True(granted.Wait(TimeSpan.FromSeconds(60)), $"no decision within 60 s:\n{log}");
+        using var daemon = new DaemonProcess(null, _cli.DataDirectory, "door-1", camera: $"file:{video}", health: $"http://127.0.0.1:{port}");
+        daemon.WaitFor("Access granted", "no decision within 60 s");
         using (var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") })
         {
             var health = JsonDocument.Parse(await http.GetStringAsync("/healthz")).RootElement;
@@ -188,14 +173,12 @@ public class RunCommandTests
             Assert.Contains("echoface_source_restarts", metrics);
             Assert.Contains("echoface_stage_ms_count{stage=\"embed\"}", metrics);
         }
-        Process.Start("kill", ["-TERM", $"{daemon.Id}"])!.WaitForExit();
-        Assert.True(daemon.WaitForExit(20_000), "the daemon did not stop within 20 s of SIGTERM");
-        Assert.True(daemon.ExitCode == 0, $"exit code {daemon.ExitCode}:\n{log}");
+        Assert.True(daemon.Stop(), $"the daemon did not stop with exit code 0 within 20 s of SIGTERM:\n{daemon.Log}");
 
         using var outbox = new EventOutbox(Path.Combine(_cli.DataDirectory, "echoface.db"));
         var events = outbox.Read(includeSent: true);
         Assert.Contains(events, e => e.Kind == "access" && e.Payload.Contains("\"granted\""));
-        Assert.True(events[^1].Payload.Contains("stopping"), string.Join("\n", events.Select(e => e.Payload)) + log);
+        Assert.True(events[^1].Payload.Contains("stopping"), string.Join("\n", events.Select(e => e.Payload)) + daemon.Log);
         Assert.Equal("Fault", outbox.DoorState("door-1")); // fail position recorded with the last event
     }
 
@@ -215,15 +198,5 @@ public class RunCommandTests
         verify.WaitForExit();
         Assert.True(verify.ExitCode == 0, output);
         Assert.DoesNotContain("Unknown key", output);
-    }
-
-    /// <summary>Kills a child process at the end of a test unless it has already exited (a failed assertion must not leave a daemon running).</summary>
-    public sealed class Reaper(Process process) : IDisposable
-    {
-        public void Dispose()
-        {
-            try { if (!process.HasExited) process.Kill(entireProcessTree: true); }
-            catch (InvalidOperationException) { }
-        }
     }
 }
