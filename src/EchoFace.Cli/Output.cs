@@ -41,4 +41,11 @@ public sealed class Output(IAnsiConsole console, TextWriter stdout, TextWriter s
                 return work(() => task.Increment(1));
             });
     }
+
+    /// <summary>Runs work under a spinner whose text the work updates with each step it starts (silently without a terminal).</summary>
+    public T Status<T>(bool enabled, string label, Func<Action<string>, T> work)
+    {
+        if (!enabled || !Console.Profile.Capabilities.Interactive) return work(_ => { });
+        return Console.Status().Start(label, ctx => work(step => ctx.Status($"{Esc(label)}: {Esc(step)}")));
+    }
 }
