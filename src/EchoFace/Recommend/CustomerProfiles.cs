@@ -4,7 +4,7 @@ namespace EchoFace.Recommend;
 
 /// <summary>
 /// Per-customer features joined to the transactions by customer id (engagement and interest scores, review sentiment, platform):
-/// numeric columns as they are, text columns one-hot over their most frequent values; a missing value is NaN (the ranker treats it as missing).
+/// numeric columns as they are, text columns one-hot over their most frequent values; a missing value is NaN here (the ranker reads it as 0 beside a has-profile flag).
 /// </summary>
 public sealed class CustomerProfiles
 {

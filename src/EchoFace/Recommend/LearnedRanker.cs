@@ -18,7 +18,11 @@ public sealed class RankingFeatures(PurchaseHistory history, ImplicitAls als, Cu
         "item_popularity_log", "item_recent_popularity_log", "item_popularity_rank", "own_count", "own_share", "own_recent_count",
         "own_days_since", "basket_cooccurrence", "sequence_cooccurrence", "customer_cooccurrence", "als_score",
         "customer_baskets_log", "customer_days_since_last_basket", "item_last_month_share", "item_last_quarter_share", "item_same_season_last_year_share",
+        "has_profile",
     ];
+
+    /// <summary>Stands for "never bought": FastTree drops any row holding a NaN, so no feature may be missing.</summary>
+    private const float Never = 10_000f;
 
     public IReadOnlyList<string> Names { get; } = [.. Base, .. profiles.FeatureNames.Select(n => "profile:" + n)];
     public int Count => Names.Count;
@@ -48,7 +52,7 @@ public sealed class RankingFeatures(PurchaseHistory history, ImplicitAls als, Cu
         history.Propagate(h, history.CustomerSimilarity, together);
         als.Score(customer, alsScores);
         float[] own = new float[n], ownRecent = new float[n], ownDays = new float[n];
-        Array.Fill(ownDays, float.NaN);
+        Array.Fill(ownDays, Never);
         for (var k = 0; k < h.Items.Length; k++)
         {
             own[h.Items[k]] = h.Counts[k];
@@ -86,13 +90,14 @@ public sealed class RankingFeatures(PurchaseHistory history, ImplicitAls als, Cu
         f[13] = Share(history.LastMonth, item);
         f[14] = Share(history.LastQuarter, item);
         f[15] = Share(history.SameSeasonLastYear, item);
-        v.Profile.CopyTo(f[Base.Length..]);
+        f[16] = v.Profile.Any(float.IsFinite) ? 1 : 0;
+        for (var p = 0; p < v.Profile.Length; p++) f[Base.Length + p] = float.IsFinite(v.Profile[p]) ? v.Profile[p] : 0;
     }
 
     private float Share(float[] counts, int item)
     {
         var total = _totals.GetValue(counts, c => new StrongBox<float>(c.Sum())).Value;
-        return total > 0 ? counts[item] / total : float.NaN;
+        return total > 0 ? counts[item] / total : 0;
     }
 
     private readonly ConditionalWeakTable<float[], StrongBox<float>> _totals = [];

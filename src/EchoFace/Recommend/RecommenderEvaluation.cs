@@ -107,7 +107,10 @@ public static class RecommenderEvaluation
         var warmScores = models.Values.SelectMany(m => Score(m, warm, history, perCustomer)).ToList();
         var coldScores = ModelNames.NonPersonal.SelectMany(n => Score(models[n], cold, history, null)).ToList();
         var versus = perCustomer.Select(kv => Versus(kv.Key, kv.Value, perCustomer[ModelNames.Popularity])).ToList();
-        var winner = warmScores.Where(s => s.K == 10).MaxBy(s => s.Ndcg)!.Model;
+        // a personal model must earn its cost: it is served only when it beats popularity beyond the noise (paired 95% interval above 0)
+        var winner = warmScores.Where(s => s.K == 10)
+            .Where(s => ModelNames.NonPersonal.Contains(s.Model) || versus.Single(v => v.Model == s.Model).Low > 0)
+            .MaxBy(s => s.Ndcg)!.Model;
         // cold start: the best non-personal list on the customers it is for (on the warm ones when the test has no cold customer)
         var coldPool = cold.Count > 0 ? coldScores : warmScores.Where(s => ModelNames.NonPersonal.Contains(s.Model)).ToList();
         var coldStart = coldPool.Where(s => s.K == 10).MaxBy(s => s.Ndcg)!.Model;

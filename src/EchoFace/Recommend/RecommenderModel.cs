@@ -110,7 +110,7 @@ public sealed class RecommenderModel
             LabelWindowDays = window.TotalDays,
             Items = set.Items,
             Customers = set.Customers.Count,
-            DefaultModel = rankerModel is null && evaluation.Winner == ModelNames.Ranker ? ModelNames.ItemToItem : evaluation.Winner,
+            DefaultModel = evaluation.Winner,
             ColdStartModel = evaluation.ColdStart,
             FeatureSchema = new RankingFeatures(history, als, profiles, set.Customers).Names,
             Als = options.Als,

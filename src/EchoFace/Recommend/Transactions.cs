@@ -70,7 +70,7 @@ public static class TransactionReader
 {
     private const int ExampleLimit = 20;
 
-    /// <summary>Formats tried when none is given, in this order; a file that more than one parses completely is ambiguous and must name one.</summary>
+    /// <summary>Formats tried when none is given; a file that two read equally well is ambiguous and must name one.</summary>
     private static readonly string[] CandidateFormats =
         ["yyyy-MM-dd", "yyyy-MM-ddTHH:mm:ss", "yyyy-MM-dd HH:mm:ss", "dd-MM-yyyy", "dd/MM/yyyy", "MM/dd/yyyy", "dd.MM.yyyy", "unix"];
 
@@ -153,17 +153,18 @@ public static class TransactionReader
         throw new BadInputException($"{path} has no column '{column}' for the {role} (its columns: {header})");
     }
 
+    /// <summary>The format that reads the most of the first values (a few bad times are malformed rows, not a reason to guess another format).</summary>
     private static string DetectTimeFormat(string path, string column, IEnumerable<string> values)
     {
         var sample = values.Take(2000).ToList();
-        var fits = CandidateFormats.Where(f => sample.All(v => TryParseTime(v, f, out _))).ToList();
-        return fits.Count switch
-        {
-            1 => fits[0],
-            0 => throw new BadInputException(
-                $"{path}: column '{column}' holds times in no format tried ({string.Join(", ", CandidateFormats)}); give one with --time-format (e.g. \"{Clip(sample.FirstOrDefault() ?? "")}\")"),
-            _ => throw new BadInputException($"{path}: column '{column}' parses as {string.Join(" and ", fits)}: give --time-format to say which"),
-        };
+        var counts = CandidateFormats.Select(f => (Format: f, Count: sample.Count(v => TryParseTime(v, f, out _)))).ToList();
+        var best = counts.Max(c => c.Count);
+        var fits = counts.Where(c => c.Count == best).Select(c => c.Format).ToList();
+        if (best == 0)
+            throw new BadInputException(
+                $"{path}: column '{column}' holds times in no format tried ({string.Join(", ", CandidateFormats)}); give one with --time-format (e.g. \"{Clip(sample.FirstOrDefault() ?? "")}\")");
+        if (fits.Count > 1) throw new BadInputException($"{path}: column '{column}' parses as {string.Join(" and ", fits)}: give --time-format to say which");
+        return fits[0];
     }
 
     internal static bool TryParseTime(string value, string format, out DateTime at)
