@@ -124,17 +124,20 @@ public sealed class RecommenderModel
     public IRecommender Model(string name) =>
         _models.TryGetValue(name, out var m) ? m : throw new BadInputException($"this artifact has no model '{name}' (it has: {string.Join(", ", _models.Keys)})");
 
-    /// <summary>The customer's top k by the default model; a customer with no history gets the cold-start list, flagged.</summary>
+    /// <summary>The customer's top k by the default model (or <paramref name="model"/>); a customer with no history gets the cold-start list, flagged.</summary>
     public Recommendation Recommend(string customer, int k = 10, string? model = null, float[]? scratch = null)
     {
         if (k < 1) throw new BadInputException($"k must be at least 1 (got {k})");
         var index = Set.CustomerIndex(customer);
         var cold = History.For(index) is null;
         var recommender = Model(cold ? Manifest.ColdStartModel : model ?? Manifest.DefaultModel);
-        var scores = scratch ?? new float[History.ItemCount];
+        // a caller's scratch buffer (the daemon reuses one) may be longer than the catalogue: only its head is used
+        var scores = scratch is not null && scratch.Length >= History.ItemCount ? scratch.AsSpan(0, History.ItemCount) : new float[History.ItemCount];
         recommender.Score(index, scores);
         var top = TopK.Of(scores, k, History.PopularityRank);
-        return new Recommendation(customer, recommender.Name, cold, Manifest.Version, [.. top.Select(i => new RecommendedItem(Set.Items[i], scores[i]))]);
+        var items = new RecommendedItem[top.Length];
+        for (var i = 0; i < top.Length; i++) items[i] = new RecommendedItem(Set.Items[top[i]], scores[top[i]]);
+        return new Recommendation(customer, recommender.Name, cold, Manifest.Version, items);
     }
 
     public void Save(string folder)
