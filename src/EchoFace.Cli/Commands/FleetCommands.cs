@@ -175,11 +175,88 @@ internal static class FleetCommands
             return rows.All(r => r.status == "applied") ? EchoFaceCli.Ok : EchoFaceCli.Failure;
         });
 
+        fleet.Subcommands.Add(RecommendPush(g, o, broker, site));
         fleet.Subcommands.Add(push);
         fleet.Subcommands.Add(enroll);
         fleet.Subcommands.Add(devices);
         fleet.Subcommands.Add(events);
         return fleet;
+    }
+
+    /// <summary>fleet recommend push: per-customer lists, from a JSON set or a trained artifact, to one device or every online one.</summary>
+    private static Command RecommendPush(GlobalOptions g, Output o, Option<string?> broker, Option<string?> site)
+    {
+        var source = new Argument<string>("source") { Description = "a recommender artifact folder (`recommend train --out`) or a JSON set {version, mode, lists: {customer: [items]}}" };
+        var target = new Option<string?>("--device") { Description = "one device" };
+        var all = new Option<bool>("--all") { Description = "every device of the site that is online" };
+        var k = new Option<int>("--k") { Description = "items per customer when the source is an artifact", DefaultValueFactory = _ => 10 };
+        var merge = new Option<bool>("--merge") { Description = "add to and update the device's lists instead of replacing them all" };
+        var wait = new Option<double>("--wait") { Description = "seconds to wait for the devices' answers", DefaultValueFactory = _ => 15 };
+        var push = new Command("push", "Send per-customer top-K lists; each device applies the set whole (newer versions only) and answers") { source, target, all, k, merge, wait };
+        push.SetAction(async (p, cancel) =>
+        {
+            var options = Options(p, g, broker, site);
+            var device = p.GetValue(target);
+            if ((device is null) != p.GetValue(all)) throw new BadInputException("give --device D or --all");
+            var set = ListsFrom(p.GetValue(source)!, p.GetValue(k), !p.GetValue(merge));
+            var payload = set.Encode();
+            await using var client = await FleetClient.ConnectAsync(options, cancel);
+            await client.SubscribeAsync(FleetTopics.AllStatus(options.Site), cancel);
+            var online = (await client.CollectAsync(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5), cancel))
+                .Where(m => Str(m.Payload, "state") == "online").Select(m => Str(m.Payload, "device")).ToHashSet();
+            var targets = device is null ? online.Order().ToList() : [device];
+            if (targets.Count == 0) throw new ToolException($"no device of site {options.Site} is online (`echoface fleet devices`)");
+            foreach (var t in targets) await client.SubscribeAsync(FleetTopics.DeviceTopic(options.Site, t, "recommendations/result"), cancel);
+            foreach (var t in targets) await client.PublishAsync(FleetTopics.DeviceTopic(options.Site, t, "recommendations/set"), payload, retain: false, cancel);
+            var answers = new Dictionary<string, JsonElement>();
+            var limit = TimeSpan.FromSeconds(p.GetValue(wait));
+            while (answers.Count < targets.Count)
+            {
+                var a = await WaitFor(client, m => m.Topic.EndsWith("/recommendations/result", StringComparison.Ordinal) && Str(m.Payload, "requestId") == set.RequestId, limit, cancel);
+                if (a is null) break;
+                answers[a.Topic.Split('/')[2]] = a.Payload;
+            }
+            var rows = targets.Select(t => new
+            {
+                device = t, status = answers.TryGetValue(t, out var a) ? Str(a, "status") : "no answer",
+                customers = answers.TryGetValue(t, out var b) ? Str(b, "customers") : "", error = answers.TryGetValue(t, out var c) ? Str(c, "error") : "",
+            }).ToList();
+            if (p.GetValue(g.Json)) o.Json(new { version = set.Version, customers = set.Lists.Count, results = rows });
+            else
+            {
+                var table = new Table().AddColumns("device", "status", "customers", "error");
+                foreach (var r in rows) table.AddRow(Output.Esc(r.device), r.status == "applied" ? "[green]applied[/]" : $"[red]{Output.Esc(r.status)}[/]", r.customers, Output.Esc(r.error));
+                o.Console.Write(table);
+                o.Line($"version {set.Version}: {set.Lists.Count} customers' lists");
+            }
+            return rows.All(r => r.status == "applied") ? EchoFaceCli.Ok : EchoFaceCli.Failure;
+        });
+        var recommend = new Command("recommend", "Product recommendations for the site's shelf cameras");
+        recommend.Subcommands.Add(push);
+        return recommend;
+    }
+
+    /// <summary>A set from an artifact (every customer's top k, versioned by the artifact) or from a JSON file checked as a device would.</summary>
+    private static RecommendationSet ListsFrom(string source, int k, bool replace)
+    {
+        var requestId = Guid.NewGuid().ToString("N");
+        if (Directory.Exists(source))
+        {
+            var model = Recommend.RecommenderModel.Load(source);
+            var scratch = new float[model.History.ItemCount];
+            var lists = model.Set.Customers.ToDictionary(c => c, c => (IReadOnlyList<Storage.ListedItem>)
+                [.. model.Recommend(c, k, scratch: scratch).Items.Select(i => new Storage.ListedItem(i.Item, i.Score))], StringComparer.Ordinal);
+            return new RecommendationSet(requestId, model.Manifest.Version, replace, lists);
+        }
+        if (!File.Exists(source)) throw new BadInputException($"{source} is neither a recommender artifact folder nor a JSON file");
+        System.Text.Json.Nodes.JsonObject node;
+        try { node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllBytes(source)) as System.Text.Json.Nodes.JsonObject ?? throw new JsonException("not a JSON object"); }
+        catch (JsonException e) { throw new BadInputException($"{source}: not a JSON recommendation set: {e.Message}", e); }
+        node["requestId"] = requestId;
+        node["version"] ??= DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        node["mode"] ??= replace ? "replace" : "merge";
+        try { return RecommendationSet.Parse(System.Text.Encoding.UTF8.GetBytes(node.ToJsonString())); }
+        catch (BadInputException e) { throw new BadInputException($"{source}: {e.Message}", e); }
     }
 
     private static FleetOptions Options(ParseResult p, GlobalOptions g, Option<string?> broker, Option<string?> site)

@@ -21,7 +21,7 @@ internal static class RunCommand
     {
         var camera = new Option<string?>("--camera") { Description = "v4l2:/dev/video0 | rtsp://... | file:PATH | none (default Camera.Source)" };
         var microphone = new Option<string?>("--microphone") { Description = "alsa:DEVICE | pulse:DEVICE | file:PATH | none, for the voice step-up (default Microphone.Source)" };
-        var policy = new Option<string?>("--policy") { Description = "face | face+liveness | face+voice (default Access.Policy)" };
+        var policy = new Option<string?>("--policy") { Description = "face | face+liveness | face+voice | retail (default Access.Policy)" };
         var board = new Option<string?>("--door") { Description = "auto | gpio | simulated (default Door.Board)" };
         var health = new Option<string?>("--health") { Description = "address of /healthz and /metrics (default Health.Listen)" };
         var once = new Option<bool>("--once") { Description = "stop when a file camera source ends, and print a summary (demos, tests, benchmarks)" };
@@ -57,6 +57,8 @@ internal static class RunCommand
             var app = builder.Build();
             var daemon = app.Services.GetRequiredService<DoorDaemon>();
             app.MapGet("/healthz", () => Health(daemon, config) is var h && h.Status == "ok" ? Results.Json(h) : Results.Json(h, statusCode: 503));
+            // the shelf display polls this: the customer last seen (opted-in only) and their products, empty once they have gone
+            app.MapGet("/v1/shelf/latest", () => daemon.ShelfCustomer is { } c ? Results.Json(c, ShelfJson) : Results.NoContent());
             app.MapMetrics();
             RegisterGauges(daemon);
             using var ownShadow = shadow;
@@ -76,6 +78,8 @@ internal static class RunCommand
         });
         return cmd;
     }
+
+    private static readonly System.Text.Json.JsonSerializerOptions ShelfJson = new(System.Text.Json.JsonSerializerDefaults.Web);
 
     private static Dictionary<string, string?> Overrides(ParseResult p, params Option<string?>[] options)
     {

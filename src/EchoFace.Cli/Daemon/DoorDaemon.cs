@@ -54,6 +54,9 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
     public EventOutbox? Outbox => _outbox;
     public string Provider => _pipeline?.Provider ?? "";
     public DateTimeOffset LastFrameAt { get; private set; }
+    /// <summary>The customer the shelf display shows: the last one seen, while within Retail.DisplaySeconds.</summary>
+    public CustomerSeen? ShelfCustomer =>
+        _terminal?.LatestCustomer is { } c && DateTimeOffset.UtcNow - c.At <= TimeSpan.FromSeconds(config.Retail.DisplaySeconds) ? c : null;
     /// <summary>Why the camera stream could not be read at all (a corrupt file): `run` exits 2 with it.</summary>
     public string? Failure { get; private set; }
     /// <summary>Every event of this run, read at stop (the summary of `run --once` prints them after the host is gone).</summary>
@@ -89,8 +92,12 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
         var policy = new AccessPolicy(config.Access, config.Match, TimeProvider.System);
         var models = new ModelsUsed(config.Face.Detector, config.Face.Embedder, manifest.Get(config.Face.Embedder).Sha256[..12], config.Face.Liveness,
             voice is null ? null : config.Voice.Embedder);
+        var lists = Own(new RecommendationStore(db));
         _terminal = new DoorTerminal(_pipeline, faces, voice, new MicrophoneSource(config.Microphone.Source), policy, _door, _outbox, store,
-            config.Door.Name, models, loggers.CreateLogger("EchoFace.Access"));
+            config.Door.Name, models, loggers.CreateLogger("EchoFace.Access"))
+        {
+            Shelf = config.Access.Policy == Policies.Retail ? new ShelfRecommendations(lists, LoadRecommender(), config.Retail.TopK) : null,
+        };
         _terminal.Decided += d =>
         {
             DaemonMetrics.Decisions.WithLabels(d.Outcome, d.Reason).Inc();
@@ -116,13 +123,28 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
             }, loggers.CreateLogger("EchoFace.Fleet"));
         if (_fleet is not null)
             _handlers = new FleetHandlers(_fleet, request.Shadow, config, _door, policy, _outbox, Telemetry, loggers.CreateLogger("EchoFace.Fleet"),
-                faces, store, _terminal);
+                faces, store, _terminal, lists);
 
         _door.Resume();
         ReadyMs = (DateTimeOffset.UtcNow - System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime()).TotalMilliseconds;
         _log.LogInformation("Ready in {Ms:F0} ms: {Identities} face templates, policy {Policy}, camera {Camera}, door {Board}, provider {Provider}",
             ReadyMs, faces.Gallery.TemplateCount, config.Access.Policy, CameraSource.Describe(config.Camera.Source), _io.Name, _pipeline.Provider);
         return base.StartAsync(cancellationToken);
+    }
+
+    /// <summary>The local recommender artifact, when there is one; without it customers get only the lists the fleet pushes.</summary>
+    private Recommend.RecommenderModel? LoadRecommender()
+    {
+        var folder = Path.Combine(request.DataDirectory, config.Retail.Model);
+        if (!File.Exists(Path.Combine(folder, Recommend.RecommenderModel.ManifestFile)))
+        {
+            _log.LogWarning("No recommender artifact in {Folder} (`echoface recommend train --out {Folder}`): customers get the fleet's lists only", folder, folder);
+            return null;
+        }
+        var model = Recommend.RecommenderModel.Load(folder);
+        _log.LogInformation("Recommender version {Version} loaded: {Model}, {Customers} customers, {Items} items", model.Manifest.Version, model.Manifest.DefaultModel,
+            model.Manifest.Customers, model.Manifest.Items.Count);
+        return model;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stop)

@@ -22,13 +22,15 @@ internal sealed class FleetHandlers
     private readonly Recognition.FaceRecognizer _faces;
     private readonly GalleryStore _store;
     private readonly DoorTerminal _terminal;
+    private readonly RecommendationStore _lists;
 
     public FleetHandlers(FleetLink link, ConfigShadow? shadow, EchoFaceConfig config, DoorController door, AccessPolicy policy, EventOutbox outbox,
-        Func<object> telemetry, ILogger log, Recognition.FaceRecognizer faces, GalleryStore store, DoorTerminal terminal)
+        Func<object> telemetry, ILogger log, Recognition.FaceRecognizer faces, GalleryStore store, DoorTerminal terminal, RecommendationStore lists)
     {
         (_link, _shadow, _config, _door, _policy, _outbox, _telemetry, _log) = (link, shadow, config, door, policy, outbox, telemetry, log);
-        (_faces, _store, _terminal) = (faces, store, terminal);
+        (_faces, _store, _terminal, _lists) = (faces, store, terminal, lists);
         link.Subscribe(link.Topics.EnrollSet);
+        link.Subscribe(link.Topics.RecommendationsSet);
         if (shadow is not null)
         {
             link.Subscribe(link.Topics.ConfigDesired);
@@ -43,6 +45,7 @@ internal sealed class FleetHandlers
         if (_shadow is not null && (topic == _link.Topics.ConfigDesired || topic == _link.Topics.GroupConfigDesired))
             return OnDesiredConfigAsync(_shadow, topic == _link.Topics.GroupConfigDesired ? "group" : "device", payload);
         if (topic == _link.Topics.EnrollSet) return EnrollAsync(payload);
+        if (topic == _link.Topics.RecommendationsSet) return RecommendationsAsync(payload);
         var name = topic[(topic.LastIndexOf('/') + 1)..];
         return name switch
         {
@@ -174,6 +177,28 @@ internal sealed class FleetHandlers
         _log.LogInformation("Fleet enrolment {Identity}: {Status} {Error}", identity, status, error);
         await _link.TryPublishAsync(_link.Topics.EnrollResult,
             JsonSerializer.SerializeToUtf8Bytes(new { requestId, identity, status, error, templates = count, at = DateTimeOffset.UtcNow }, FleetLink.Json), retain: false);
+    }
+
+    /// <summary>recommendations/set: per-customer lists with a version, applied whole or not at all; answered on recommendations/result.</summary>
+    private async Task RecommendationsAsync(byte[] payload)
+    {
+        string? requestId = RecommendationSet.PeekRequestId(payload), error = null;
+        long? version = null;
+        string status;
+        var customers = 0;
+        try
+        {
+            var set = RecommendationSet.Parse(payload);
+            version = set.Version;
+            customers = set.Lists.Count;
+            status = _lists.Apply(set.Version, set.Replace, set.Lists) == ListSetOutcome.Applied ? "applied" : "stale";
+            if (status == "stale") error = $"version {set.Version} is not newer than the applied {_lists.Version}";
+        }
+        catch (BadInputException e) { (status, error) = ("rejected", e.Message); }
+        if (status == "applied") _log.LogInformation("Fleet recommendations version {Version} applied: {Customers} customers", version, customers);
+        else _log.LogWarning("Fleet recommendations {Status}: {Error}", status, error);
+        await _link.TryPublishAsync(_link.Topics.RecommendationsResult, JsonSerializer.SerializeToUtf8Bytes(
+            new { requestId, version, status, error, customers, applied = _lists.Version, at = DateTimeOffset.UtcNow }, FleetLink.Json), retain: false);
     }
 
     /// <summary>cmd/export {requestId, identity}: the identity's templates, for copying to other devices (sealed at rest, so only over TLS in production).</summary>

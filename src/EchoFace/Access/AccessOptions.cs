@@ -55,8 +55,11 @@ public sealed class ScheduleRule
 
 public static class Policies
 {
-    public const string Face = "face", FaceLiveness = "face+liveness", FaceVoice = "face+voice";
-    public static readonly string[] All = [Face, FaceLiveness, FaceVoice];
+    public const string Face = "face", FaceLiveness = "face+liveness", FaceVoice = "face+voice", Retail = "retail";
+    public static readonly string[] All = [Face, FaceLiveness, FaceVoice, Retail];
+
+    /// <summary>Policies that refuse a face below the liveness threshold (a shelf camera opens nothing, so it does not ask).</summary>
+    public static bool NeedsLiveness(string policy) => policy is FaceLiveness or FaceVoice;
 }
 
 public sealed class AccessOptions

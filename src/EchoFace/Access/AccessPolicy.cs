@@ -41,7 +41,7 @@ public sealed class AccessPolicy(AccessOptions options, Gallery.MatchOptions mat
         var now = clock.GetUtcNow();
         if (_lastDecided.TryGetValue(id, out var last) && now - last < TimeSpan.FromSeconds(options.ReentrySeconds))
             return Result(Verdict.Ignore, "re-entry", id);
-        if (options.Policy != Policies.Face && (live ?? 0) < options.LivenessThreshold) return Result(Verdict.Deny, "liveness_failed", id);
+        if (Policies.NeedsLiveness(options.Policy) && (live ?? 0) < options.LivenessThreshold) return Result(Verdict.Deny, "liveness_failed", id);
         if (options.Schedules.TryGetValue(groupOf(id), out var rules))
         {
             var local = TimeZoneInfo.ConvertTime(now, _zone).DateTime;

@@ -71,6 +71,11 @@ public sealed class DoorTerminal
 
     public TerminalStats Stats { get; } = new();
     public event Action<AccessDecision>? Decided;
+    /// <summary>Under the retail policy: where a recognised, opted-in customer's products come from.</summary>
+    public ShelfRecommendations? Shelf { get; init; }
+    /// <summary>The last opted-in customer seen under the retail policy (what the shelf display shows).</summary>
+    public CustomerSeen? LatestCustomer { get; private set; }
+    public event Action<CustomerSeen>? CustomerSeen;
     /// <summary>Per-stage milliseconds of each frame (detect on every frame; the other stages only while a presence is open).</summary>
     public event Action<StageTimings>? FrameAnalyzed;
 
@@ -129,6 +134,10 @@ public sealed class DoorTerminal
             case Verdict.Ignore:
                 track.Decided = true;
                 _log.LogDebug("Track {Track}: {Identity} seen again within the re-entry time", track.Id, r.IdentityId);
+                return;
+            case Verdict.Grant or Verdict.Deny when _policy.Options.Policy == Policies.Retail:
+                track.Decided = true;
+                if (r.Verdict == Verdict.Grant) Seen(track, frame, r);
                 return;
             case Verdict.StepUp:
                 track.Decided = true;
@@ -199,6 +208,27 @@ public sealed class DoorTerminal
         _log.LogInformation("Access {Outcome} at {Door}: {Reason}, identity {Identity}, face {Score:F3}, liveness {Liveness:F3}",
             decision.Outcome, _doorName, reason, r.IdentityId ?? "unknown", r.FaceScore, r.Liveness ?? -1);
         Decided?.Invoke(decision);
+    }
+
+    /// <summary>
+    /// Retail: a match to a customer who opted in yields a customer_seen event with their products. Anyone else (a stranger, or an
+    /// enrolled person with no opt-in) leaves no trace: no event, no log line naming them, no lockout count.
+    /// </summary>
+    private void Seen(Track track, CameraFrame frame, PolicyResult r)
+    {
+        if (_store.Customers().GetValueOrDefault(r.IdentityId!) is not { } customer) return;
+        var (source, version, model, cold, items) = Shelf?.For(customer) ?? ("none", null, null, false, []);
+        var now = _clock.GetUtcNow();
+        var seen = new CustomerSeen(_doorName, customer, r.FaceScore, _faces.Match.IdentifyThreshold, track.Id, r.Faces, source, version, model, cold, items,
+            (now - frame.CapturedAt).TotalMilliseconds, now);
+        lock (_decide)
+        {
+            _policy.Record(r.IdentityId, granted: true); // re-entry: one event per visit, not one per glance
+            _outbox.Append("customer_seen", _doorName, seen);
+            LatestCustomer = seen;
+        }
+        _log.LogInformation("Customer {Customer} seen at {Shelf}: {Count} products from {Source}", customer, _doorName, items.Count, source);
+        CustomerSeen?.Invoke(seen);
     }
 
     public void Stop() => _stopping.Cancel();

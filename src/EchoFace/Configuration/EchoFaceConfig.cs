@@ -35,6 +35,23 @@ public sealed class HealthOptions
     }
 }
 
+public sealed class RetailOptions
+{
+    /// <summary>Recommender artifact folder (`echoface recommend train --out`); relative paths are under the data directory.</summary>
+    public string Model { get; set; } = "recommender";
+    /// <summary>How many products a customer_seen event and the shelf display carry.</summary>
+    public int TopK { get; set; } = 10;
+    /// <summary>How long the shelf display keeps showing a customer's list after they were seen; then /v1/shelf/latest is empty again.</summary>
+    public double DisplaySeconds { get; set; } = 30;
+
+    public void Validate()
+    {
+        if (TopK is < 1 or > 100) throw new ArgumentException($"Retail.TopK must be between 1 and 100, not {TopK}");
+        if (DisplaySeconds is < 1 or > 3600) throw new ArgumentException($"Retail.DisplaySeconds must be between 1 and 3600, not {DisplaySeconds}");
+        if (string.IsNullOrWhiteSpace(Model)) throw new ArgumentException("Retail.Model must name the recommender artifact folder");
+    }
+}
+
 /// <summary>The whole configuration: /etc/echoface/echoface.json, then ECHOFACE__Section__Key environment variables; unknown keys are errors.</summary>
 public sealed class EchoFaceConfig
 {
@@ -50,6 +67,7 @@ public sealed class EchoFaceConfig
     public MicrophoneOptions Microphone { get; set; } = new();
     public HealthOptions Health { get; set; } = new();
     public FleetOptions Fleet { get; set; } = new();
+    public RetailOptions Retail { get; set; } = new();
 
     public const string DefaultPath = "/etc/echoface/echoface.json";
 
@@ -64,6 +82,7 @@ public sealed class EchoFaceConfig
         MicrophoneSource.Validate(Microphone.Source);
         Health.Validate();
         Fleet.Validate();
+        Retail.Validate();
         if (Media.MaxBytes <= 0 || Media.MaxPixels <= 0) throw new ArgumentException("Media.MaxBytes and Media.MaxPixels must be positive");
         foreach (var p in Inference.Providers) InferenceSessionFactory.ByName(p);
     }

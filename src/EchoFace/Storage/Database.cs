@@ -52,6 +52,38 @@ public static class Database
             document TEXT NOT NULL,
             applied_at TEXT NOT NULL);
         """,
+        // 3: retail. The outbox learns the customer_seen kind (SQLite cannot alter a CHECK: the table is rebuilt, its sequence kept);
+        // opted-in customers are linked to identities (no link, no customer event); recommendation lists synced from the fleet.
+        """
+        CREATE TABLE outbox_v3(
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('access', 'alarm', 'fault', 'prompt', 'status', 'telemetry', 'customer_seen')),
+            door TEXT,
+            payload TEXT NOT NULL,
+            sent_at TEXT);
+        INSERT INTO outbox_v3(seq, id, at, kind, door, payload, sent_at) SELECT seq, id, at, kind, door, payload, sent_at FROM outbox;
+        DELETE FROM sqlite_sequence WHERE name = 'outbox_v3';
+        INSERT INTO sqlite_sequence(name, seq) SELECT 'outbox_v3', seq FROM sqlite_sequence WHERE name = 'outbox';
+        DROP TABLE outbox;
+        ALTER TABLE outbox_v3 RENAME TO outbox;
+        CREATE INDEX outbox_pending ON outbox(sent_at, seq);
+        CREATE TABLE customers(
+            identity_id TEXT PRIMARY KEY REFERENCES identities(id) ON DELETE CASCADE,
+            customer_id TEXT NOT NULL UNIQUE,
+            opted_in_at TEXT NOT NULL);
+        CREATE TABLE recommendations(
+            customer_id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            items TEXT NOT NULL,
+            updated_at TEXT NOT NULL);
+        CREATE TABLE recommendation_sets(
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            version INTEGER NOT NULL,
+            customers INTEGER NOT NULL,
+            applied_at TEXT NOT NULL);
+        """,
     ];
 
     public static int SchemaVersion => Migrations.Length;

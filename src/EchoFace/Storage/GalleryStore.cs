@@ -100,6 +100,57 @@ public sealed class GalleryStore : IDisposable
         return true;
     }
 
+    /// <summary>Records a customer's opt-in: the identity is now known as this retail customer id (audited as "opt-in").</summary>
+    public void LinkCustomer(string identityId, string customerId, string auditDetail)
+    {
+        using var tx = _db.BeginTransaction();
+        using (var cmd = _db.CreateCommand())
+        {
+            cmd.Transaction = tx;
+            cmd.CommandText = """
+                INSERT INTO customers(identity_id, customer_id, opted_in_at) VALUES ($id, $customer, $at)
+                ON CONFLICT(identity_id) DO UPDATE SET customer_id = excluded.customer_id, opted_in_at = excluded.opted_in_at
+                """;
+            cmd.Parameters.AddWithValue("$id", identityId);
+            cmd.Parameters.AddWithValue("$customer", customerId);
+            cmd.Parameters.AddWithValue("$at", _clock.GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
+            try { cmd.ExecuteNonQuery(); }
+            catch (SqliteException e) when (e.SqliteErrorCode == 19) // constraint: unknown identity or customer id taken
+            {
+                throw new BadInputException(GetIdentity(identityId) is null
+                    ? $"no identity '{identityId}': enrol the person first"
+                    : $"customer id '{customerId}' is already linked to another identity", e);
+            }
+        }
+        Audit(tx, "opt-in", identityId, auditDetail);
+        tx.Commit();
+    }
+
+    /// <summary>Withdraws the opt-in (the identity stays enrolled, e.g. for a door); false when there was none.</summary>
+    public bool UnlinkCustomer(string identityId, string auditDetail)
+    {
+        using var tx = _db.BeginTransaction();
+        using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "DELETE FROM customers WHERE identity_id = $id";
+        cmd.Parameters.AddWithValue("$id", identityId);
+        if (cmd.ExecuteNonQuery() == 0) return false;
+        Audit(tx, "opt-out", identityId, auditDetail);
+        tx.Commit();
+        return true;
+    }
+
+    /// <summary>Opted-in customers: identity id to customer id.</summary>
+    public IReadOnlyDictionary<string, string> Customers()
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT identity_id, customer_id FROM customers ORDER BY identity_id";
+        using var r = cmd.ExecuteReader();
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        while (r.Read()) map[r.GetString(0)] = r.GetString(1);
+        return map;
+    }
+
     private void Audit(SqliteTransaction tx, string action, string? identityId, string? detail)
     {
         using var cmd = _db.CreateCommand();

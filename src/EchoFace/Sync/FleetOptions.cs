@@ -90,6 +90,8 @@ public sealed class FleetTopics(string site, string device)
     public string Commands => $"{Base}/cmd/+";
     public string EnrollSet => $"{Base}/enroll/set";
     public string EnrollResult => $"{Base}/enroll/result";
+    public string RecommendationsSet => $"{Base}/recommendations/set";
+    public string RecommendationsResult => $"{Base}/recommendations/result";
     public static string DeviceTopic(string site, string device, string leaf) => $"echoface/{site}/{device}/{leaf}";
     public string CommandResult(string name) => $"{Base}/cmd/{name}/result";
     public static string Desired(string site, string? device) => $"echoface/{site}/{device ?? "_all"}/config/desired";
