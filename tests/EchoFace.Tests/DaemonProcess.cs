@@ -10,13 +10,19 @@ public sealed class DaemonProcess : IDisposable
 {
     private readonly StringBuilder _log = new();
 
-    public DaemonProcess(Mosquitto? broker, string data, string device, IDictionary<string, string>? environment = null, string camera = "none",
+    /// <param name="camera">given on the command line, where it outranks the fleet's configuration; null leaves it to the configuration.</param>
+    public DaemonProcess(Mosquitto? broker, string data, string device, IDictionary<string, string>? environment = null, string? camera = "none",
         string health = "http://127.0.0.1:0")
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "echoface.dll"), "run", "--camera", camera, "--door", "simulated",
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "echoface.dll"), "run", "--door", "simulated",
                      "--health", health, "--data", data, "--models", TestEnvironment.ModelsDirectory })
             start.ArgumentList.Add(a);
+        if (camera is not null)
+        {
+            start.ArgumentList.Add("--camera");
+            start.ArgumentList.Add(camera);
+        }
         if (broker is not null)
             foreach (var (k, v) in new[] { ("Enabled", "true"), ("Broker", broker.Url()), ("Site", "lab"), ("DeviceId", device) })
                 start.Environment[$"ECHOFACE__Fleet__{k}"] = v;

@@ -123,7 +123,7 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
             }, loggers.CreateLogger("EchoFace.Fleet"));
         if (_fleet is not null)
             _handlers = new FleetHandlers(_fleet, request.Shadow, config, _door, policy, _outbox, Telemetry, loggers.CreateLogger("EchoFace.Fleet"),
-                faces, store, _terminal, lists);
+                faces, store, _terminal, lists, _camera);
 
         _door.Resume();
         ReadyMs = (DateTimeOffset.UtcNow - System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime()).TotalMilliseconds;

@@ -23,10 +23,12 @@ internal sealed class FleetHandlers
     private readonly GalleryStore _store;
     private readonly DoorTerminal _terminal;
     private readonly RecommendationStore _lists;
+    private readonly Media.CameraSource _camera;
 
     public FleetHandlers(FleetLink link, ConfigShadow? shadow, EchoFaceConfig config, DoorController door, AccessPolicy policy, EventOutbox outbox,
-        Func<object> telemetry, ILogger log, Recognition.FaceRecognizer faces, GalleryStore store, DoorTerminal terminal, RecommendationStore lists)
+        Func<object> telemetry, ILogger log, Recognition.FaceRecognizer faces, GalleryStore store, DoorTerminal terminal, RecommendationStore lists, Media.CameraSource camera)
     {
+        _camera = camera;
         (_link, _shadow, _config, _door, _policy, _outbox, _telemetry, _log) = (link, shadow, config, door, policy, outbox, telemetry, log);
         (_faces, _store, _terminal, _lists) = (faces, store, terminal, lists);
         link.Subscribe(link.Topics.EnrollSet);
@@ -67,6 +69,16 @@ internal sealed class FleetHandlers
             {
                 var property = typeof(EchoFaceConfig).GetProperty(section)!;
                 ConfigShadow.CopyInto(property.GetValue(_config)!, property.GetValue(shadow.Current)!);
+            }
+            var camera = shadow.Current.Camera.Source;
+            if (camera != _camera.Source)
+            {
+                // a camera that never started (Camera.Source none) or cannot take the new source opens it at the next start
+                bool switched;
+                try { switched = camera != "none" && _camera.Switch(camera); }
+                catch (ArgumentException) { switched = false; }
+                if (switched) _config.Camera.Source = camera;
+                else if (!report.PendingRestart.Contains("Camera")) report = report with { PendingRestart = [.. report.PendingRestart, "Camera"] };
             }
             _log.LogInformation("Fleet {Source} configuration version {Version} applied (changed: {Changed}; needs a restart: {Pending})",
                 source, report.Version, string.Join(", ", changed), string.Join(", ", report.PendingRestart));

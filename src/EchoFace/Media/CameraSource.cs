@@ -45,10 +45,14 @@ public sealed class CameraSource
     private readonly Channel<CameraFrame> _frames;
     private long _sequence, _dropped, _restarts;
     private volatile FfmpegProcess? _current;
+    private volatile string _source;
+    private volatile bool _switched;
+    private volatile bool _capturing;
 
     public CameraSource(CameraOptions options, ILogger logger, TimeProvider? clock = null)
     {
         _o = options;
+        _source = options.Source;
         _log = logger;
         _clock = clock ?? TimeProvider.System;
         // one frame in the pipeline, one being read, the rest queued
@@ -71,6 +75,27 @@ public sealed class CameraSource
 
     public void Return(CameraFrame frame) => _free.Add(frame.Image);
 
+    /// <summary>The source being read now (the configured one, or the last <see cref="Switch"/>).</summary>
+    public string Source => _source;
+
+    /// <summary>
+    /// Moves to another source without a restart (a pushed Camera.Source): the running ffmpeg is stopped and the next one opens the new
+    /// source at once, with no fault and no back-off. False when this source is not capturing (it started as "none", or has ended);
+    /// frame size and rate stay as started (the buffers are sized for them).
+    /// </summary>
+    public bool Switch(string source)
+    {
+        Describe(source);
+        if (source == "none") throw new ArgumentException("a running camera cannot switch to none: stop the daemon or restart it with Camera.Source none");
+        if (!_capturing) return false;
+        if (source == _source) return true;
+        _source = source;
+        _switched = true;
+        _current?.Dispose();
+        _log.LogInformation("Camera switching to {Source}", Describe(source));
+        return true;
+    }
+
     public static string Describe(string source) => source switch
     {
         "none" => "no camera",
@@ -82,7 +107,7 @@ public sealed class CameraSource
 
     private List<string> Arguments()
     {
-        var s = _o.Source;
+        var s = _source;
         var fps = _o.Fps.ToString(System.Globalization.CultureInfo.InvariantCulture);
         List<string> input = s switch
         {
@@ -109,6 +134,7 @@ public sealed class CameraSource
         var backoff = TimeSpan.FromSeconds(_o.RestartMinSeconds);
         var frameBytes = _o.Width * _o.Height * 3;
         var scratch = new byte[frameBytes];
+        _capturing = true;
         try
         {
             while (!stop.IsCancellationRequested)
@@ -141,15 +167,23 @@ public sealed class CameraSource
                     }
                     _current = null;
                     if (stop.IsCancellationRequested) break;
-                    var isFile = _o.Source.StartsWith("file:", StringComparison.Ordinal);
+                    if (_switched)
+                    {
+                        // stopped on purpose for a new source: open it now
+                        _switched = false;
+                        backoff = TimeSpan.FromSeconds(_o.RestartMinSeconds);
+                        continue;
+                    }
+                    var source = _source;
+                    var isFile = source.StartsWith("file:", StringComparison.Ordinal);
                     if (isFile && frames == 0 && once)
                     {
-                        _frames.Writer.TryComplete(new BadInputException($"{_o.Source[5..]}: no video frames could be read (ffmpeg: {ffmpeg.LastError})"));
+                        _frames.Writer.TryComplete(new BadInputException($"{source[5..]}: no video frames could be read (ffmpeg: {ffmpeg.LastError})"));
                         return;
                     }
                     var ended = isFile && frames > 0 && ffmpeg.WaitForExit(TimeSpan.FromSeconds(2)) == 0;
                     if (ended && once) break;
-                    if (!ended) Report($"{Describe(_o.Source)} stopped after {frames} frames: {ffmpeg.LastError}");
+                    if (!ended) Report($"{Describe(source)} stopped after {frames} frames: {ffmpeg.LastError}");
                 }
                 // a source that ran a while before failing gets a fresh back-off
                 if (_clock.GetUtcNow() - started > TimeSpan.FromSeconds(30)) backoff = TimeSpan.FromSeconds(_o.RestartMinSeconds);
@@ -161,6 +195,7 @@ public sealed class CameraSource
         }
         finally
         {
+            _capturing = false;
             _frames.Writer.TryComplete();
         }
     }

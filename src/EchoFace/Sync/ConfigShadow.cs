@@ -21,6 +21,8 @@ public sealed class ConfigShadow : IDisposable
     public const int MaxBytes = 256 * 1024;
     /// <summary>Sections the running daemon takes over without a restart; the others are stored and used from the next start.</summary>
     public static readonly string[] LiveSections = ["Access", "Match", "Door", "Voice"];
+    /// <summary>Single settings taken over live in a section that otherwise needs a restart (the camera switches source; its frame size does not change).</summary>
+    public static readonly string[] LiveSettings = ["Camera:Source"];
 
     private readonly SqliteConnection _db;
     private readonly string? _basePath;
@@ -88,8 +90,13 @@ public sealed class ConfigShadow : IDisposable
         changedSections = [.. after.Select(p => p.Key).Where(k => !JsonNode.DeepEquals(before[k], after[k]))];
         _documents[source] = (version, settings);
         Current = next;
-        return new ConfigReport(version, source, "applied", null, now, [.. changedSections.Where(s => !LiveSections.Contains(s))]);
+        return new ConfigReport(version, source, "applied", null, now, [.. changedSections.Where(s => !IsLive(s, before[s]!.AsObject(), after[s]!.AsObject()))]);
     }
+
+    /// <summary>A changed section is live when it is a live section, or when every setting that changed in it is a live setting.</summary>
+    private static bool IsLive(string section, JsonObject before, JsonObject after) =>
+        LiveSections.Contains(section) ||
+        after.Where(p => !JsonNode.DeepEquals(before[p.Key], p.Value)).All(p => LiveSettings.Contains($"{section}:{p.Key}"));
 
     private EchoFaceConfig Build(IReadOnlyDictionary<string, (long Version, JsonObject Settings)> documents)
     {

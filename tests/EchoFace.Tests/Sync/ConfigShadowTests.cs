@@ -79,6 +79,40 @@ public class ConfigShadowTests
     }
 
     [Fact]
+    public void The_camera_source_alone_changes_live_its_frame_size_needs_a_restart()
+    {
+        using var shadow = new ConfigShadow(Db, null);
+        var live = shadow.Offer("device", Doc("""{"version": 1, "Camera": {"Source": "rtsp://10.0.0.7/stream"}}"""), out var changed);
+        Assert.Equal(["Camera"], changed);
+        Assert.Empty(live.PendingRestart);
+        var size = shadow.Offer("device", Doc("""{"version": 2, "Camera": {"Source": "rtsp://10.0.0.8/stream", "Width": 1280}}"""), out _);
+        Assert.Equal(["Camera"], size.PendingRestart);
+    }
+
+    [Fact]
+    public void A_pushed_camera_source_is_opened_by_the_running_daemon_without_a_restart()
+    {
+        using var broker = new Mosquitto();
+        var cli = new CliRunner();
+        var jolie = CliRunner.Photos("df_angelina_jolie");
+        Assert.Equal(0, cli.Run("enroll", "jolie", jolie[0], jolie[1]).ExitCode);
+        // an empty corridor first (a stranger looping for a minute could run the door into lockout before the switch)
+        var corridor = TestEnvironment.Ffmpeg(Path.Combine(_dir, "corridor.mp4"), "-f", "lavfi", "-i", "color=c=gray:s=640x480:r=10:d=30", "-pix_fmt", "yuv420p");
+        var door = TestEnvironment.Video(Path.Combine(_dir, "jolie.mp4"), 30, 0, jolie[2]);
+        // the first source from the environment: a --camera on the command line would outrank the fleet (DESIGN.md: file < environment < fleet < command line)
+        using var daemon = new DaemonProcess(broker, cli.DataDirectory, "door-cam", new Dictionary<string, string> { ["ECHOFACE__Camera__Source"] = $"file:{corridor}" }, camera: null);
+        daemon.WaitConnected();
+        var doc = Path.Combine(_dir, "camera.json");
+        File.WriteAllText(doc, $$$"""{"Camera": {"Source": "file:{{{door}}}"}}""");
+        var pushed = cli.Run("fleet", "push-config", doc, "--broker", broker.Url(), "--site", "lab", "--device", "door-cam", "--json");
+        Assert.True(pushed.ExitCode == 0, pushed.Stdout + pushed.Stderr + daemon.Log);
+        Assert.Equal("[]", Assert.Single(pushed.Json.GetProperty("reports").EnumerateArray()).GetProperty("pendingRestart").GetString());
+        daemon.WaitFor("Access granted", "the new camera source was not opened");
+        Assert.DoesNotContain("Camera fault", daemon.Log);
+        Assert.True(daemon.Stop(), daemon.Log);
+    }
+
+    [Fact]
     public async Task Fleet_push_config_reaches_a_running_daemon_and_reports_back()
     {
         using var broker = new Mosquitto();
