@@ -153,18 +153,8 @@ internal static class FleetCommands
             };
             foreach (var t in targets)
                 await client.PublishAsync(FleetTopics.DeviceTopic(options.Site, t, "enroll/set"), System.Text.Encoding.UTF8.GetBytes(set.ToJsonString()), retain: false, cancel);
-            var answers = new Dictionary<string, JsonElement>();
-            foreach (var _ in targets)
-            {
-                var a = await WaitFor(client, m => m.Topic.EndsWith("/enroll/result", StringComparison.Ordinal) && Str(m.Payload, "requestId") == requestId, timeout, cancel);
-                if (a is null) break;
-                answers[a.Topic.Split('/')[2]] = a.Payload;
-            }
-            var rows = targets.Select(t => new
-            {
-                device = t, status = answers.TryGetValue(t, out var a) ? Str(a, "status") : "no answer",
-                templates = answers.TryGetValue(t, out var b) ? Str(b, "templates") : "", error = answers.TryGetValue(t, out var c) ? Str(c, "error") : "",
-            }).ToList();
+            var rows = (await Answers(client, targets, "enroll/result", requestId, "templates", timeout, cancel))
+                .Select(r => new { r.device, r.status, templates = r.count, r.error }).ToList();
             if (p.GetValue(g.Json)) o.Json(new { identity = id, from = source, results = rows });
             else
             {
@@ -208,19 +198,8 @@ internal static class FleetCommands
             if (targets.Count == 0) throw new ToolException($"no device of site {options.Site} is online (`echoface fleet devices`)");
             foreach (var t in targets) await client.SubscribeAsync(FleetTopics.DeviceTopic(options.Site, t, "recommendations/result"), cancel);
             foreach (var t in targets) await client.PublishAsync(FleetTopics.DeviceTopic(options.Site, t, "recommendations/set"), payload, retain: false, cancel);
-            var answers = new Dictionary<string, JsonElement>();
-            var limit = TimeSpan.FromSeconds(p.GetValue(wait));
-            while (answers.Count < targets.Count)
-            {
-                var a = await WaitFor(client, m => m.Topic.EndsWith("/recommendations/result", StringComparison.Ordinal) && Str(m.Payload, "requestId") == set.RequestId, limit, cancel);
-                if (a is null) break;
-                answers[a.Topic.Split('/')[2]] = a.Payload;
-            }
-            var rows = targets.Select(t => new
-            {
-                device = t, status = answers.TryGetValue(t, out var a) ? Str(a, "status") : "no answer",
-                customers = answers.TryGetValue(t, out var b) ? Str(b, "customers") : "", error = answers.TryGetValue(t, out var c) ? Str(c, "error") : "",
-            }).ToList();
+            var rows = (await Answers(client, targets, "recommendations/result", set.RequestId, "customers", TimeSpan.FromSeconds(p.GetValue(wait)), cancel))
+                .Select(r => new { r.device, r.status, customers = r.count, r.error }).ToList();
             if (p.GetValue(g.Json)) o.Json(new { version = set.Version, customers = set.Lists.Count, results = rows });
             else
             {
@@ -268,6 +247,22 @@ internal static class FleetCommands
         try { f.Validate(); }
         catch (ArgumentException e) { throw new BadInputException(e.Message); }
         return f;
+    }
+
+    /// <summary>Each target's answer to one request on its result topic (waiting up to <paramref name="timeout"/> for each), "no answer" where none came.</summary>
+    private static async Task<List<(string device, string status, string count, string error)>> Answers(FleetClient client, IReadOnlyList<string> targets,
+        string resultTopic, string? requestId, string countField, TimeSpan timeout, CancellationToken cancel)
+    {
+        var answers = new Dictionary<string, JsonElement>();
+        while (answers.Count < targets.Count)
+        {
+            var a = await WaitFor(client, m => m.Topic.EndsWith("/" + resultTopic, StringComparison.Ordinal) && Str(m.Payload, "requestId") == requestId, timeout, cancel);
+            if (a is null) break;
+            answers[a.Topic.Split('/')[2]] = a.Payload;
+        }
+        return [.. targets.Select(t => answers.TryGetValue(t, out var a)
+            ? (t, Str(a, "status"), Str(a, countField), Str(a, "error"))
+            : (t, "no answer", "", ""))];
     }
 
     private static async Task<FleetMessage?> WaitFor(FleetClient client, Func<FleetMessage, bool> match, TimeSpan timeout, CancellationToken cancel)
