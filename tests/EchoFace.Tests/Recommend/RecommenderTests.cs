@@ -61,20 +61,21 @@ public class RecommenderTests
     }
 
     /// <summary>
-    /// The groceries data hold next to no per-customer signal (past buyers of an item are no likelier to buy it again), so the measured
-    /// truth is a tie: the ranker must match popularity within noise and never fall below it, and what is served stays non-personal.
+    /// The groceries data hold next to no per-customer signal (past buyers of an item are no likelier to buy it again): the ranker's
+    /// NDCG@10 is above popularity's (+0.6%, README "Recommendations") but within noise, so what is served stays non-personal.
     /// </summary>
     [Fact]
-    public void On_the_groceries_split_the_ranker_ties_popularity_and_a_non_personal_list_is_served()
+    public void On_the_groceries_split_the_ranker_edges_past_popularity_within_noise_and_a_non_personal_list_is_served()
     {
         var (set, _) = TransactionReader.Read(TestEnvironment.Data("retail", "groceries.csv"), ColumnMap.Groceries);
         var result = RecommenderEvaluation.Run(set, CustomerProfiles.None, new TrainOptions());
         var ranker = result.VersusPopularity.Single(v => v.Model == ModelNames.Ranker);
         var message = $"ranker NDCG@10 {result.Score(ModelNames.Ranker, 10).Ndcg:F4} vs popularity {result.Score(ModelNames.Popularity, 10).Ndcg:F4}, " +
                       $"difference {ranker.Low:F4} .. {ranker.High:F4}";
-        Assert.True(ranker.High > 0, message);
-        Assert.True(ranker.Delta > -0.005, message);
-        Assert.Contains(result.Winner, ModelNames.NonPersonal);
+        Assert.True(ranker.Delta > 0, message);
+        // the serving rule: a personal model only when it is better beyond noise, which on this data none is
+        Assert.Equal(ranker.Low > 0, result.Winner == ModelNames.Ranker);
+        Assert.Contains(result.Winner, ModelNames.NonPersonal.Append(ModelNames.Ranker));
         Assert.True(result.VersusPopularity.Single(v => v.Model == ModelNames.Als).High < 0); // ALS alone is clearly worse here
         Assert.True(result.ColdCustomers > 0);
     }
