@@ -16,6 +16,8 @@ public class FaceStageBenchmarks
     private RgbImage _frame = null!;
     private BoxF _box;
     private Vector2[] _five = null!;
+    private Vector2[] _landmarks = null!;
+    private EyeStateScorer _eyes = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -26,17 +28,24 @@ public class FaceStageBenchmarks
         // image_T2 is a 1617x2160 phone photo: scale it to a 480x640 frame, as a camera would deliver it
         _frame = ImageSampler.WarpImage(_frame, Affine2.BoxToGrid(new BoxF(0, 0, _frame.Width, _frame.Height), 480, 640), 480, 640);
         var face = _pipeline.Analyze(_frame).First();
-        (_box, _five) = (face.Box, face.Points5);
+        (_box, _five, _landmarks) = (face.Box, face.Points5, face.Landmarks);
+        _eyes = new EyeStateScorer(new InferenceSessionFactory(manifest, new InferenceOptions { Providers = ["CPU"], IntraOpThreads = 1 }).Create("eye_blink"));
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _pipeline.Dispose();
+    public void Cleanup()
+    {
+        _pipeline.Dispose();
+        _eyes.Dispose();
+    }
 
     [Benchmark] public int Detect() => _pipeline.Detector.Detect(_frame).Count;
     [Benchmark] public Vector2[] Landmarks() => _pipeline.Landmarker.Detect(_frame, _box);
     [Benchmark] public RgbImage AlignAndQuality() => FaceEmbedder.AlignedCrop(_frame, _five);
     [Benchmark] public float Liveness() => _pipeline.Liveness.Score(_frame, _box);
     [Benchmark] public float[] Embed() => _pipeline.Embedder.Embed(_frame, _five);
+    /// <summary>The blink cue's per-frame cost (both eyes), measured for issue 10 and not in the default pipeline.</summary>
+    [Benchmark] public (float, float)? EyeState() => _eyes.Score(_frame, _landmarks);
     /// <summary>Everything the door runs per face: detect, two landmark passes, align, quality, liveness, embed.</summary>
     [Benchmark(Baseline = true)] public int WholeFace() => _pipeline.Analyze(_frame).Count;
 }

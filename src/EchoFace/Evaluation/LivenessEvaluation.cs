@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Diagnostics;
 using EchoFace.Face;
 using EchoFace.Media;
@@ -14,7 +15,14 @@ public sealed record PadRates(double Threshold, double Apcer, double Bpcer)
 }
 
 /// <summary>One video: a presence. Its frame scores (largest face, fed the scorer's configured order) and the presence's own score.</summary>
-public sealed record LivenessPresence(string Path, bool Live, string Attack, float[] FrameScores, float? PresenceScore, string? Failure);
+public sealed record LivenessPresence(string Path, bool Live, string Attack, float[] FrameScores, float? PresenceScore, string? Failure, PresenceCues? Cues = null);
+
+/// <summary>
+/// What a presence shows beyond the per-frame model. EyeSwing: the largest minus the smallest eye-open probability (the lower of the
+/// two eyes) over the frames, near 1 when the eyes closed and opened again (a blink), near 0 for eyes that never change; null without
+/// the eye model. Motion: the median frame-to-frame landmark displacement as a share of the eye distance.
+/// </summary>
+public sealed record PresenceCues(float? EyeSwing, float Motion);
 
 /// <summary>Presentation-attack detection over a folder with live/ and spoof/ sub-folders (and, when present, a manifest.csv naming attack types and splits).</summary>
 public static class LivenessEvaluation
@@ -124,7 +132,8 @@ public static class LivenessEvaluation
     /// Each video as the daemon sees a presence: frames at 640x480 (up to 300), the largest face's quality and liveness per frame,
     /// and the presence score the policy uses (median over the better-quality half of the faces).
     /// </summary>
-    public static List<LivenessPresence> RunVideos(FacePipeline pipeline, IReadOnlyList<(string Path, bool Live, string Attack)> videos, IProgress<LivenessPresence>? progress = null)
+    public static List<LivenessPresence> RunVideos(FacePipeline pipeline, IReadOnlyList<(string Path, bool Live, string Attack)> videos, IProgress<LivenessPresence>? progress = null,
+        EyeStateScorer? eyes = null)
     {
         const int w = 640, h = 480, maxFrames = 300;
         var result = new List<LivenessPresence>();
@@ -138,15 +147,30 @@ public static class LivenessEvaluation
             else
             {
                 var faces = new List<Access.FaceObservation>();
+                var open = new List<float>();
+                var motion = new List<float>();
+                Vector2[]? previous = null;
                 for (var f = 0; f + w * h * 3 <= run.Output.Length; f += w * h * 3)
                 {
                     var frame = new RgbImage(w, h, run.Output.AsSpan(f, w * h * 3).ToArray());
-                    var found = pipeline.Analyze(frame, FaceSteps.Liveness);
-                    if (found.Count > 0 && found[0].Liveness is { } l) faces.Add(new Access.FaceObservation([], found[0].Quality.Score, l, found[0].Box));
+                    var found = pipeline.Analyze(frame, FaceSteps.Landmarks | FaceSteps.Liveness);
+                    if (found.Count == 0 || found[0].Liveness is not { } l) { previous = null; continue; }
+                    faces.Add(new Access.FaceObservation([], found[0].Quality.Score, l, found[0].Box));
+                    var points = found[0].Landmarks;
+                    if (eyes?.Score(frame, points) is { } e) open.Add(Math.Min(e.Left, e.Right));
+                    if (previous is not null && points.Length == previous.Length && points.Length == 68)
+                    {
+                        var eyeDistance = Vector2.Distance(points[36], points[45]);
+                        var moved = 0f;
+                        for (var i = 0; i < points.Length; i++) moved += Vector2.Distance(points[i], previous[i]);
+                        if (eyeDistance > 1) motion.Add(moved / points.Length / eyeDistance);
+                    }
+                    previous = points;
                 }
+                var cues = new PresenceCues(open.Count >= 2 ? open.Max() - open.Min() : null, motion.Count > 0 ? Access.AccessPolicy.Median(motion)!.Value : 0);
                 p = faces.Count == 0
                     ? new LivenessPresence(path, live, attack, [], null, "no face in any frame")
-                    : new LivenessPresence(path, live, attack, [.. faces.Select(x => x.Liveness!.Value)], Access.AccessPolicy.PresenceLiveness(faces, "track"), null);
+                    : new LivenessPresence(path, live, attack, [.. faces.Select(x => x.Liveness!.Value)], Access.AccessPolicy.PresenceLiveness(faces, "track"), null, cues);
             }
             result.Add(p);
             progress?.Report(p);
