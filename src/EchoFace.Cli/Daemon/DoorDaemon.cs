@@ -83,11 +83,16 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
         var store = Own(new GalleryStore(db, TemplateCipher.FromKeyFile(Path.Combine(request.DataDirectory, config.Storage.KeyFile))));
         var faces = new FaceRecognizer(_pipeline, store, config.Match, manifest.Get(config.Face.Embedder).Sha256[..12]);
         _faceTemplates = faces.Gallery.TemplateCount;
+        // the voice models load whatever the policy, so a fleet may switch a door to face+voice without a restart
         VoiceRecognizer? voice = null;
-        if (config.Access.Policy == Policies.FaceVoice)
+        try
         {
             _voice = Own(new VoicePipeline(factory, config.Voice));
             voice = new VoiceRecognizer(_voice, store, manifest.Get(config.Voice.Embedder).Sha256[..12]);
+        }
+        catch (ModelException e) when (config.Access.Policy != Policies.FaceVoice)
+        {
+            _log.LogWarning("Voice models not loaded ({Reason}): a face+voice policy would deny with voice_unavailable", e.Message);
         }
         var policy = new AccessPolicy(config.Access, config.Match, TimeProvider.System);
         var models = new ModelsUsed(config.Face.Detector, config.Face.Embedder, manifest.Get(config.Face.Embedder).Sha256[..12], config.Face.Liveness,
@@ -96,7 +101,8 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
         _terminal = new DoorTerminal(_pipeline, faces, voice, new MicrophoneSource(config.Microphone.Source), policy, _door, _outbox, store,
             config.Door.Name, models, loggers.CreateLogger("EchoFace.Access"))
         {
-            Shelf = config.Access.Policy == Policies.Retail ? new ShelfRecommendations(lists, LoadRecommender(), config.Retail.TopK) : null,
+            // built whatever the policy, so a fleet may switch a camera to retail without a restart
+            Shelf = new ShelfRecommendations(lists, LoadRecommender(), config.Retail.TopK),
         };
         _terminal.Decided += d =>
         {
@@ -138,10 +144,17 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
         var folder = Path.Combine(request.DataDirectory, config.Retail.Model);
         if (!File.Exists(Path.Combine(folder, Recommend.RecommenderModel.ManifestFile)))
         {
-            _log.LogWarning("No recommender artifact in {Folder} (`echoface recommend train --out {Folder}`): customers get the fleet's lists only", folder, folder);
+            if (config.Access.Policy == Policies.Retail)
+                _log.LogWarning("No recommender artifact in {Folder} (`echoface recommend train --out {Folder}`): customers get the fleet's lists only", folder, folder);
             return null;
         }
-        var model = Recommend.RecommenderModel.Load(folder);
+        Recommend.RecommenderModel model;
+        try { model = Recommend.RecommenderModel.Load(folder); }
+        catch (BadInputException e) when (config.Access.Policy != Policies.Retail)
+        {
+            _log.LogWarning("Recommender artifact not loaded: {Reason}", e.Message);
+            return null;
+        }
         _log.LogInformation("Recommender version {Version} loaded: {Model}, {Customers} customers, {Items} items", model.Manifest.Version, model.Manifest.DefaultModel,
             model.Manifest.Customers, model.Manifest.Items.Count);
         return model;

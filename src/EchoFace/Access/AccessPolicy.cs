@@ -16,7 +16,14 @@ public sealed class AccessPolicy(AccessOptions options, Gallery.MatchOptions mat
 {
     private readonly Queue<DateTimeOffset> _failures = new();
     private readonly Dictionary<string, DateTimeOffset> _lastDecided = new();
-    private readonly TimeZoneInfo _zone = options.Zone();
+    private (string? Id, TimeZoneInfo Zone) _zone = (options.TimeZone, options.Zone());
+
+    /// <summary>The schedules' time zone, looked up again only when a pushed Access.TimeZone changed it.</summary>
+    private TimeZoneInfo Zone()
+    {
+        if (_zone.Id != options.TimeZone) _zone = (options.TimeZone, options.Zone());
+        return _zone.Zone;
+    }
 
     public AccessOptions Options => options;
     public DateTimeOffset LockedUntil { get; private set; } = DateTimeOffset.MinValue;
@@ -44,7 +51,7 @@ public sealed class AccessPolicy(AccessOptions options, Gallery.MatchOptions mat
         if (Policies.NeedsLiveness(options.Policy) && (live ?? 0) < options.LivenessThreshold) return Result(Verdict.Deny, "liveness_failed", id);
         if (options.Schedules.TryGetValue(groupOf(id), out var rules))
         {
-            var local = TimeZoneInfo.ConvertTime(now, _zone).DateTime;
+            var local = TimeZoneInfo.ConvertTime(now, Zone()).DateTime;
             if (!rules.Any(r => r.Allows(local))) return Result(Verdict.Deny, "outside_schedule", id);
         }
         return options.Policy == Policies.FaceVoice ? Result(Verdict.StepUp, "voice step-up", id) : Result(Verdict.Grant, "face match", id);

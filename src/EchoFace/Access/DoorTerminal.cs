@@ -83,6 +83,8 @@ public sealed class DoorTerminal
     {
         var watch = Stopwatch.StartNew();
         var now = _clock.GetUtcNow();
+        // the options are live (fleet pushes copy into them): the tracker reads its two each frame
+        (_tracker.MinIoU, _tracker.Timeout) = (_policy.Options.TrackIoU, TimeSpan.FromSeconds(_policy.Options.TrackTimeoutSeconds));
         var detected = _pipeline.Analyze(frame.Image, FaceSteps.Detect, out var stages);
         var tracks = _tracker.Update([.. detected.Select(d => d.Box)], now);
         var open = tracks.Where(t => !t.Decided).ToList();

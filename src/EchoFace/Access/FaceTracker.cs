@@ -24,6 +24,10 @@ public sealed class FaceTracker(float minIoU, TimeSpan timeout)
     private readonly List<Track> _tracks = [];
     private int _next = 1;
 
+    /// <summary>Settable so a pushed Access.TrackIoU / TrackTimeoutSeconds takes effect at the next frame.</summary>
+    public float MinIoU { get; set; } = minIoU;
+    public TimeSpan Timeout { get; set; } = timeout;
+
     public IReadOnlyList<Track> Tracks => _tracks;
 
     /// <summary>Matches this frame's boxes to tracks (new tracks for the rest); returns the track of each box, in the boxes' order.</summary>
@@ -35,7 +39,7 @@ public sealed class FaceTracker(float minIoU, TimeSpan timeout)
             foreach (var t in _tracks)
             {
                 var iou = boxes[b].IoU(t.Box);
-                if (iou >= minIoU) pairs.Add((iou, b, t));
+                if (iou >= MinIoU) pairs.Add((iou, b, t));
             }
         var taken = new HashSet<Track>();
         foreach (var (_, b, t) in pairs.OrderByDescending(p => p.IoU))
@@ -59,7 +63,7 @@ public sealed class FaceTracker(float minIoU, TimeSpan timeout)
     /// <summary>Removes and returns the tracks not seen for the timeout: those people have left.</summary>
     public List<Track> Expire(DateTimeOffset now)
     {
-        var gone = _tracks.Where(t => now == DateTimeOffset.MaxValue || now - t.LastSeen > timeout).ToList();
+        var gone = _tracks.Where(t => now == DateTimeOffset.MaxValue || now - t.LastSeen > Timeout).ToList();
         _tracks.RemoveAll(gone.Contains);
         return gone;
     }

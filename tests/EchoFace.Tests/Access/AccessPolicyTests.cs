@@ -80,6 +80,17 @@ public class AccessPolicyTests
     }
 
     [Fact]
+    public void A_pushed_time_zone_applies_to_the_next_decision()
+    {
+        var o = new AccessOptions { TimeZone = "UTC", Schedules = { ["staff"] = [new ScheduleRule { Days = "Mon-Fri", From = "07:00", To = "19:00" }] } };
+        var policy = Policy(o);
+        _clock.SetUtcNow(new DateTimeOffset(2026, 11, 23, 20, 0, 0, TimeSpan.Zero)); // Monday 20:00 UTC: after hours
+        Assert.Equal("outside_schedule", policy.Evaluate(Presence(3), Alice, _ => "staff", false).Reason);
+        o.TimeZone = "America/New_York"; // what ConfigShadow.CopyInto does with a pushed Access section: 15:00 there
+        Assert.Equal(Verdict.Grant, policy.Evaluate(Presence(3), Alice, _ => "staff", false).Verdict);
+    }
+
+    [Fact]
     public void A_person_is_not_decided_again_within_the_reentry_time()
     {
         var policy = Policy();

@@ -65,12 +65,22 @@ public class RecommendationSyncTests
             Assert.True(shelf.Stop(), shelf.Log);
         }
 
-        // the shelf sees the opted-in customer and shows the fleet's list on its display endpoint
+        // a door terminal turned into a shelf camera by the fleet, live: policy and camera in one push; it then sees the opted-in
+        // customer and shows the fleet's list on its display endpoint
         var port = Mosquitto.FreePort();
-        var video = TestEnvironment.Video(Path.Combine(_dir, "jolie.mp4"), 4, 0, jolie[2]);
-        using (var shelf = new DaemonProcess(broker, cli.DataDirectory, "shelf-1", retail, camera: $"file:{video}", health: $"http://127.0.0.1:{port}"))
+        var video = TestEnvironment.Video(Path.Combine(_dir, "jolie.mp4"), 30, 0, jolie[2]);
+        var corridor = TestEnvironment.Ffmpeg(Path.Combine(_dir, "corridor.mp4"), "-f", "lavfi", "-i", "color=c=gray:s=640x480:r=10:d=30", "-pix_fmt", "yuv420p");
+        using (var shelf = new DaemonProcess(broker, cli.DataDirectory, "shelf-1", new Dictionary<string, string> { ["ECHOFACE__Camera__Source"] = $"file:{corridor}" },
+                   camera: null, health: $"http://127.0.0.1:{port}"))
         {
+            shelf.WaitConnected();
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            Assert.Equal(HttpStatusCode.NoContent, (await http.GetAsync("/v1/shelf/latest")).StatusCode);
+            var doc = Path.Combine(_dir, "shelf.json");
+            File.WriteAllText(doc, JsonSerializer.Serialize(new { Access = new { Policy = "retail" }, Camera = new { Source = $"file:{video}" } }));
+            var pushed = cli.Run(["fleet", "push-config", doc, "--device", "shelf-1", .. fleet]);
+            Assert.True(pushed.ExitCode == 0, pushed.Stdout + shelf.Log);
+            Assert.Equal("[]", Assert.Single(pushed.Json.GetProperty("reports").EnumerateArray()).GetProperty("pendingRestart").GetString());
             shelf.WaitFor("Customer c3 seen", "the customer was not seen within 60 s");
             var response = await http.GetAsync("/v1/shelf/latest");
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
