@@ -1,7 +1,15 @@
 namespace EchoFace;
 
+/// <summary>What kind of wrong an input is, for callers that answer with a status (the HTTP API); commands exit 2 for every kind.</summary>
+public enum BadInputKind { Invalid, TooLarge, Unsupported, NotFound }
+
 /// <summary>Input the user gave is wrong (missing file, corrupt image, unknown id): commands exit 2 and store nothing.</summary>
-public sealed class BadInputException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class BadInputException(string message, Exception? inner = null, BadInputKind kind = BadInputKind.Invalid) : Exception(message, inner)
+{
+    public BadInputKind Kind { get; } = kind;
+
+    public BadInputException(string message, BadInputKind kind) : this(message, null, kind) { }
+}
 
 /// <summary>A model file is missing, has the wrong hash or cannot be loaded: the message names the model and the set-up command.</summary>
 public sealed class ModelException(string message, Exception? inner = null) : Exception(message, inner);

@@ -54,12 +54,22 @@ internal static class RunCommand
             builder.WebHost.UseUrls(config.Health.Listen);
             builder.Services.AddSingleton(config).AddSingleton(request).AddSingleton<DoorDaemon>().AddHostedService(s => s.GetRequiredService<DoorDaemon>());
             builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(15));
+            if (config.Api.Enabled)
+            {
+                Api.ApiEndpoints.AddServices(builder.Services, config);
+                // several images or recordings per request: allow a few times the per-file limit, each file is checked on its own
+                builder.WebHost.ConfigureKestrel(k =>
+                {
+                    k.Limits.MaxRequestBodySize = Math.Max(config.Media.MaxBytes, config.Voice.Limits.MaxBytes) * 4;
+                    if (config.Api.CertificateFile is { } cert && config.Api.KeyFile is { } key)
+                        k.ConfigureHttpsDefaults(h => h.ServerCertificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(cert, key));
+                });
+            }
             var app = builder.Build();
             var daemon = app.Services.GetRequiredService<DoorDaemon>();
             app.MapGet("/healthz", () => Health(daemon, config) is var h && h.Status == "ok" ? Results.Json(h) : Results.Json(h, statusCode: 503));
-            // the shelf display polls this: the customer last seen (opted-in only) and their products, empty once they have gone
-            app.MapGet("/v1/shelf/latest", () => daemon.ShelfCustomer is { } c ? Results.Json(c, ShelfJson) : Results.NoContent());
             app.MapMetrics();
+            if (config.Api.Enabled) Api.ApiEndpoints.Map(app, daemon);
             RegisterGauges(daemon);
             using var ownShadow = shadow;
             try { await app.RunAsync(cancel); }
@@ -78,8 +88,6 @@ internal static class RunCommand
         });
         return cmd;
     }
-
-    private static readonly System.Text.Json.JsonSerializerOptions ShelfJson = new(System.Text.Json.JsonSerializerDefaults.Web);
 
     private static Dictionary<string, string?> Overrides(ParseResult p, params Option<string?>[] options)
     {

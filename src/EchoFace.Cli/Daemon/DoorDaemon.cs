@@ -49,6 +49,8 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
     public double? ReadyMs { get; private set; }
     public DoorController? Door => _door;
+    /// <summary>The HTTP API's engine once models and gallery are loaded (null before, or with Api.Enabled false).</summary>
+    public Api.ApiEngine? Api { get; private set; }
     public CameraSource? Camera => _camera;
     public TerminalStats? Stats => _terminal?.Stats;
     public EventOutbox? Outbox => _outbox;
@@ -130,6 +132,9 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
         if (_fleet is not null)
             _handlers = new FleetHandlers(_fleet, request.Shadow, config, _door, policy, _outbox, Telemetry, loggers.CreateLogger("EchoFace.Fleet"),
                 faces, store, _terminal, lists, _camera);
+
+        if (config.Api.Enabled)
+            Api = Own(new Api.ApiEngine(config, manifest, factory, face, faces, voice, store, _terminal, Own(new ApiKeyStore(db)), _pipeline.Provider));
 
         _door.Resume();
         ReadyMs = (DateTimeOffset.UtcNow - System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime()).TotalMilliseconds;

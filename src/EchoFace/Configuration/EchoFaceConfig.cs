@@ -35,6 +35,33 @@ public sealed class HealthOptions
     }
 }
 
+/// <summary>The HTTP API (`/v1/...`), served on <see cref="HealthOptions.Listen"/> beside /healthz and /metrics.</summary>
+public sealed class ApiOptions
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>Requests a key may make per minute (a token bucket refilled every second); over it, 429 with Retry-After.</summary>
+    public int RequestsPerMinute { get; set; } = 600;
+    /// <summary>Face pipelines the API runs requests on, beside the door's own (each holds its models once).</summary>
+    public int Workers { get; set; } = 2;
+    /// <summary>PEM certificate and key for https:// listening; required when Health.Listen is not a loopback address.</summary>
+    public string? CertificateFile { get; set; }
+    public string? KeyFile { get; set; }
+
+    public void Validate(string listen)
+    {
+        if (RequestsPerMinute is < 1 or > 1_000_000) throw new ArgumentException($"Api.RequestsPerMinute must be between 1 and 1000000, not {RequestsPerMinute}");
+        if (Workers is < 1 or > 64) throw new ArgumentException($"Api.Workers must be between 1 and 64, not {Workers}");
+        if (!Enabled || !Uri.TryCreate(listen, UriKind.Absolute, out var uri)) return;
+        var loopback = uri.IsLoopback || uri.Host is "127.0.0.1" or "[::1]" or "localhost";
+        if (!loopback && uri.Scheme != "https")
+            throw new ArgumentException($"Health.Listen {listen} is beyond loopback: with the API enabled it must be https:// with Api.CertificateFile and Api.KeyFile (or set Api.Enabled false)");
+        if (uri.Scheme == "https" && (CertificateFile is null || KeyFile is null))
+            throw new ArgumentException("https:// listening needs Api.CertificateFile and Api.KeyFile (PEM)");
+        foreach (var file in new[] { CertificateFile, KeyFile }.OfType<string>())
+            if (uri.Scheme == "https" && !File.Exists(file)) throw new ArgumentException($"Api certificate file not found: {file}");
+    }
+}
+
 public sealed class RetailOptions
 {
     /// <summary>Recommender artifact folder (`echoface recommend train --out`); relative paths are under the data directory.</summary>
@@ -68,6 +95,7 @@ public sealed class EchoFaceConfig
     public HealthOptions Health { get; set; } = new();
     public FleetOptions Fleet { get; set; } = new();
     public RetailOptions Retail { get; set; } = new();
+    public ApiOptions Api { get; set; } = new();
 
     public const string DefaultPath = "/etc/echoface/echoface.json";
 
@@ -83,6 +111,7 @@ public sealed class EchoFaceConfig
         Health.Validate();
         Fleet.Validate();
         Retail.Validate();
+        Api.Validate(Health.Listen);
         if (Media.MaxBytes <= 0 || Media.MaxPixels <= 0) throw new ArgumentException("Media.MaxBytes and Media.MaxPixels must be positive");
         foreach (var p in Inference.Providers) InferenceSessionFactory.ByName(p);
     }

@@ -40,8 +40,8 @@ public static class ImageDecoder
     {
         limits ??= new ImageLimits();
         if (bytes.Length == 0) throw new BadInputException($"{name} is empty (0 bytes)");
-        if (bytes.Length > limits.MaxBytes) throw new BadInputException($"{name} is {bytes.Length} bytes, over the image size limit of {limits.MaxBytes}");
-        var format = SniffFormat(bytes) ?? throw new BadInputException($"{name} is not an image EchoFace reads (JPEG, PNG, BMP, WebP, PGM/PPM): its first bytes match none of them");
+        if (bytes.Length > limits.MaxBytes) throw new BadInputException($"{name} is {bytes.Length} bytes, over the image size limit of {limits.MaxBytes}", BadInputKind.TooLarge);
+        var format = SniffFormat(bytes) ?? throw new BadInputException($"{name} is not an image EchoFace reads (JPEG, PNG, BMP, WebP, PGM/PPM): its first bytes match none of them", BadInputKind.Unsupported);
         return format == "pnm" ? PnmDecoder.Decode(bytes, name, limits) : DecodeWithSkia(bytes, name, format, limits);
     }
 
@@ -51,7 +51,7 @@ public static class ImageDecoder
         using var codec = SKCodec.Create(data) ?? throw new BadInputException($"{name} looks like {format} but cannot be decoded: the file is corrupt");
         var info = codec.Info;
         if ((long)info.Width * info.Height > limits.MaxPixels)
-            throw new BadInputException($"{name} is {info.Width}x{info.Height}, over the pixel limit of {limits.MaxPixels} (Media.MaxImagePixels)");
+            throw new BadInputException($"{name} is {info.Width}x{info.Height}, over the pixel limit of {limits.MaxPixels} (Media.MaxPixels)", BadInputKind.TooLarge);
         var target = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var bitmap = new SKBitmap(target);
         var result = codec.GetPixels(target, bitmap.GetPixels());

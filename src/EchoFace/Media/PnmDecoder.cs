@@ -11,7 +11,7 @@ internal static class PnmDecoder
         var kind = (char)bytes[1];
         int width = ReadInt(bytes, ref pos, name, "width"), height = ReadInt(bytes, ref pos, name, "height"), max = ReadInt(bytes, ref pos, name, "maximum value");
         if (width <= 0 || height <= 0 || max is <= 0 or > 65535) throw new BadInputException($"{name}: PNM header has an invalid size {width}x{height} or maximum {max}");
-        if ((long)width * height > limits.MaxPixels) throw new BadInputException($"{name} is {width}x{height}, over the pixel limit of {limits.MaxPixels}");
+        if ((long)width * height > limits.MaxPixels) throw new BadInputException($"{name} is {width}x{height}, over the pixel limit of {limits.MaxPixels}", BadInputKind.TooLarge);
         var channels = kind is '2' or '5' ? 1 : 3;
         var count = width * height * channels;
         var image = new RgbImage(width, height);

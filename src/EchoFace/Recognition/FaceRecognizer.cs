@@ -43,10 +43,31 @@ public sealed class FaceRecognizer
     {
         ValidateId(identityId);
         if (images.Count == 0) throw new BadInputException("no images given to enrol");
+        return EnrollAnalysed(identityId, displayName, [.. images.Select(i => (i.Source, (IReadOnlyList<FaceResult>)_pipeline.Analyze(i.Image)))], faceIndex, group);
+    }
+
+    /// <summary>
+    /// <see cref="Enroll"/> on faces another pipeline found (the HTTP API analyses on its own pipelines, outside the lock the door's
+    /// frame loop shares, and calls this under it).
+    /// </summary>
+    public EnrollResult EnrollAnalysed(string identityId, string displayName, IReadOnlyList<(string Source, IReadOnlyList<FaceResult> Faces)> analysed,
+        int? faceIndex = null, string group = "default")
+    {
+        var templates = PrepareEnrol(identityId, analysed, faceIndex);
+        var ids = _store.Enroll(identityId, displayName, group, templates,
+            GalleryStore.Json(new { images = analysed.Select(i => i.Source), model = _pipeline.EmbedderModelId }));
+        Added(identityId, displayName, ids, templates);
+        return new EnrollResult(identityId, ids, [.. templates.Select(t => t.Quality)]);
+    }
+
+    /// <summary>Every check of an enrolment, nothing stored: the templates to store (with a voice's, in one transaction, by the HTTP API).</summary>
+    public IReadOnlyList<NewTemplate> PrepareEnrol(string identityId, IReadOnlyList<(string Source, IReadOnlyList<FaceResult> Faces)> analysed, int? faceIndex = null)
+    {
+        ValidateId(identityId);
+        if (analysed.Count == 0) throw new BadInputException("no images given to enrol");
         var templates = new List<NewTemplate>();
-        foreach (var (source, image) in images)
+        foreach (var (source, faces) in analysed)
         {
-            var faces = _pipeline.Analyze(image);
             if (faces.Count == 0) throw new BadInputException($"{source}: no face found");
             FaceResult face;
             if (faceIndex is { } index)
@@ -64,16 +85,20 @@ public sealed class FaceRecognizer
                 throw new BadInputException($"{source}: this face already matches '{best[0].IdentityId}' (similarity {best[0].Score:F2} >= {_match.IdentifyThreshold:F2}); remove that identity first or enrol under it");
             templates.Add(new NewTemplate(Modality, _pipeline.EmbedderModelId, ModelVersion, face.Quality.Score, source, face.Embedding!));
         }
-        var ids = _store.Enroll(identityId, displayName, group, templates,
-            GalleryStore.Json(new { images = images.Select(i => i.Source), model = _pipeline.EmbedderModelId }));
-        _index.Added(identityId, displayName, ids, [.. templates.Select(t => t.Vector)]);
-        return new EnrollResult(identityId, ids, [.. templates.Select(t => t.Quality)]);
+        return templates;
     }
 
-    public List<RecognizedFace> Identify(RgbImage image)
+    /// <summary>Templates stored by someone else's transaction join the in-memory gallery.</summary>
+    public void Added(string identityId, string displayName, IReadOnlyList<long> ids, IReadOnlyList<NewTemplate> templates) =>
+        _index.Added(identityId, displayName, ids, [.. templates.Select(t => t.Vector)]);
+
+    public List<RecognizedFace> Identify(RgbImage image) => MatchFaces(_pipeline.Analyze(image));
+
+    /// <summary>Each analysed face against the gallery: the best identity at or above the identify threshold, else unknown.</summary>
+    public List<RecognizedFace> MatchFaces(IReadOnlyList<FaceResult> faces)
     {
         var result = new List<RecognizedFace>();
-        foreach (var face in _pipeline.Analyze(image))
+        foreach (var face in faces)
         {
             var candidates = _index.Gallery.Identify(face.Embedding!, _match.TopK);
             var top = candidates.Length > 0 ? candidates[0] : new Candidate("", -1);
@@ -86,8 +111,13 @@ public sealed class FaceRecognizer
     /// <summary>1:1 against the claimed identity, using the largest face in the image.</summary>
     public VerifyResult Verify(string identityId, RgbImage image, string source)
     {
-        if (!_index.Knows(identityId)) throw new BadInputException($"unknown identity '{identityId}' (see `echoface people list`)");
-        var faces = _pipeline.Analyze(image);
+        if (!_index.Knows(identityId)) throw new BadInputException($"unknown identity '{identityId}' (see `echoface people list`)", BadInputKind.NotFound);
+        return VerifyAnalysed(identityId, _pipeline.Analyze(image), source);
+    }
+
+    public VerifyResult VerifyAnalysed(string identityId, IReadOnlyList<FaceResult> faces, string source)
+    {
+        if (!_index.Knows(identityId)) throw new BadInputException($"unknown identity '{identityId}' (see `echoface people list`)", BadInputKind.NotFound);
         if (faces.Count == 0) throw new BadInputException($"{source}: no face found");
         var score = _index.Gallery.Verify(identityId, faces[0].Embedding!)
                     ?? throw new BadInputException($"'{identityId}' has no face template for model {_pipeline.EmbedderModelId}: enrol a photo first");

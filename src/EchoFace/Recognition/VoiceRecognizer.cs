@@ -41,6 +41,25 @@ public sealed class VoiceRecognizer
         FaceRecognizer.ValidateId(identityId);
         if (recordings.Count == 0) throw new BadInputException("no recordings given to enrol");
         var results = recordings.Select(r => (r.Source, Result: _pipeline.Analyze(r.Clip, r.Source))).ToList();
+        var templates = PrepareEnrol(identityId, results);
+        var ids = _store.Enroll(identityId, displayName, group, templates,
+            GalleryStore.Json(new { recordings = results.Select(r => r.Source), model = _pipeline.EmbedderModelId, speechSeconds = results.Select(r => Math.Round(r.Result.SpeechSeconds, 2)) }));
+        Added(identityId, displayName, ids, templates);
+        return new VoiceEnrollResult(identityId, ids, [.. results.Select(r => r.Result.SpeechSeconds)]);
+    }
+
+    /// <summary>The identity was removed from the store elsewhere (every template with it): drop it from the in-memory gallery.</summary>
+    public void Forget(string identityId) => _index.Removed(identityId);
+
+    /// <summary>Templates stored by someone else's transaction join the in-memory gallery.</summary>
+    public void Added(string identityId, string displayName, IReadOnlyList<long> ids, IReadOnlyList<NewTemplate> templates) =>
+        _index.Added(identityId, displayName, ids, [.. templates.Select(t => t.Vector)]);
+
+    /// <summary>Every check of an enrolment on recordings analysed elsewhere (the HTTP API's own pipeline), nothing stored.</summary>
+    public IReadOnlyList<NewTemplate> PrepareEnrol(string identityId, IReadOnlyList<(string Source, VoiceResult Result)> results)
+    {
+        FaceRecognizer.ValidateId(identityId);
+        if (results.Count == 0) throw new BadInputException("no recordings given to enrol");
         var threshold = Options.VerifyThreshold;
         for (var i = 0; i < results.Count && results.Count > 1; i++)
         {
@@ -58,20 +77,24 @@ public sealed class VoiceRecognizer
             if (best.Length > 0 && best[0].IdentityId != identityId && best[0].Score >= Options.IdentifyThreshold)
                 throw new BadInputException($"{source}: this voice already matches '{best[0].IdentityId}' (similarity {best[0].Score:F2} >= {Options.IdentifyThreshold:F2}); remove that identity first or enrol under it");
         }
-        var templates = results.Select(r => new NewTemplate(Modality, _pipeline.EmbedderModelId, ModelVersion,
-            (float)Math.Min(1, r.Result.SpeechSeconds / 10), r.Source, r.Result.Embedding)).ToList();
-        var ids = _store.Enroll(identityId, displayName, group, templates,
-            GalleryStore.Json(new { recordings = results.Select(r => r.Source), model = _pipeline.EmbedderModelId, speechSeconds = results.Select(r => Math.Round(r.Result.SpeechSeconds, 2)) }));
-        _index.Added(identityId, displayName, ids, [.. templates.Select(t => t.Vector)]);
-        return new VoiceEnrollResult(identityId, ids, [.. results.Select(r => r.Result.SpeechSeconds)]);
+        return [.. results.Select(r => new NewTemplate(Modality, _pipeline.EmbedderModelId, ModelVersion,
+            (float)Math.Min(1, r.Result.SpeechSeconds / 10), r.Source, r.Result.Embedding))];
     }
 
     public VoiceVerifyResult Verify(string identityId, AudioClip clip, string source)
     {
-        if (!_index.Knows(identityId)) throw new BadInputException($"unknown identity '{identityId}' (see `echoface people list`)");
+        if (!_index.Knows(identityId)) throw new BadInputException($"unknown identity '{identityId}' (see `echoface people list`)", BadInputKind.NotFound);
         if (!_index.HasTemplates(identityId))
             throw new BadInputException($"'{identityId}' has no voice template for model {_pipeline.EmbedderModelId}: enrol a recording first (`echoface voice enroll`)");
-        var voice = _pipeline.Analyze(clip, source);
+        return VerifyAnalysed(identityId, _pipeline.Analyze(clip, source));
+    }
+
+    /// <summary>1:1 on a recording analysed elsewhere (the HTTP API's own pipeline).</summary>
+    public VoiceVerifyResult VerifyAnalysed(string identityId, VoiceResult voice)
+    {
+        if (!_index.Knows(identityId)) throw new BadInputException($"unknown identity '{identityId}' (see `echoface people list`)", BadInputKind.NotFound);
+        if (!_index.HasTemplates(identityId))
+            throw new BadInputException($"'{identityId}' has no voice template for model {_pipeline.EmbedderModelId}: enrol a recording first (`echoface voice enroll`)");
         var score = _index.Gallery.Verify(identityId, voice.Embedding)!.Value;
         return new VoiceVerifyResult(identityId, score, Options.VerifyThreshold, score >= Options.VerifyThreshold, voice);
     }

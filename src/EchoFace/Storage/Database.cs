@@ -84,6 +84,16 @@ public static class Database
             customers INTEGER NOT NULL,
             applied_at TEXT NOT NULL);
         """,
+        // 4: HTTP API keys: only a SHA-256 of each key's secret is kept (keys are 256-bit random, so a fast hash is enough)
+        """
+        CREATE TABLE api_keys(
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('read', 'enrol', 'admin')),
+            secret_sha256 TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT);
+        """,
     ];
 
     public static int SchemaVersion => Migrations.Length;

@@ -74,7 +74,10 @@ public class RecommendationSyncTests
                    camera: null, health: $"http://127.0.0.1:{port}"))
         {
             shelf.WaitConnected();
+            // the display reads with a key of its own (read role), like every /v1 client
+            var key = cli.Run("api-key", "create", "--role", "read", "--name", "shelf display", "--json").Json.GetProperty("key").GetString();
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
             Assert.Equal(HttpStatusCode.NoContent, (await http.GetAsync("/v1/shelf/latest")).StatusCode);
             var doc = Path.Combine(_dir, "shelf.json");
             File.WriteAllText(doc, JsonSerializer.Serialize(new { Access = new { Policy = "retail" }, Camera = new { Source = $"file:{video}" } }));

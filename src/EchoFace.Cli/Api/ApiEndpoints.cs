@@ -1,0 +1,381 @@
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using System.Threading.RateLimiting;
+using EchoFace.Cli.Daemon;
+using EchoFace.Face;
+using EchoFace.Recognition;
+using EchoFace.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EchoFace.Cli.Api;
+
+/// <summary>
+/// The local REST API (`/v1/...`, documented at /openapi.json): people, recognise, verify, compare, embeddings, stats and models, for
+/// integrators beside the door. Every request carries an API key (`Authorization: Bearer ef_...` or `X-Api-Key`); errors are RFC 7807
+/// problem details.
+/// </summary>
+internal static class ApiEndpoints
+{
+    private const string KeyItem = "echoface.key", RateLimitPolicy = "per-key";
+
+    public static void AddServices(IServiceCollection services, Configuration.EchoFaceConfig config)
+    {
+        services.AddProblemDetails();
+        services.AddOpenApi("v1", o => o.AddDocumentTransformer((doc, _, _) =>
+        {
+            doc.Info.Title = "EchoFace device API";
+            doc.Info.Description = "Face and voice recognition on the device. Authenticate with `Authorization: Bearer <key>` (`echoface api-key create --role read|enrol|admin`).";
+            return Task.CompletedTask;
+        }));
+        var perMinute = config.Api.RequestsPerMinute;
+        services.AddRateLimiter(o =>
+        {
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            o.OnRejected = async (context, cancel) =>
+            {
+                var retry = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(1);
+                context.HttpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await Results.Problem(title: "Too many requests", statusCode: 429,
+                    detail: $"this key may make {perMinute} requests a minute (Api.RequestsPerMinute); retry after {retry.TotalSeconds:F0} s").ExecuteAsync(context.HttpContext);
+            };
+            // a token bucket per key: bursts up to the minute's allowance, refilled evenly (one token every 60/N s, or N/600 every 100 ms)
+            var (tokens, period) = perMinute >= 600 ? (perMinute / 600, TimeSpan.FromMilliseconds(100)) : (1, TimeSpan.FromMinutes(1) / perMinute);
+            o.AddPolicy(RateLimitPolicy, http => RateLimitPartition.GetTokenBucketLimiter(
+                (http.Items[KeyItem] as ApiKeyRecord)?.Id ?? "anonymous",
+                _ => new TokenBucketRateLimiterOptions
+                {
+                    TokenLimit = perMinute, TokensPerPeriod = tokens, ReplenishmentPeriod = period, QueueLimit = 0, AutoReplenishment = true,
+                }));
+        });
+    }
+
+    public static void Map(WebApplication app, DoorDaemon daemon)
+    {
+        // authentication before the rate limiter, which counts per key
+        app.Use(async (http, next) =>
+        {
+            if (!http.Request.Path.StartsWithSegments("/v1")) { await next(http); return; }
+            if (daemon.Api is not { } api)
+            {
+                await Results.Problem(title: "Not ready", statusCode: 503, detail: "the device is still loading its models, or its API is disabled (Api.Enabled)").ExecuteAsync(http);
+                return;
+            }
+            var header = http.Request.Headers.Authorization.ToString();
+            var key = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : http.Request.Headers["X-Api-Key"].ToString();
+            if (key.Length == 0 || api.Keys.Verify(key) is not { } record)
+            {
+                http.Response.Headers.WWWAuthenticate = "Bearer";
+                await Results.Problem(title: "Unauthorized", statusCode: 401,
+                    detail: key.Length == 0 ? "no API key: send Authorization: Bearer <key> (`echoface api-key create`)" : "the API key is unknown or revoked").ExecuteAsync(http);
+                return;
+            }
+            http.Items[KeyItem] = record;
+            await next(http);
+        });
+        app.UseRateLimiter();
+        // answers the framework gives with no body (a content type an endpoint does not accept, an unknown route) become problems too
+        app.UseStatusCodePages(async context =>
+        {
+            var http = context.HttpContext;
+            if (!http.Request.Path.StartsWithSegments("/v1")) return;
+            var status = http.Response.StatusCode;
+            var detail = status == 415
+                ? $"content type '{http.Request.ContentType}' is not accepted by {http.Request.Method} {http.Request.Path}: see /openapi.json for what it takes (an image type, an audio type, multipart/form-data or JSON)"
+                : $"{http.Request.Method} {http.Request.Path} answered {status}: see /openapi.json for the endpoints";
+            await Problem(status, detail).ExecuteAsync(http);
+        });
+        app.MapOpenApi("/openapi.json");
+
+        var v1 = app.MapGroup("/v1").RequireRateLimiting(RateLimitPolicy).AddEndpointFilter(async (context, next) =>
+        {
+            var watch = Stopwatch.StartNew();
+            var http = context.HttpContext;
+            IResult result;
+            try { result = await next(context) as IResult ?? Results.Ok(); }
+            catch (ApiProblem p) { result = Problem(p.Status, p.Message); }
+            catch (BadInputException e)
+            {
+                result = Problem(e.Kind switch
+                {
+                    BadInputKind.NotFound => 404, BadInputKind.TooLarge => 413, BadInputKind.Unsupported => 415, _ => 422,
+                }, e.Message);
+            }
+            catch (BadHttpRequestException e) { result = Problem(e.StatusCode, e.Message); }
+            catch (InvalidDataException e) { result = Problem(400, $"the multipart body is malformed: {e.Message}"); }
+            var status = (result as IStatusCodeHttpResult)?.StatusCode ?? 200;
+            var route = (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? http.Request.Path.ToString();
+            daemon.Api!.Stats.Request($"{http.Request.Method} {route}", status, watch.Elapsed.TotalMilliseconds);
+            return result;
+        }).WithTags("v1");
+
+        v1.MapPost("/people", RegisterAsync).Role(ApiRole.Enrol).DisableAntiforgery()
+            .WithSummary("Register a person from face images and/or voice recordings (multipart: id, name, group, face, image..., audio...)")
+            .Accepts<IFormFile>("multipart/form-data").Produces<object>(201).Problems(400, 413, 415, 422);
+        v1.MapGet("/people", (HttpContext http) => Results.Json(daemon.Api!.Store.ListIdentities())).Role(ApiRole.Read)
+            .WithSummary("Every registered person with template counts").Produces<IReadOnlyList<IdentityRecord>>();
+        v1.MapGet("/people/{id}", (string id) => Person(daemon.Api!, id)).Role(ApiRole.Read)
+            .WithSummary("One person: templates (no vectors) and audit trail").Produces<object>().Problems(404);
+        v1.MapDelete("/people/{id}", (string id, HttpContext http) => Remove(daemon.Api!, id, http)).Role(ApiRole.Enrol)
+            .WithSummary("Remove a person and every template (audited)").Produces(204).Problems(404);
+        v1.MapPost("/recognize", RecognizeAsync).Role(ApiRole.Read).DisableAntiforgery()
+            .WithSummary("Every face in an image: box, identity or unknown, score, liveness, quality (multipart part image, or a raw image body)")
+            .Accepts<IFormFile>("image/jpeg", "image/png", "multipart/form-data").Produces<object>().Problems(400, 413, 415, 422);
+        v1.MapPost("/verify/{id}", VerifyAsync).Role(ApiRole.Read).DisableAntiforgery()
+            .WithSummary("1:1 against a registered person by face and/or voice, with scores and thresholds")
+            .Accepts<IFormFile>("multipart/form-data", "image/jpeg", "audio/wav").Produces<object>().Problems(400, 404, 413, 415, 422);
+        v1.MapPost("/compare", CompareAsync).Role(ApiRole.Read).DisableAntiforgery()
+            .WithSummary("Similarity of two faces (multipart parts a and b) or two embeddings (JSON {a: [...], b: [...]})")
+            .Accepts<IFormFile>("multipart/form-data", "application/json").Produces<object>().Problems(400, 413, 415, 422);
+        v1.MapPost("/embeddings", EmbeddingsAsync).Role(ApiRole.Read).DisableAntiforgery()
+            .WithSummary("Detect and embed every face: vectors with the model id, for integrators who keep their own index")
+            .Accepts<IFormFile>("image/jpeg", "image/png", "multipart/form-data").Produces<object>().Problems(400, 413, 415, 422);
+        // the shelf display polls this: the opted-in customer last seen and their products, empty (204) once they have gone
+        v1.MapGet("/shelf/latest", () => daemon.ShelfCustomer is { } c ? Results.Json(c) : Results.NoContent()).Role(ApiRole.Read)
+            .WithSummary("Retail: the customer the shelf display shows (customer_seen within Retail.DisplaySeconds), or 204").Produces<Access.CustomerSeen>().Produces(204);
+        v1.MapGet("/stats", () => Stats(daemon.Api!)).Role(ApiRole.Read)
+            .WithSummary("Requests, outcomes, latency percentiles per endpoint, provider and models in use").Produces<object>();
+        v1.MapGet("/models", () => Models(daemon.Api!)).Role(ApiRole.Read)
+            .WithSummary("Models in the manifest: task, state, which are in use, and templates per model").Produces<object>();
+        v1.MapPut("/models/active", (ActiveModelRequest body) => SetActive(daemon.Api!, body)).Role(ApiRole.Admin)
+            .WithSummary("Choose the active face or voice embedder among the manifest's; templates of another model are reported as needing re-enrolment")
+            .Produces<object>().Problems(400, 404, 409, 422);
+
+        async Task<IResult> RegisterAsync(HttpContext http, CancellationToken cancel)
+        {
+            var api = daemon.Api!;
+            var form = await ApiInput.FormAsync(http.Request, cancel) ?? throw new ApiProblem(415, "send multipart/form-data with id and image and/or audio parts");
+            var id = ApiInput.Field(form, "id") ?? throw new ApiProblem(400, "the id field is required");
+            FaceRecognizer.ValidateId(id);
+            int? faceIndex = ApiInput.Field(form, "face") is { } f ? int.TryParse(f, out var n) ? n : throw new ApiProblem(400, $"face must be a number, not '{f}'") : null;
+            var images = await ApiInput.FilesAsync(http.Request, form, ["image", "images"], "image", api.Config.Media.MaxBytes, cancel);
+            var audio = await ApiInput.FilesAsync(http.Request, form, ["audio"], "audio", api.Config.Voice.Limits.MaxBytes, cancel);
+            if (images.Count == 0 && audio.Count == 0) throw new ApiProblem(400, "send at least one image or audio part");
+            // decode and analyse everything first, outside the door's lock; then check and store all of it in one transaction under it
+            var decoded = images.Select(i => (i.Name, Image: ApiInput.Image(i, api.Config.Media))).ToList();
+            var analysed = await api.WithPipelineAsync(p => decoded.Select(d => (d.Name, (IReadOnlyList<FaceResult>)p.Analyze(d.Image))).ToList(), cancel);
+            var voices = audio.Select(a => (a.Name, Result: api.AnalyzeVoice(ApiInput.Audio(a, api.Config.Voice.Limits), a.Name))).ToList();
+            var result = api.Gallery(() =>
+            {
+                var name = ApiInput.Field(form, "name") ?? api.Store.GetIdentity(id)?.DisplayName ?? id;
+                var group = ApiInput.Field(form, "group") ?? api.Store.GetIdentity(id)?.Group ?? "default";
+                var faceTemplates = analysed.Count > 0 ? api.Faces.PrepareEnrol(id, analysed, faceIndex) : [];
+                var voiceTemplates = voices.Count > 0 ? api.Voice!.PrepareEnrol(id, voices) : [];
+                var key = (ApiKeyRecord)http.Items[KeyItem]!;
+                var ids = api.Store.Enroll(id, name, group, [.. faceTemplates, .. voiceTemplates], GalleryStore.Json(new
+                {
+                    images = images.Select(i => i.Name), recordings = audio.Select(a => a.Name), via = "http", key = key.Id,
+                }));
+                if (faceTemplates.Count > 0) api.Faces.Added(id, name, [.. ids.Take(faceTemplates.Count)], faceTemplates);
+                if (voiceTemplates.Count > 0) api.Voice!.Added(id, name, [.. ids.Skip(faceTemplates.Count)], voiceTemplates);
+                return new
+                {
+                    id, name, group, faceTemplates = faceTemplates.Count, voiceTemplates = voiceTemplates.Count,
+                    qualities = faceTemplates.Select(t => t.Quality), speechSeconds = voices.Select(v => Math.Round(v.Result.SpeechSeconds, 2)),
+                };
+            });
+            return Results.Json(result, statusCode: 201);
+        }
+
+        async Task<IResult> RecognizeAsync(HttpContext http, CancellationToken cancel)
+        {
+            var api = daemon.Api!;
+            var image = await OneImageAsync(api, http, ["image"], cancel);
+            var found = await api.WithPipelineAsync(p => p.Analyze(image), cancel);
+            var matched = api.Gallery(() => api.Faces.MatchFaces(found));
+            api.Stats.Faces(matched.Count(m => m.IdentityId is not null), matched.Count(m => m.IdentityId is null));
+            return Results.Json(new
+            {
+                width = image.Width, height = image.Height, threshold = api.Faces.Match.IdentifyThreshold, model = api.Faces.ModelVersion,
+                faces = matched.Select(m => new
+                {
+                    box = Box(m.Face.Box), detectionScore = m.Face.DetectionScore, identity = m.IdentityId, name = m.DisplayName, known = m.IdentityId is not null,
+                    score = m.Score, liveness = m.Face.Liveness, live = m.Face.Liveness >= api.Config.Access.LivenessThreshold, quality = Quality(m.Face.Quality),
+                    candidates = m.Candidates.Select(c => new { identity = c.IdentityId, score = c.Score }),
+                }),
+            });
+        }
+
+        async Task<IResult> VerifyAsync(string id, HttpContext http, CancellationToken cancel)
+        {
+            var api = daemon.Api!;
+            if (api.Store.GetIdentity(id) is null) throw new BadInputException($"unknown identity '{id}'", BadInputKind.NotFound);
+            var form = await ApiInput.FormAsync(http.Request, cancel);
+            var images = await ApiInput.FilesAsync(http.Request, form, ["image"], "image", api.Config.Media.MaxBytes, cancel);
+            var audio = await ApiInput.FilesAsync(http.Request, form, ["audio"], "audio", api.Config.Voice.Limits.MaxBytes, cancel);
+            if (images.Count == 0 && audio.Count == 0) throw new ApiProblem(400, "send an image and/or an audio part (or a raw image or audio body)");
+            object? face = null, voice = null;
+            var accepted = true;
+            if (images.Count > 0)
+            {
+                var image = ApiInput.Image(images[0], api.Config.Media);
+                var found = await api.WithPipelineAsync(p => (IReadOnlyList<FaceResult>)p.Analyze(image), cancel);
+                var v = api.Gallery(() => api.Faces.VerifyAnalysed(id, found, images[0].Name));
+                accepted &= v.Accepted;
+                face = new { score = v.Score, threshold = v.Threshold, accepted = v.Accepted, liveness = v.Face.Liveness, box = Box(v.Face.Box) };
+            }
+            if (audio.Count > 0)
+            {
+                var analysed = api.AnalyzeVoice(ApiInput.Audio(audio[0], api.Config.Voice.Limits), audio[0].Name);
+                var v = api.Gallery(() => api.Voice!.VerifyAnalysed(id, analysed));
+                accepted &= v.Accepted;
+                voice = new { score = v.Score, threshold = v.Threshold, accepted = v.Accepted, speechSeconds = Math.Round(analysed.SpeechSeconds, 2) };
+            }
+            return Results.Json(new { identity = id, accepted, face, voice });
+        }
+
+        async Task<IResult> CompareAsync(HttpContext http, CancellationToken cancel)
+        {
+            var api = daemon.Api!;
+            float[] a, b;
+            if (http.Request.HasJsonContentType())
+            {
+                CompareRequest? body;
+                try { body = await http.Request.ReadFromJsonAsync<CompareRequest>(cancel); }
+                catch (System.Text.Json.JsonException e) { throw new ApiProblem(400, $"malformed JSON: {e.Message}"); }
+                if (body?.A is not { Length: > 0 } va || body.B is not { Length: > 0 } vb) throw new ApiProblem(400, "send {a: [numbers], b: [numbers]}");
+                if (va.Length != vb.Length) throw new ApiProblem(422, $"the embeddings differ in length ({va.Length} and {vb.Length})");
+                if (va.Concat(vb).Any(v => !float.IsFinite(v))) throw new ApiProblem(422, "the embeddings hold non-finite values");
+                (a, b) = ((float[])va.Clone(), (float[])vb.Clone());
+                Inference.Embeddings.Normalize(a);
+                Inference.Embeddings.Normalize(b);
+            }
+            else
+            {
+                var form = await ApiInput.FormAsync(http.Request, cancel) ?? throw new ApiProblem(415, "send multipart parts a and b (images) or JSON {a, b} (embeddings)");
+                var pa = (await ApiInput.FilesAsync(http.Request, form, ["a"], "image", api.Config.Media.MaxBytes, cancel)).FirstOrDefault() ?? throw new ApiProblem(400, "part a (an image) is missing");
+                var pb = (await ApiInput.FilesAsync(http.Request, form, ["b"], "image", api.Config.Media.MaxBytes, cancel)).FirstOrDefault() ?? throw new ApiProblem(400, "part b (an image) is missing");
+                var (ia, ib) = (ApiInput.Image(pa, api.Config.Media), ApiInput.Image(pb, api.Config.Media));
+                var (fa, fb) = await api.WithPipelineAsync(p => (p.Analyze(ia), p.Analyze(ib)), cancel);
+                a = (fa.FirstOrDefault() ?? throw new BadInputException($"{pa.Name}: no face found")).Embedding!;
+                b = (fb.FirstOrDefault() ?? throw new BadInputException($"{pb.Name}: no face found")).Embedding!;
+            }
+            var similarity = TensorPrimitives.Dot(a, b);
+            var threshold = api.Faces.Match.VerifyThreshold;
+            return Results.Json(new { similarity, threshold, same = similarity >= threshold });
+        }
+
+        async Task<IResult> EmbeddingsAsync(HttpContext http, CancellationToken cancel)
+        {
+            var api = daemon.Api!;
+            var image = await OneImageAsync(api, http, ["image"], cancel);
+            var found = await api.WithPipelineAsync(p => p.Analyze(image), cancel);
+            return Results.Json(new
+            {
+                model = api.Config.Face.Embedder, modelVersion = api.Faces.ModelVersion, dimension = found.FirstOrDefault()?.Embedding?.Length ?? 0,
+                faces = found.Select(f => new { box = Box(f.Box), quality = Quality(f.Quality), liveness = f.Liveness, embedding = f.Embedding }),
+            });
+        }
+    }
+
+    private static async Task<Media.RgbImage> OneImageAsync(ApiEngine api, HttpContext http, string[] parts, CancellationToken cancel)
+    {
+        var form = await ApiInput.FormAsync(http.Request, cancel);
+        var files = await ApiInput.FilesAsync(http.Request, form, parts, "image", api.Config.Media.MaxBytes, cancel);
+        if (files.Count == 0)
+            throw form is null && !string.IsNullOrEmpty(http.Request.ContentType)
+                ? new ApiProblem(415, $"content type {http.Request.ContentType} is not an image: send image/jpeg, image/png, ... or multipart with an image part")
+                : new ApiProblem(400, "send an image: a raw image body or a multipart part named image");
+        return ApiInput.Image(files[0], api.Config.Media);
+    }
+
+    private static IResult Person(ApiEngine api, string id)
+    {
+        var who = api.Store.GetIdentity(id) ?? throw new BadInputException($"unknown identity '{id}'", BadInputKind.NotFound);
+        var templates = api.Store.LoadTemplates("face", id).Concat(api.Store.LoadTemplates("voice", id))
+            .Select(t => new { t.Id, t.Modality, t.ModelId, t.ModelVersion, t.Quality, t.Source });
+        return Results.Json(new { identity = who, templates, audit = api.Store.Audit(id) });
+    }
+
+    private static IResult Remove(ApiEngine api, string id, HttpContext http)
+    {
+        var key = (ApiKeyRecord)http.Items[KeyItem]!;
+        var removed = api.Gallery(() =>
+        {
+            if (!api.Faces.Remove(id, $"removed over the HTTP API with key {key.Id} ({key.Name})")) return false;
+            api.Voice?.Forget(id);
+            return true;
+        });
+        return removed ? Results.NoContent() : throw new BadInputException($"unknown identity '{id}'", BadInputKind.NotFound);
+    }
+
+    private static IResult Stats(ApiEngine api) => Results.Json(new
+    {
+        api = api.Stats.Snapshot(), provider = api.Provider,
+        models = new { face = api.Config.Face.Embedder, faceVersion = api.Faces.ModelVersion, voice = api.Voice is null ? null : api.Config.Voice.Embedder },
+        gallery = new { faceTemplates = api.Faces.Gallery.TemplateCount, voiceTemplates = api.Voice?.Gallery.TemplateCount, staleFaceTemplates = api.Faces.StaleTemplates },
+    });
+
+    private static IResult Models(ApiEngine api)
+    {
+        var inUse = new Dictionary<string, string>
+        {
+            [api.Config.Face.Detector] = "face detector", [api.Config.Face.Landmarks] = "face landmarks", [api.Config.Face.Embedder] = "face embedder",
+            [api.Config.Face.Liveness] = "face liveness",
+        };
+        if (api.Voice is not null)
+        {
+            inUse[api.Config.Voice.Embedder] = "voice embedder";
+            inUse[api.Config.Voice.VadModel] = "voice activity";
+        }
+        var counts = api.Store.LoadTemplates("face").Concat(api.Store.LoadTemplates("voice")).GroupBy(t => t.ModelId).ToDictionary(g => g.Key, g => g.Count());
+        return Results.Json(new
+        {
+            provider = api.Provider,
+            models = api.Manifest.Models.Select(m => new
+            {
+                id = m.Id, task = m.Task, status = api.Manifest.Verify(m).ToString().ToLowerInvariant(), sha256 = m.Sha256[..12], licence = m.Licence,
+                active = inUse.ContainsKey(m.Id), role = inUse.GetValueOrDefault(m.Id), templates = counts.GetValueOrDefault(m.Id),
+            }),
+        });
+    }
+
+    /// <summary>
+    /// Only the embedder in use can be active while the daemon runs: a different one is checked (in the manifest, right task, file
+    /// intact) and refused with 409 and what a switch would cost, because the door's gallery and pipelines are built for one model.
+    /// </summary>
+    private static IResult SetActive(ApiEngine api, ActiveModelRequest body)
+    {
+        if ((body.Face is null) == (body.Voice is null)) throw new ApiProblem(400, "send {\"face\": \"model id\"} or {\"voice\": \"model id\"}");
+        var (wanted, task, current) = body.Face is { } f ? (f, "face-embed", api.Config.Face.Embedder) : (body.Voice!, "speaker-embed", api.Config.Voice.Embedder);
+        var model = api.Manifest.Models.FirstOrDefault(m => m.Id == wanted) ?? throw new BadInputException($"no model '{wanted}' in the manifest", BadInputKind.NotFound);
+        if (model.Task != task) throw new ApiProblem(422, $"'{wanted}' is a {model.Task} model, not {task}");
+        if (api.Manifest.Verify(model) != Inference.ModelStatus.Ok) throw new ApiProblem(422, $"'{wanted}' is not fetched or its file does not match its hash (`echoface models fetch`)");
+        if (wanted == current) return Results.Json(new { active = current, changed = false });
+        var needing = api.Store.LoadTemplates(body.Face is not null ? "face" : "voice").Count(t => t.ModelId == current);
+        return Results.Problem(title: "Conflict", statusCode: 409,
+            detail: $"switching from '{current}' to '{wanted}' needs a restart with {(body.Face is not null ? "Face" : "Voice")}.Embedder set to it " +
+                    $"(the fleet can push it); {needing} templates of '{current}' would then need re-enrolment, they are never mixed");
+    }
+
+    private sealed record CompareRequest(float[]? A, float[]? B);
+
+    internal sealed record ActiveModelRequest(string? Face, string? Voice);
+
+    private static object Box(BoxF b) => new { x1 = b.X1, y1 = b.Y1, x2 = b.X2, y2 = b.Y2 };
+
+    private static object Quality(FaceQuality q) => new { score = q.Score, eyeDistance = q.EyeDistance, sharpness = q.Sharpness, yaw = q.Yaw, pitch = q.Pitch, roll = q.Roll };
+
+    private static IResult Problem(int status, string detail) => Results.Problem(detail: detail, statusCode: status, title: status switch
+    {
+        400 => "Bad request", 401 => "Unauthorized", 403 => "Forbidden", 404 => "Not found", 409 => "Conflict", 413 => "Payload too large",
+        415 => "Unsupported media type", 422 => "Unprocessable input", 429 => "Too many requests", _ => "Error",
+    });
+
+    /// <summary>Refuses a key whose role is below <paramref name="role"/> (403).</summary>
+    private static RouteHandlerBuilder Role(this RouteHandlerBuilder endpoint, ApiRole role) => endpoint.AddEndpointFilter(async (context, next) =>
+    {
+        var key = (ApiKeyRecord)context.HttpContext.Items[KeyItem]!;
+        return key.Role >= role ? await next(context)
+            : Problem(403, $"key {key.Id} has role {key.Role.ToString().ToLowerInvariant()}; this needs {role.ToString().ToLowerInvariant()}");
+    }).ProducesProblem(401).ProducesProblem(403).ProducesProblem(429);
+
+    private static RouteHandlerBuilder Problems(this RouteHandlerBuilder endpoint, params int[] statuses)
+    {
+        foreach (var s in statuses) endpoint.ProducesProblem(s);
+        return endpoint;
+    }
+}

@@ -1,0 +1,112 @@
+using System.Collections.Concurrent;
+using EchoFace.Access;
+using EchoFace.Configuration;
+using EchoFace.Face;
+using EchoFace.Inference;
+using EchoFace.Recognition;
+using EchoFace.Storage;
+using EchoFace.Voice;
+
+namespace EchoFace.Cli.Api;
+
+/// <summary>Requests, outcomes and latency per endpoint since start (GET /v1/stats).</summary>
+public sealed class ApiStats
+{
+    private readonly ConcurrentDictionary<string, List<double>> _latency = new();
+    private readonly ConcurrentDictionary<int, long> _statuses = new();
+    private long _requests, _facesMatched, _facesUnknown;
+
+    public void Request(string endpoint, int status, double ms)
+    {
+        Interlocked.Increment(ref _requests);
+        _statuses.AddOrUpdate(status, 1, (_, n) => n + 1);
+        var list = _latency.GetOrAdd(endpoint, _ => []);
+        lock (list)
+        {
+            if (list.Count == 10_000) list.RemoveAt(0);
+            list.Add(ms);
+        }
+    }
+
+    public void Faces(int matched, int unknown)
+    {
+        Interlocked.Add(ref _facesMatched, matched);
+        Interlocked.Add(ref _facesUnknown, unknown);
+    }
+
+    public object Snapshot() => new
+    {
+        requests = Interlocked.Read(ref _requests),
+        byStatus = _statuses.OrderBy(kv => kv.Key).ToDictionary(kv => kv.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), kv => kv.Value),
+        facesMatched = Interlocked.Read(ref _facesMatched), facesUnknown = Interlocked.Read(ref _facesUnknown),
+        latencyMs = _latency.OrderBy(kv => kv.Key).ToDictionary(kv => kv.Key, kv =>
+        {
+            double[] values;
+            lock (kv.Value) values = [.. kv.Value];
+            return new { count = values.Length, p50 = Evaluation.Percentiles.Of(values, 50), p95 = Evaluation.Percentiles.Of(values, 95), p99 = Evaluation.Percentiles.Of(values, 99) };
+        }),
+    };
+}
+
+/// <summary>
+/// What the HTTP API works with: its own face pipelines (created on demand, up to Api.Workers; a pipeline holds per-call buffers, so
+/// one request uses one at a time) and voice pipeline, and the door's gallery, searched and changed under the same lock as the
+/// frame loop (DoorTerminal.Exclusive), so an enrolment over HTTP is in force at the door from the next frame.
+/// </summary>
+public sealed class ApiEngine(
+    EchoFaceConfig config, ModelManifest manifest, InferenceSessionFactory factory, FaceOptions face, FaceRecognizer faces, VoiceRecognizer? voice,
+    GalleryStore store, DoorTerminal terminal, ApiKeyStore keys, string provider) : IDisposable
+{
+    private readonly ConcurrentBag<FacePipeline> _idle = [];
+    private readonly List<FacePipeline> _all = [];
+    private readonly SemaphoreSlim _slots = new(config.Api.Workers, config.Api.Workers);
+    private readonly Lock _voiceGate = new();
+    private VoicePipeline? _voice;
+
+    public EchoFaceConfig Config => config;
+    public ModelManifest Manifest => manifest;
+    public FaceRecognizer Faces => faces;
+    public VoiceRecognizer? Voice => voice;
+    public GalleryStore Store => store;
+    public ApiKeyStore Keys => keys;
+    public string Provider => provider;
+    public ApiStats Stats { get; } = new();
+
+    /// <summary>Runs face analysis on a pipeline of the API's own, waiting for one to be free.</summary>
+    public async Task<T> WithPipelineAsync<T>(Func<FacePipeline, T> work, CancellationToken cancel)
+    {
+        await _slots.WaitAsync(cancel);
+        try
+        {
+            if (!_idle.TryTake(out var pipeline))
+            {
+                pipeline = new FacePipeline(factory, face);
+                lock (_all) _all.Add(pipeline);
+            }
+            try { return work(pipeline); }
+            finally { _idle.Add(pipeline); }
+        }
+        finally { _slots.Release(); }
+    }
+
+    /// <summary>Voice analysis on the API's voice pipeline (one at a time: it is short, 10-20 ms for a few seconds of speech).</summary>
+    public VoiceResult AnalyzeVoice(AudioClip clip, string source)
+    {
+        if (voice is null) throw new BadInputException("voice models are not loaded on this device (`echoface models fetch`, then restart)", BadInputKind.Unsupported);
+        lock (_voiceGate)
+        {
+            _voice ??= new VoicePipeline(factory, config.Voice);
+            return _voice.Analyze(clip, source);
+        }
+    }
+
+    /// <summary>A change to or search of the gallery, while the door's frame loop is not using it.</summary>
+    public T Gallery<T>(Func<T> work) => terminal.Exclusive(work);
+
+    public void Dispose()
+    {
+        lock (_all) foreach (var p in _all) p.Dispose();
+        _voice?.Dispose();
+        _slots.Dispose();
+    }
+}

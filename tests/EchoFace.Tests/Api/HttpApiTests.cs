@@ -1,0 +1,206 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using EchoFace.Tests.Cli;
+
+namespace EchoFace.Tests.Api;
+
+/// <summary>The HTTP API of a running daemon (camera none) over a real Kestrel on a free loopback port, with the shared photos and speech.</summary>
+public class HttpApiTests
+{
+    private readonly CliRunner _cli = new();
+    private readonly string _dir = TestEnvironment.TempDirectory();
+    private static string[] Jolie => CliRunner.Photos("df_angelina_jolie");
+
+    private string Key(string role) => _cli.Run("api-key", "create", "--role", role, "--json").Json.GetProperty("key").GetString()!;
+
+    private (DaemonProcess Daemon, Uri Base) Start(IDictionary<string, string>? environment = null)
+    {
+        var port = Sync.Mosquitto.FreePort();
+        var daemon = new DaemonProcess(null, _cli.DataDirectory, "api-1", environment, health: $"http://127.0.0.1:{port}");
+        daemon.WaitFor("Ready in", "the daemon did not start");
+        // READY comes from the host's start; Kestrel may bind a moment later
+        using var probe = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        for (var i = 0; ; i++)
+        {
+            try { probe.GetAsync("/healthz").GetAwaiter().GetResult(); break; }
+            catch (HttpRequestException) when (i < 200) { Thread.Sleep(50); }
+        }
+        return (daemon, new Uri($"http://127.0.0.1:{port}"));
+    }
+
+    private static HttpClient Client(Uri at, string? key)
+    {
+        var http = new HttpClient { BaseAddress = at };
+        if (key is not null) http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return http;
+    }
+
+    private static ByteArrayContent File(string path, string type)
+    {
+        var content = new ByteArrayContent(System.IO.File.ReadAllBytes(path));
+        content.Headers.ContentType = new MediaTypeHeaderValue(type);
+        return content;
+    }
+
+    private static async Task<JsonElement> Json(HttpResponseMessage r, HttpStatusCode expected)
+    {
+        var body = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == expected, $"{(int)r.StatusCode} {body}");
+        return body.Length == 0 ? default : JsonDocument.Parse(body).RootElement;
+    }
+
+    [Fact]
+    public async Task Register_recognise_verify_compare_embed_and_remove_a_person_by_face_and_voice()
+    {
+        var (enrol, read, admin) = (Key("enrol"), Key("read"), Key("admin"));
+        var (daemon, at) = Start();
+        using (daemon)
+        {
+            using var writer = Client(at, enrol);
+            using var reader = Client(at, read);
+            var speech = TestEnvironment.Speech("1688");
+            var form = new MultipartFormDataContent
+            {
+                { new StringContent("jolie"), "id" }, { new StringContent("Angelina Jolie"), "name" }, { new StringContent("staff"), "group" },
+                { File(Jolie[0], "image/jpeg"), "image", "a.jpg" }, { File(Jolie[1], "image/jpeg"), "image", "b.jpg" },
+                { File(speech[0], "audio/flac"), "audio", "a.flac" }, { File(speech[1], "audio/flac"), "audio", "b.flac" },
+            };
+            var created = await Json(await writer.PostAsync("/v1/people", form), HttpStatusCode.Created);
+            Assert.Equal(2, created.GetProperty("faceTemplates").GetInt32());
+            Assert.Equal(2, created.GetProperty("voiceTemplates").GetInt32());
+
+            var people = await Json(await reader.GetAsync("/v1/people"), HttpStatusCode.OK);
+            var jolie = Assert.Single(people.EnumerateArray());
+            Assert.Equal("staff", jolie.GetProperty("group").GetString());
+            Assert.Equal(4, (await Json(await reader.GetAsync("/v1/people/jolie"), HttpStatusCode.OK)).GetProperty("templates").GetArrayLength());
+
+            // recognise: a raw JPEG body; the face is known at once (the door's gallery is the API's)
+            var seen = await Json(await reader.PostAsync("/v1/recognize", File(Jolie[2], "image/jpeg")), HttpStatusCode.OK);
+            var face = Assert.Single(seen.GetProperty("faces").EnumerateArray());
+            Assert.Equal("jolie", face.GetProperty("identity").GetString());
+            Assert.True(face.GetProperty("live").GetBoolean());
+            Assert.True(face.GetProperty("quality").GetProperty("score").GetSingle() > 0);
+
+            var verified = await Json(await reader.PostAsync("/v1/verify/jolie", new MultipartFormDataContent
+            {
+                { File(Jolie[3], "image/jpeg"), "image", "c.jpg" }, { File(speech[2], "audio/flac"), "audio", "c.flac" },
+            }), HttpStatusCode.OK);
+            Assert.True(verified.GetProperty("accepted").GetBoolean(), verified.ToString());
+            Assert.True(verified.GetProperty("voice").GetProperty("score").GetSingle() >= verified.GetProperty("voice").GetProperty("threshold").GetSingle());
+            var wrongVoice = await Json(await reader.PostAsync("/v1/verify/jolie", new MultipartFormDataContent
+            {
+                { File(TestEnvironment.Speech("1998")[0], "audio/flac"), "audio", "other.flac" },
+            }), HttpStatusCode.OK);
+            Assert.False(wrongVoice.GetProperty("accepted").GetBoolean());
+
+            var same = await Json(await reader.PostAsync("/v1/compare", new MultipartFormDataContent
+            {
+                { File(Jolie[2], "image/jpeg"), "a", "a.jpg" }, { File(Jolie[3], "image/jpeg"), "b", "b.jpg" },
+            }), HttpStatusCode.OK);
+            Assert.True(same.GetProperty("same").GetBoolean());
+            var different = await Json(await reader.PostAsync("/v1/compare", new MultipartFormDataContent
+            {
+                { File(Jolie[2], "image/jpeg"), "a", "a.jpg" }, { File(CliRunner.Photos("df_jeff_bezos")[0], "image/jpeg"), "b", "b.jpg" },
+            }), HttpStatusCode.OK);
+            Assert.False(different.GetProperty("same").GetBoolean());
+
+            var embedded = await Json(await reader.PostAsync("/v1/embeddings", File(Jolie[2], "image/jpeg")), HttpStatusCode.OK);
+            Assert.Equal("fr_feature", embedded.GetProperty("model").GetString());
+            var vector = Assert.Single(embedded.GetProperty("faces").EnumerateArray()).GetProperty("embedding").EnumerateArray().Select(v => v.GetSingle()).ToArray();
+            Assert.Equal(512, vector.Length);
+            var self = await Json(await reader.PostAsJsonAsync("/v1/compare", new { a = vector, b = vector }), HttpStatusCode.OK);
+            Assert.Equal(1.0, self.GetProperty("similarity").GetDouble(), 3);
+
+            var models = await Json(await reader.GetAsync("/v1/models"), HttpStatusCode.OK);
+            Assert.Contains(models.GetProperty("models").EnumerateArray(), m => m.GetProperty("id").GetString() == "fr_feature" && m.GetProperty("active").GetBoolean() && m.GetProperty("templates").GetInt32() == 2);
+            using (var boss = Client(at, admin))
+            {
+                Assert.False((await Json(await boss.PutAsJsonAsync("/v1/models/active", new { face = "fr_feature" }), HttpStatusCode.OK)).GetProperty("changed").GetBoolean());
+                await Json(await boss.PutAsJsonAsync("/v1/models/active", new { face = "nnid_speaker" }), HttpStatusCode.UnprocessableEntity);
+                await Json(await boss.PutAsJsonAsync("/v1/models/active", new { face = "arcface_r100" }), HttpStatusCode.NotFound);
+            }
+            await Json(await writer.PutAsJsonAsync("/v1/models/active", new { face = "fr_feature" }), HttpStatusCode.Forbidden);
+
+            var stats = await Json(await reader.GetAsync("/v1/stats"), HttpStatusCode.OK);
+            Assert.True(stats.GetProperty("api").GetProperty("requests").GetInt64() >= 10);
+            Assert.True(stats.GetProperty("api").GetProperty("latencyMs").GetProperty("POST /v1/recognize").GetProperty("p95").GetDouble() > 0);
+            Assert.Equal("CPU", stats.GetProperty("provider").GetString());
+
+            // removal: audited, then the face is unknown again
+            await Json(await reader.DeleteAsync("/v1/people/jolie"), HttpStatusCode.Forbidden);
+            await Json(await writer.DeleteAsync("/v1/people/jolie"), HttpStatusCode.NoContent);
+            await Json(await reader.GetAsync("/v1/people/jolie"), HttpStatusCode.NotFound);
+            var after = await Json(await reader.PostAsync("/v1/recognize", File(Jolie[2], "image/jpeg")), HttpStatusCode.OK);
+            Assert.False(Assert.Single(after.GetProperty("faces").EnumerateArray()).GetProperty("known").GetBoolean());
+            Assert.True(daemon.Stop(), daemon.Log);
+        }
+        Assert.Empty(_cli.Run("people", "list", "--json").Json.EnumerateArray()); // nothing left in the store either
+    }
+
+    [Fact]
+    public async Task Every_error_is_a_problem_document_with_the_right_status_and_the_openapi_document_lists_every_endpoint()
+    {
+        var read = Key("read");
+        var revoked = _cli.Run("api-key", "create", "--role", "admin", "--json").Json;
+        Assert.Equal(0, _cli.Run("api-key", "revoke", revoked.GetProperty("id").GetString()!).ExitCode);
+        var blank = TestEnvironment.Ffmpeg(Path.Combine(_dir, "blank.png"), "-f", "lavfi", "-i", "color=c=gray:s=320x240", "-frames:v", "1");
+        var wide = TestEnvironment.Ffmpeg(Path.Combine(_dir, "wide.png"), "-f", "lavfi", "-i", "color=c=gray:s=1200x1000", "-frames:v", "1"); // few bytes, many pixels
+        var (daemon, at) = Start(new Dictionary<string, string>
+        {
+            ["ECHOFACE__Media__MaxBytes"] = "1000000", ["ECHOFACE__Media__MaxPixels"] = "1100000", ["ECHOFACE__Api__RequestsPerMinute"] = "20",
+        });
+        using (daemon)
+        {
+            using var anonymous = Client(at, null);
+            using var reader = Client(at, read);
+            async Task Problem(HttpResponseMessage r, HttpStatusCode status, string detail)
+            {
+                var body = await Json(r, status);
+                Assert.Equal("application/problem+json", r.Content.Headers.ContentType?.MediaType);
+                Assert.Equal((int)status, body.GetProperty("status").GetInt32());
+                Assert.Contains(detail, body.GetProperty("detail").GetString());
+            }
+            await Problem(await anonymous.GetAsync("/v1/people"), HttpStatusCode.Unauthorized, "no API key");
+            using (var old = Client(at, revoked.GetProperty("key").GetString()))
+                await Problem(await old.GetAsync("/v1/people"), HttpStatusCode.Unauthorized, "unknown or revoked");
+            await Problem(await reader.PostAsync("/v1/people", new MultipartFormDataContent { { new StringContent("x"), "id" } }), HttpStatusCode.Forbidden, "needs enrol");
+            await Problem(await reader.PostAsync("/v1/recognize", new MultipartFormDataContent { { new StringContent("hello"), "note" } }), HttpStatusCode.BadRequest, "send an image");
+            await Problem(await reader.PostAsync("/v1/recognize", new StringContent("not an image", System.Text.Encoding.UTF8, "text/plain")), HttpStatusCode.UnsupportedMediaType, "content type 'text/plain; charset=utf-8' is not accepted");
+            await Problem(await reader.PostAsync("/v1/recognize", File(blank, "image/jpeg")), HttpStatusCode.UnsupportedMediaType, "declared image/jpeg but its bytes are png");
+            await Problem(await reader.PostAsync("/v1/recognize", File(Jolie[0], "image/jpeg")), HttpStatusCode.RequestEntityTooLarge, "over the limit");
+            await Problem(await reader.PostAsync("/v1/embeddings", File(wide, "image/png")), HttpStatusCode.RequestEntityTooLarge, "over the pixel limit");
+            await Problem(await reader.PostAsync("/v1/verify/nobody", File(Jolie[2], "image/jpeg")), HttpStatusCode.NotFound, "unknown identity 'nobody'");
+            await Problem(await reader.PostAsync("/v1/compare", new MultipartFormDataContent
+            {
+                { File(blank, "image/png"), "a", "blank.png" }, { File(Jolie[2], "image/jpeg"), "b", "b.jpg" },
+            }), HttpStatusCode.UnprocessableEntity, "no face found");
+            await Problem(await reader.PostAsJsonAsync("/v1/compare", new { a = new[] { 1f, 0f }, b = new[] { 1f } }), HttpStatusCode.UnprocessableEntity, "differ in length");
+
+            // the OpenAPI document parses without errors and lists every endpoint
+            var text = await anonymous.GetStringAsync("/openapi.json");
+            var parsed = Microsoft.OpenApi.OpenApiDocument.Parse(text, "json");
+            Assert.Empty(parsed.Diagnostic!.Errors);
+            var paths = parsed.Document!.Paths;
+            foreach (var (path, method) in new[]
+                     {
+                         ("/v1/people", "post"), ("/v1/people", "get"), ("/v1/people/{id}", "get"), ("/v1/people/{id}", "delete"), ("/v1/recognize", "post"),
+                         ("/v1/verify/{id}", "post"), ("/v1/compare", "post"), ("/v1/embeddings", "post"), ("/v1/stats", "get"), ("/v1/models", "get"),
+                         ("/v1/models/active", "put"), ("/v1/shelf/latest", "get"),
+                     })
+                Assert.True(paths.TryGetValue(path, out var item) && item.Operations!.Keys.Any(k => k.ToString().Equals(method, StringComparison.OrdinalIgnoreCase)), $"{method} {path} missing");
+
+            // the rate limit: 20 a minute for this key, so a burst runs out and is told when to come back
+            HttpResponseMessage last = null!;
+            for (var i = 0; i < 30; i++)
+            {
+                last = await reader.GetAsync("/v1/stats");
+                if (last.StatusCode == HttpStatusCode.TooManyRequests) break;
+            }
+            await Problem(last, HttpStatusCode.TooManyRequests, "20 requests a minute");
+            Assert.True(last.Headers.RetryAfter is not null);
+            Assert.True(daemon.Stop(), daemon.Log);
+        }
+    }
+}
