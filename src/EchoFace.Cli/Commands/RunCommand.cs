@@ -54,17 +54,16 @@ internal static class RunCommand
             builder.WebHost.UseUrls(config.Health.Listen);
             builder.Services.AddSingleton(config).AddSingleton(request).AddSingleton<DoorDaemon>().AddHostedService(s => s.GetRequiredService<DoorDaemon>());
             builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(15));
-            if (config.Api.Enabled)
+            if (config.Api.Enabled) Api.ApiEndpoints.AddServices(builder.Services, config);
+            // the slim builder leaves HTTPS out unless asked for (Health.Listen https://, required beyond loopback with the API on)
+            if (config.Health.Listen.StartsWith("https://", StringComparison.OrdinalIgnoreCase)) builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(k =>
             {
-                Api.ApiEndpoints.AddServices(builder.Services, config);
-                // several images or recordings per request: allow a few times the per-file limit, each file is checked on its own
-                builder.WebHost.ConfigureKestrel(k =>
-                {
-                    k.Limits.MaxRequestBodySize = Math.Max(config.Media.MaxBytes, config.Voice.Limits.MaxBytes) * 4;
-                    if (config.Api.CertificateFile is { } cert && config.Api.KeyFile is { } key)
-                        k.ConfigureHttpsDefaults(h => h.ServerCertificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(cert, key));
-                });
-            }
+                // several images or recordings per request: a few times the per-file limit, each file is checked on its own
+                k.Limits.MaxRequestBodySize = config.Media.MaxBytes * 4;
+                if (config.Api.CertificateFile is { } cert && config.Api.KeyFile is { } key)
+                    k.ConfigureHttpsDefaults(h => h.ServerCertificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(cert, key));
+            });
             var app = builder.Build();
             var daemon = app.Services.GetRequiredService<DoorDaemon>();
             app.MapGet("/healthz", () => Health(daemon, config) is var h && h.Status == "ok" ? Results.Json(h) : Results.Json(h, statusCode: 503));
@@ -77,6 +76,12 @@ internal static class RunCommand
             {
                 o.Error(e.Message);
                 return e is BadInputException ? EchoFaceCli.BadInput : EchoFaceCli.Failure;
+            }
+            catch (IOException e)
+            {
+                // Kestrel could not bind (the address is in use, or not this machine's)
+                o.Error($"cannot listen on {config.Health.Listen}: {e.Message}");
+                return EchoFaceCli.Failure;
             }
             if (daemon.Failure is { } failure)
             {

@@ -51,9 +51,9 @@ public sealed class ApiOptions
     {
         if (RequestsPerMinute is < 1 or > 1_000_000) throw new ArgumentException($"Api.RequestsPerMinute must be between 1 and 1000000, not {RequestsPerMinute}");
         if (Workers is < 1 or > 64) throw new ArgumentException($"Api.Workers must be between 1 and 64, not {Workers}");
-        if (!Enabled || !Uri.TryCreate(listen, UriKind.Absolute, out var uri)) return;
+        if (!Uri.TryCreate(listen, UriKind.Absolute, out var uri)) return;
         var loopback = uri.IsLoopback || uri.Host is "127.0.0.1" or "[::1]" or "localhost";
-        if (!loopback && uri.Scheme != "https")
+        if (Enabled && !loopback && uri.Scheme != "https")
             throw new ArgumentException($"Health.Listen {listen} is beyond loopback: with the API enabled it must be https:// with Api.CertificateFile and Api.KeyFile (or set Api.Enabled false)");
         if (uri.Scheme == "https" && (CertificateFile is null || KeyFile is null))
             throw new ArgumentException("https:// listening needs Api.CertificateFile and Api.KeyFile (PEM)");

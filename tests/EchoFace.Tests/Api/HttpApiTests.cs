@@ -123,6 +123,13 @@ public class HttpApiTests
             }
             await Json(await writer.PutAsJsonAsync("/v1/models/active", new { face = "fr_feature" }), HttpStatusCode.Forbidden);
 
+            // the load command integrators use: every request answered, none refused
+            var bench = _cli.Run("bench", "http", "--url", at.ToString(), "--key", read, "--image", Jolie[2], "--clients", "2", "--seconds", "1", "--json");
+            Assert.True(bench.ExitCode == 0, bench.Stderr);
+            var run = Assert.Single(bench.Json.GetProperty("runs").EnumerateArray());
+            Assert.True(run.GetProperty("requests").GetInt32() > 0 && run.GetProperty("errors").GetInt32() == 0, run.ToString());
+            Assert.True(run.GetProperty("p95").GetDouble() >= run.GetProperty("p50").GetDouble());
+
             var stats = await Json(await reader.GetAsync("/v1/stats"), HttpStatusCode.OK);
             Assert.True(stats.GetProperty("api").GetProperty("requests").GetInt64() >= 10);
             Assert.True(stats.GetProperty("api").GetProperty("latencyMs").GetProperty("POST /v1/recognize").GetProperty("p95").GetDouble() > 0);
@@ -202,5 +209,42 @@ public class HttpApiTests
             Assert.True(last.Headers.RetryAfter is not null);
             Assert.True(daemon.Stop(), daemon.Log);
         }
+    }
+
+    [Fact]
+    public async Task Beyond_loopback_the_api_needs_tls_and_serves_it_with_the_configured_certificate()
+    {
+        // plain http on every interface with the API on: refused before anything starts
+        var open = _cli.Run("run", "--camera", "none", "--door", "simulated", "--health", "http://0.0.0.0:0", "--once");
+        Assert.Equal(2, open.ExitCode);
+        Assert.Contains("must be https://", open.Stderr);
+
+        using var rsa = System.Security.Cryptography.RSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=echoface-test", rsa,
+            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        var certFile = Path.Combine(_dir, "api.crt");
+        var keyFile = Path.Combine(_dir, "api.key");
+        System.IO.File.WriteAllText(certFile, certificate.ExportCertificatePem());
+        System.IO.File.WriteAllText(keyFile, rsa.ExportPkcs8PrivateKeyPem());
+        var read = Key("read");
+        var port = Sync.Mosquitto.FreePort();
+        using var daemon = new DaemonProcess(null, _cli.DataDirectory, "api-tls", new Dictionary<string, string>
+        {
+            ["ECHOFACE__Api__CertificateFile"] = certFile, ["ECHOFACE__Api__KeyFile"] = keyFile,
+        }, health: $"https://127.0.0.1:{port}");
+        daemon.WaitFor("Ready in", "the daemon did not start");
+        // trust exactly the configured certificate
+        using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, cert, _, _) => cert?.Thumbprint == certificate.Thumbprint };
+        using var http = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{port}") };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", read);
+        HttpResponseMessage? response = null;
+        for (var i = 0; response is null; i++)
+        {
+            try { response = await http.GetAsync("/v1/people"); }
+            catch (HttpRequestException) when (i < 200) { await Task.Delay(50); }
+        }
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(daemon.Stop(), daemon.Log);
     }
 }
