@@ -115,7 +115,7 @@ internal static class ApiEndpoints
         v1.MapPost("/people", RegisterAsync).Role(ApiRole.Enrol).DisableAntiforgery()
             .WithSummary("Register a person from face images and/or voice recordings (multipart: id, name, group, face, image..., audio...)")
             .Accepts<IFormFile>("multipart/form-data").Produces<object>(201).Problems(400, 413, 415, 422);
-        v1.MapGet("/people", (HttpContext http) => Results.Json(daemon.Api!.Store.ListIdentities())).Role(ApiRole.Read)
+        v1.MapGet("/people", () => Results.Json(daemon.Api!.Gallery(() => daemon.Api.Store.ListIdentities()))).Role(ApiRole.Read)
             .WithSummary("Every registered person with template counts").Produces<IReadOnlyList<IdentityRecord>>();
         v1.MapGet("/people/{id}", (string id) => Person(daemon.Api!, id)).Role(ApiRole.Read)
             .WithSummary("One person: templates (no vectors) and audit trail").Produces<object>().Problems(404);
@@ -202,7 +202,7 @@ internal static class ApiEndpoints
         async Task<IResult> VerifyAsync(string id, HttpContext http, CancellationToken cancel)
         {
             var api = daemon.Api!;
-            if (api.Store.GetIdentity(id) is null) throw new BadInputException($"unknown identity '{id}'", BadInputKind.NotFound);
+            if (api.Gallery(() => api.Store.GetIdentity(id)) is null) throw new BadInputException($"unknown identity '{id}'", BadInputKind.NotFound);
             var form = await ApiInput.FormAsync(http.Request, cancel);
             var images = await ApiInput.FilesAsync(http.Request, form, ["image"], "image", api.Config.Media.MaxBytes, cancel);
             var audio = await ApiInput.FilesAsync(http.Request, form, ["audio"], "audio", api.Config.Voice.Limits.MaxBytes, cancel);
@@ -282,13 +282,14 @@ internal static class ApiEndpoints
         return ApiInput.Image(files[0], api.Config.Media);
     }
 
-    private static IResult Person(ApiEngine api, string id)
+    /// <summary>The store's connection is the door's: every read of it goes through <see cref="ApiEngine.Gallery{T}"/>, like every change.</summary>
+    private static IResult Person(ApiEngine api, string id) => api.Gallery(() =>
     {
         var who = api.Store.GetIdentity(id) ?? throw new BadInputException($"unknown identity '{id}'", BadInputKind.NotFound);
         var templates = api.Store.LoadTemplates("face", id).Concat(api.Store.LoadTemplates("voice", id))
-            .Select(t => new { t.Id, t.Modality, t.ModelId, t.ModelVersion, t.Quality, t.Source });
+            .Select(t => new { t.Id, t.Modality, t.ModelId, t.ModelVersion, t.Quality, t.Source }).ToList();
         return Results.Json(new { identity = who, templates, audit = api.Store.Audit(id) });
-    }
+    });
 
     private static IResult Remove(ApiEngine api, string id, HttpContext http)
     {
@@ -321,7 +322,7 @@ internal static class ApiEndpoints
             inUse[api.Config.Voice.Embedder] = "voice embedder";
             inUse[api.Config.Voice.VadModel] = "voice activity";
         }
-        var counts = api.Store.LoadTemplates("face").Concat(api.Store.LoadTemplates("voice")).GroupBy(t => t.ModelId).ToDictionary(g => g.Key, g => g.Count());
+        var counts = api.Gallery(() => api.Store.LoadTemplates("face").Concat(api.Store.LoadTemplates("voice")).GroupBy(t => t.ModelId).ToDictionary(g => g.Key, g => g.Count()));
         return Results.Json(new
         {
             provider = api.Provider,
@@ -345,7 +346,7 @@ internal static class ApiEndpoints
         if (model.Task != task) throw new ApiProblem(422, $"'{wanted}' is a {model.Task} model, not {task}");
         if (api.Manifest.Verify(model) != Inference.ModelStatus.Ok) throw new ApiProblem(422, $"'{wanted}' is not fetched or its file does not match its hash (`echoface models fetch`)");
         if (wanted == current) return Results.Json(new { active = current, changed = false });
-        var needing = api.Store.LoadTemplates(body.Face is not null ? "face" : "voice").Count(t => t.ModelId == current);
+        var needing = api.Gallery(() => api.Store.LoadTemplates(body.Face is not null ? "face" : "voice").Count(t => t.ModelId == current));
         return Results.Problem(title: "Conflict", statusCode: 409,
             detail: $"switching from '{current}' to '{wanted}' needs a restart with {(body.Face is not null ? "Face" : "Voice")}.Embedder set to it " +
                     $"(the fleet can push it); {needing} templates of '{current}' would then need re-enrolment, they are never mixed");

@@ -218,7 +218,9 @@ public sealed class DoorTerminal
     /// </summary>
     private void Seen(Track track, CameraFrame frame, PolicyResult r)
     {
-        if (_store.Customers().GetValueOrDefault(r.IdentityId!) is not { } customer) return;
+        string? customer;
+        lock (_decide) customer = _store.CustomerOf(r.IdentityId!); // the store's connection is shared with fleet and API changes
+        if (customer is null) return;
         var (source, version, model, cold, items) = Shelf?.For(customer) ?? ("none", null, null, false, []);
         var now = _clock.GetUtcNow();
         var seen = new CustomerSeen(_doorName, customer, r.FaceScore, _faces.Match.IdentifyThreshold, track.Id, r.Faces, source, version, model, cold, items,

@@ -140,6 +140,15 @@ public sealed class GalleryStore : IDisposable
         return true;
     }
 
+    /// <summary>The customer id the identity opted in as; null when it has not.</summary>
+    public string? CustomerOf(string identityId)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT customer_id FROM customers WHERE identity_id = $id";
+        cmd.Parameters.AddWithValue("$id", identityId);
+        return cmd.ExecuteScalar() as string;
+    }
+
     /// <summary>Opted-in customers: identity id to customer id.</summary>
     public IReadOnlyDictionary<string, string> Customers()
     {
