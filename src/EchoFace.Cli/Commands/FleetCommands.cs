@@ -151,6 +151,7 @@ internal static class FleetCommands
                 ["identity"] = System.Text.Json.Nodes.JsonNode.Parse(exported.Payload.GetProperty("identity").GetRawText()),
                 ["templates"] = System.Text.Json.Nodes.JsonNode.Parse(exported.Payload.GetProperty("templates").GetRawText()),
             };
+            if (Str(exported.Payload, "customer") is { Length: > 0 } customer) set["customer"] = customer; // the retail opt-in goes along
             foreach (var t in targets)
                 await client.PublishAsync(FleetTopics.DeviceTopic(options.Site, t, "enroll/set"), System.Text.Encoding.UTF8.GetBytes(set.ToJsonString()), retain: false, cancel);
             var rows = (await Answers(client, targets, "enroll/result", requestId, "templates", timeout, cancel))

@@ -139,7 +139,7 @@ internal sealed class FleetHandlers
 
     /// <summary>
     /// enroll/set: {requestId, action: upsert | remove, identity: {id, name, group}, templates: [{modality, modelId, quality, source,
-    /// vector: base64 float32}]}. Face templates must be this device's model and size; the change is atomic and acknowledged on enroll/result.
+    /// vector: base64 float32}], customer?}. Face templates must be this device's model and size; the change is atomic and acknowledged on enroll/result.
     /// </summary>
     private async Task EnrollAsync(byte[] payload)
     {
@@ -179,6 +179,9 @@ internal sealed class FleetHandlers
                 if (faces.Count > 0) count += _terminal.Exclusive(() => _faces.Import(identity, name, group, faces, detail));
                 if (voices.Count > 0) count += _terminal.Exclusive(() => _store.Replace(identity, name, group, voices, detail).Count);
                 if (count == 0) throw new BadInputException("upsert needs at least one template");
+                // a retail opt-in travels with the person (given where the consent was recorded, audited here as coming from the fleet)
+                if (root.TryGetProperty("customer", out var c) && c.ValueKind == JsonValueKind.String && c.GetString() is { Length: > 0 } customer)
+                    _terminal.Exclusive(() => { _store.LinkCustomer(identity, customer, JsonSerializer.Serialize(new { requestId, customer, from = "fleet" })); return 0; });
             }
             else throw new BadInputException($"action must be upsert or remove, not '{action}'");
         }
@@ -229,9 +232,9 @@ internal sealed class FleetHandlers
             return;
         }
         // the store's connection is the frame loop's too: read it under the same lock
-        var (who, stored) = _terminal.Exclusive(() => id is null || _store.GetIdentity(id) is not { } w
-            ? (null, [])
-            : (w, _store.LoadTemplates("face", id).Concat(_store.LoadTemplates("voice", id)).ToList()));
+        var (who, stored, customer) = _terminal.Exclusive(() => id is null || _store.GetIdentity(id) is not { } w
+            ? (null, [], null)
+            : (w, _store.LoadTemplates("face", id).Concat(_store.LoadTemplates("voice", id)).ToList(), _store.CustomerOf(id)));
         if (who is null)
         {
             await AnswerAsync("export", requestId, "refused", $"unknown identity '{id}'");
@@ -244,7 +247,7 @@ internal sealed class FleetHandlers
         });
         await _link.TryPublishAsync(_link.Topics.CommandResult("export"), JsonSerializer.SerializeToUtf8Bytes(new
         {
-            requestId, status = "done", identity = new { id = who.Id, name = who.DisplayName, group = who.Group }, templates, at = DateTimeOffset.UtcNow,
+            requestId, status = "done", identity = new { id = who.Id, name = who.DisplayName, group = who.Group }, customer, templates, at = DateTimeOffset.UtcNow,
         }, FleetLink.Json), retain: false);
     }
 

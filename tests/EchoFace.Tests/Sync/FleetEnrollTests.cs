@@ -16,6 +16,7 @@ public class FleetEnrollTests
         var first = new CliRunner();
         var jolie = CliRunner.Photos("df_angelina_jolie");
         Assert.Equal(0, first.Run("enroll", "jolie", "--name", "Angelina Jolie", "--group", "staff", jolie[0], jolie[1]).ExitCode);
+        Assert.Equal(0, first.Run("customers", "opt-in", "jolie", "c42").ExitCode);
         var second = new CliRunner();
         Assert.Contains("unknown", second.Run("identify", jolie[3]).Stdout);
 
@@ -53,5 +54,7 @@ public class FleetEnrollTests
         Assert.Equal("staff", person.GetProperty("identity").GetProperty("group").GetString());
         Assert.Contains(person.GetProperty("audit").EnumerateArray(), e => e.GetProperty("action").GetString() == "sync");
         Assert.Equal(2, second.Run("people", "show", "mallory").ExitCode);
+        // the opt-in went along: the second device may report her as customer c42 at a shelf
+        Assert.Equal("c42", Assert.Single(second.Run("customers", "list", "--json").Json.EnumerateArray()).GetProperty("customer").GetString());
     }
 }
