@@ -94,6 +94,33 @@ public static class Database
             created_at TEXT NOT NULL,
             revoked_at TEXT);
         """,
+        // 5: photo collections: every face of every indexed photo, its embedding sealed like a template; an image row and its faces
+        // are written in one transaction, so an interrupted index resumes at the first image without a row
+        """
+        CREATE TABLE collections(
+            name TEXT PRIMARY KEY,
+            root TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            created_at TEXT NOT NULL);
+        CREATE TABLE collection_images(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            collection TEXT NOT NULL REFERENCES collections(name) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            faces INTEGER NOT NULL,
+            error TEXT,
+            indexed_at TEXT NOT NULL,
+            UNIQUE(collection, path));
+        CREATE TABLE collection_faces(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            image_id INTEGER NOT NULL REFERENCES collection_images(id) ON DELETE CASCADE,
+            face_index INTEGER NOT NULL,
+            x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+            points5 TEXT NOT NULL,
+            quality REAL NOT NULL,
+            sealed BLOB NOT NULL,
+            cluster INTEGER,
+            UNIQUE(image_id, face_index));
+        """,
     ];
 
     public static int SchemaVersion => Migrations.Length;
