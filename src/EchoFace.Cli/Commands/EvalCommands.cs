@@ -14,6 +14,7 @@ internal static class EvalCommands
         eval.Subcommands.Add(Faces(g, o));
         eval.Subcommands.Add(Voice(g, o));
         eval.Subcommands.Add(Liveness(g, o));
+        eval.Subcommands.Add(Identify(g, o));
         return eval;
     }
 
@@ -305,6 +306,50 @@ internal static class EvalCommands
     private const float BlinkSwing = 0.6f, MinMotion = 0.005f;
 
     private static double? AccessMedian(IEnumerable<float> values) => Access.AccessPolicy.Median(values);
+
+    private static Command Identify(GlobalOptions g, Output o)
+    {
+        var folder = new Argument<string>("folder") { Description = "one sub-folder of photos per person" };
+        var pad = new Option<float>("--pad") { Description = "pad every image by this fraction before detection (tight crops such as Yale B)" };
+        var threshold = new Option<float?>("--threshold") { Description = "identify threshold for the open set (default Match.IdentifyThreshold)" };
+        var report = new Option<string?>("--report") { Description = "folder for report.json and the confusion matrix (confusion.png, confusion.svg)" };
+        var cmd = new Command("identify", "1:N on held-out photos: accuracy, macro F1, open-set rejection of people never enrolled, per matching method") { folder, pad, threshold, report };
+        return cmd.WithAction(g, o, (ctx, p) =>
+        {
+            var root = p.GetValue(folder)!;
+            var total = FaceEvaluation.ListImages(root).Count;
+            var pipeline = ctx.Pipeline;
+            var embedded = o.Progress(!ctx.Json, "embedding faces", total,
+                tick => FaceEvaluation.Run(pipeline, root, new InlineProgress<EvaluatedImage>(tick), ctx.Limits, p.GetValue(pad)));
+            var t = p.GetValue(threshold) ?? ctx.Config.Match.IdentifyThreshold;
+            var r = IdentificationEvaluation.Run(embedded.Images, t);
+            var summary = new
+            {
+                folder = Path.GetFullPath(root), r.Identities, r.EnrolledIdentities, r.EnrolImages, r.TestImages, r.OpenSetImages, threshold = t, best = r.Best,
+                methods = r.Methods.Select(m => new { m.Method, m.Description, m.Accuracy, m.MacroF1, m.DetectionAndIdentification, m.OpenSetRejection }),
+                failures = embedded.Failures.Select(f => new { path = f.Path, reason = f.Failure }),
+            };
+            if (p.GetValue(report) is { } dir)
+            {
+                Directory.CreateDirectory(dir);
+                File.WriteAllText(Path.Combine(dir, "report.json"), System.Text.Json.JsonSerializer.Serialize(summary, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                var best = r.Methods.Single(m => m.Method == r.Best);
+                foreach (var ext in new[] { "png", "svg" })
+                    ConfusionPlot.Write(Path.Combine(dir, $"confusion.{ext}"), $"EchoFace identification, {best.Method} ({best.Accuracy * 100:F1}% correct)", r.Labels, best.Confusion);
+            }
+            if (ctx.Json) { o.Json(summary); return EchoFaceCli.Ok; }
+            o.Line($"{r.Identities} people: {r.EnrolledIdentities} enrolled from {r.EnrolImages} photos, {r.TestImages} test photos; " +
+                   $"{r.Identities - r.EnrolledIdentities} never enrolled ({r.OpenSetImages} photos) must be rejected");
+            var table = new Table().AddColumns("method", "accuracy", "macro F1", $"identified at {t:F2}", "open set rejected", "what it is");
+            foreach (var m in r.Methods)
+                table.AddRow(m.Method == r.Best ? $"[bold]{m.Method}[/]" : m.Method, $"{m.Accuracy * 100:F1}%", $"{m.MacroF1:F3}", $"{m.DetectionAndIdentification * 100:F1}%",
+                    $"{m.OpenSetRejection * 100:F1}%", Output.Esc(m.Description));
+            o.Console.Write(table);
+            foreach (var f in embedded.Failures) o.Line($"  [yellow]no face[/] {Output.Esc(f.Path)}: {Output.Esc(f.Failure)}");
+            if (p.GetValue(report) is { } d) o.Line($"report and confusion matrix in {Output.Esc(d)}");
+            return EchoFaceCli.Ok;
+        });
+    }
 
     /// <summary>report.json plus the DET plot as PNG and SVG, when a report folder was asked for.</summary>
     private static void WriteReport(string? dir, object summary, string title, (string Label, VerificationMetrics Metrics)[] curves)
