@@ -133,6 +133,9 @@ internal static class ApiEndpoints
         v1.MapPost("/embeddings", EmbeddingsAsync).Role(ApiRole.Read).DisableAntiforgery()
             .WithSummary("Detect and embed every face: vectors with the model id, for integrators who keep their own index")
             .Accepts<IFormFile>("image/jpeg", "image/png", "multipart/form-data").Produces<object>().Problems(400, 413, 415, 422);
+        v1.MapPost("/collections/{name}/search", CollectionSearchAsync).Role(ApiRole.Read).DisableAntiforgery()
+            .WithSummary("The photos of an indexed collection (`echoface collection index`) a person appears in, best first (raw image body or part image; ?top=20)")
+            .Accepts<IFormFile>("image/jpeg", "image/png", "multipart/form-data").Produces<object>().Problems(400, 404, 413, 415, 422);
         // the shelf display polls this: the opted-in customer last seen and their products, empty (204) once they have gone
         v1.MapGet("/shelf/latest", () => daemon.ShelfCustomer is { } c ? Results.Json(c) : Results.NoContent()).Role(ApiRole.Read)
             .WithSummary("Retail: the customer the shelf display shows (customer_seen within Retail.DisplaySeconds), or 204").Produces<Access.CustomerSeen>().Produces(204);
@@ -256,6 +259,23 @@ internal static class ApiEndpoints
             var similarity = TensorPrimitives.Dot(a, b);
             var threshold = api.Faces.Match.VerifyThreshold;
             return Results.Json(new { similarity, threshold, same = similarity >= threshold });
+        }
+
+        async Task<IResult> CollectionSearchAsync(string name, HttpContext http, CancellationToken cancel, int top = 20)
+        {
+            var api = daemon.Api!;
+            if (top is < 1 or > 1000) throw new ApiProblem(400, "top must be between 1 and 1000");
+            var image = await OneImageAsync(api, http, ["image"], cancel);
+            var found = await api.WithPipelineAsync(p => p.Analyze(image), cancel);
+            var query = found.FirstOrDefault()?.Embedding ?? throw new BadInputException("no face found in the query image");
+            var watch = Stopwatch.StartNew();
+            var result = api.Collections.Search(name, query, top) ?? throw new BadInputException($"no collection '{name}' (`echoface collection index {name} FOLDER`)", BadInputKind.NotFound);
+            var threshold = api.Config.Match.VerifyThreshold;
+            return Results.Json(new
+            {
+                collection = name, faces = result.Faces, threshold, searchMs = Math.Round(watch.Elapsed.TotalMilliseconds, 2),
+                results = result.Hits.Select(h => new { path = h.Path, faceId = h.FaceId, score = h.Score, match = h.Score >= threshold }),
+            });
         }
 
         async Task<IResult> EmbeddingsAsync(HttpContext http, CancellationToken cancel)

@@ -55,7 +55,7 @@ public sealed class ApiStats
 /// </summary>
 public sealed class ApiEngine(
     EchoFaceConfig config, ModelManifest manifest, InferenceSessionFactory factory, FaceOptions face, FaceRecognizer faces, VoiceRecognizer? voice,
-    GalleryStore store, DoorTerminal terminal, ApiKeyStore keys, string provider) : IDisposable
+    GalleryStore store, DoorTerminal terminal, ApiKeyStore keys, string provider, string dataDirectory) : IDisposable
 {
     private readonly ConcurrentBag<FacePipeline> _idle = [];
     private readonly List<FacePipeline> _all = [];
@@ -71,6 +71,8 @@ public sealed class ApiEngine(
     public ApiKeyStore Keys => keys;
     public string Provider => provider;
     public ApiStats Stats { get; } = new();
+    public CollectionIndexes Collections { get; } = new(Path.Combine(dataDirectory, config.Storage.Database),
+        TemplateCipher.FromKeyFile(Path.Combine(dataDirectory, config.Storage.KeyFile)));
 
     /// <summary>Runs face analysis on a pipeline of the API's own, waiting for one to be free.</summary>
     public async Task<T> WithPipelineAsync<T>(Func<FacePipeline, T> work, CancellationToken cancel)
@@ -107,6 +109,7 @@ public sealed class ApiEngine(
     {
         lock (_all) foreach (var p in _all) p.Dispose();
         _voice?.Dispose();
+        Collections.Dispose();
         _slots.Dispose();
     }
 }

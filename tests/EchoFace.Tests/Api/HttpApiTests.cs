@@ -55,6 +55,11 @@ public class HttpApiTests
     public async Task Register_recognise_verify_compare_embed_and_remove_a_person_by_face_and_voice()
     {
         var (enrol, read, admin) = (Key("enrol"), Key("read"), Key("admin"));
+        // a small photo collection (her 8 photos and 2 of someone else) to search over HTTP
+        var album = Path.Combine(_dir, "album");
+        Directory.CreateDirectory(album);
+        foreach (var photo in Jolie.Concat(CliRunner.Photos("df_jeff_bezos"))) System.IO.File.Copy(photo, Path.Combine(album, $"{Path.GetFileName(Path.GetDirectoryName(photo))}-{Path.GetFileName(photo)}"));
+        Assert.Equal(0, _cli.Run("collection", "index", "album", album).ExitCode);
         var (daemon, at) = Start();
         using (daemon)
         {
@@ -112,6 +117,13 @@ public class HttpApiTests
             Assert.Equal(512, vector.Length);
             var self = await Json(await reader.PostAsJsonAsync("/v1/compare", new { a = vector, b = vector }), HttpStatusCode.OK);
             Assert.Equal(1.0, self.GetProperty("similarity").GetDouble(), 3);
+
+            var search = await Json(await reader.PostAsync("/v1/collections/album/search?top=10", File(Jolie[2], "image/jpeg")), HttpStatusCode.OK);
+            var photos = search.GetProperty("results").EnumerateArray().ToList();
+            Assert.Equal(10, photos.Count);
+            Assert.All(photos.Take(8), p => Assert.Contains("df_angelina_jolie", p.GetProperty("path").GetString()));
+            Assert.All(photos.Skip(8), p => Assert.False(p.GetProperty("match").GetBoolean()));
+            await Json(await reader.PostAsync("/v1/collections/none/search", File(Jolie[2], "image/jpeg")), HttpStatusCode.NotFound);
 
             var models = await Json(await reader.GetAsync("/v1/models"), HttpStatusCode.OK);
             Assert.Contains(models.GetProperty("models").EnumerateArray(), m => m.GetProperty("id").GetString() == "fr_feature" && m.GetProperty("active").GetBoolean() && m.GetProperty("templates").GetInt32() == 2);
@@ -194,7 +206,7 @@ public class HttpApiTests
                      {
                          ("/v1/people", "post"), ("/v1/people", "get"), ("/v1/people/{id}", "get"), ("/v1/people/{id}", "delete"), ("/v1/recognize", "post"),
                          ("/v1/verify/{id}", "post"), ("/v1/compare", "post"), ("/v1/embeddings", "post"), ("/v1/stats", "get"), ("/v1/models", "get"),
-                         ("/v1/models/active", "put"), ("/v1/shelf/latest", "get"),
+                         ("/v1/models/active", "put"), ("/v1/shelf/latest", "get"), ("/v1/collections/{name}/search", "post"),
                      })
                 Assert.True(paths.TryGetValue(path, out var item) && item.Operations!.Keys.Any(k => k.ToString().Equals(method, StringComparison.OrdinalIgnoreCase)), $"{method} {path} missing");
 
