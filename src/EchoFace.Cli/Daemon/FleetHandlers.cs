@@ -93,6 +93,7 @@ internal sealed class FleetHandlers
     {
         if (payload.Length == 0) return new CommandRequest(null, null, false, null);
         if (payload.Length > 16 * 1024) return new CommandRequest(null, null, false, "command payload over 16 KiB");
+        if (!System.Text.Unicode.Utf8.IsValid(payload)) return new CommandRequest(null, null, false, "command payload is not valid UTF-8 text");
         try
         {
             var root = JsonDocument.Parse(payload).RootElement;

@@ -55,8 +55,11 @@ public sealed class ConfigShadow : IDisposable
         changedSections = [];
         var now = _clock.GetUtcNow();
         if (payload.Length > MaxBytes) return new ConfigReport(0, source, "rejected", $"document of {payload.Length} bytes is over the {MaxBytes}-byte limit", now, []);
+        // found by fuzzing: text that is not UTF-8 parses as JSON and fails only when a name or value is read
+        if (!System.Text.Unicode.Utf8.IsValid(payload)) return new ConfigReport(0, source, "rejected", "the document is not valid UTF-8 text", now, []);
         JsonObject document;
-        try { document = JsonNode.Parse(payload) as JsonObject ?? throw new JsonException("the document is not a JSON object"); }
+        // a key given twice is an error (found by fuzzing: JsonObject would throw on first use instead)
+        try { document = JsonNode.Parse(payload, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject ?? throw new JsonException("the document is not a JSON object"); }
         catch (JsonException e) { return new ConfigReport(0, source, "rejected", $"malformed JSON: {e.Message}", now, []); }
         if (document["version"] is not JsonValue v || !v.TryGetValue<long>(out var version) || version <= 0)
             return new ConfigReport(0, source, "rejected", "`version` must be a positive integer", now, []);
@@ -69,6 +72,7 @@ public sealed class ConfigShadow : IDisposable
         EchoFaceConfig next;
         try { next = Build(candidate); }
         catch (BadInputException e) { return new ConfigReport(version, source, "rejected", e.Message, now, []); }
+
 
         using (var tx = _db.BeginTransaction())
         using (var cmd = _db.CreateCommand())

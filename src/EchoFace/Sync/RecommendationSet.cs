@@ -15,6 +15,7 @@ public sealed record RecommendationSet(string? RequestId, long Version, bool Rep
     /// <summary>The request id when one can be read, even from a set that is otherwise rejected (so the answer can name it).</summary>
     public static string? PeekRequestId(ReadOnlySpan<byte> payload)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(payload)) return null;
         try
         {
             using var doc = JsonDocument.Parse(payload.ToArray());
@@ -27,6 +28,8 @@ public sealed record RecommendationSet(string? RequestId, long Version, bool Rep
     public static RecommendationSet Parse(ReadOnlySpan<byte> payload)
     {
         if (payload.Length > MaxBytes) throw new BadInputException($"recommendation set of {payload.Length} bytes is over the {MaxBytes / (1024 * 1024)} MiB limit");
+        // found by fuzzing: text that is not UTF-8 parses as JSON and fails only when a name or string is read
+        if (!System.Text.Unicode.Utf8.IsValid(payload)) throw new BadInputException("the set is not valid UTF-8 text");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(payload.ToArray()); }
         catch (JsonException e) { throw new BadInputException($"malformed JSON: {e.Message}", e); }

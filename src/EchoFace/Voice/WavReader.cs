@@ -41,7 +41,10 @@ public static class WavReader
                 var length = size == 0 || size > available ? available : (int)size;
                 return Decode(data.Slice(body, length), format, channels, bits);
             }
-            pos = body + (int)Math.Min(size + (size & 1), int.MaxValue - body);
+            // a chunk size past the end (found by fuzzing: it overflowed the position) means there is no data chunk to read
+            var next = (long)body + size + (size & 1);
+            if (next + 8 > data.Length) return null;
+            pos = (int)next;
         }
         return null;
     }
