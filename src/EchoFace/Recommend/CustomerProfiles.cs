@@ -30,23 +30,17 @@ public sealed class CustomerProfiles
         var columns = Enumerable.Range(0, csv.FieldCount).Where(i => i != idCol).ToArray();
         var names = columns.Select(csv.GetName).ToArray();
         var rows = new List<(long Line, string Id, string[] Values)>();
-        var reasons = new Dictionary<string, long>();
-        var examples = new List<MalformedRow>();
-        void Bad(long line, string reason)
-        {
-            reasons[reason] = reasons.GetValueOrDefault(reason) + 1;
-            if (examples.Count < 20) examples.Add(new(line, reason));
-        }
+        var bad = new MalformedRows();
         long line = 1, total = 0;
         var seen = new HashSet<string>(StringComparer.Ordinal);
         while (csv.Read())
         {
             line++;
             total++;
-            if (csv.RowFieldCount != csv.FieldCount) { Bad(line, $"{csv.RowFieldCount} fields, the header has {csv.FieldCount}"); continue; }
+            if (csv.RowFieldCount != csv.FieldCount) { bad.Add(line, $"{csv.RowFieldCount} fields, the header has {csv.FieldCount}"); continue; }
             var id = csv.GetString(idCol).Trim();
-            if (id.Length == 0) { Bad(line, "empty customer id"); continue; }
-            if (!seen.Add(id)) { Bad(line, "customer id repeated (the first row is used)"); continue; }
+            if (id.Length == 0) { bad.Add(line, "empty customer id"); continue; }
+            if (!seen.Add(id)) { bad.Add(line, "customer id repeated (the first row is used)"); continue; }
             rows.Add((line, id, columns.Select(c => csv.GetString(c).Trim()).ToArray()));
         }
         if (rows.Count == 0) throw new BadInputException($"{path}: no profile row could be read");
@@ -74,7 +68,7 @@ public sealed class CustomerProfiles
         }
         var byCustomer = rows.ToDictionary(r => r.Id, r => encoders.Select(e => e(r.Values)).ToArray(), StringComparer.Ordinal);
         return (new CustomerProfiles(features, byCustomer),
-            new ReadReport(Path.GetFullPath(path), total, rows.Count, reasons.Values.Sum(), reasons, examples, ""));
+            bad.Report(path, total, rows.Count, ""));
     }
 
     /// <summary>The customer's features in <see cref="FeatureNames"/> order, NaN throughout when there is no profile.</summary>

@@ -62,14 +62,31 @@ public sealed class TransactionSet
 
 public sealed record MalformedRow(long Line, string Reason);
 
+/// <summary>Malformed rows of one file: counted by reason, the first few kept with their line numbers (both CSV readers use it).</summary>
+internal sealed class MalformedRows
+{
+    private const int ExampleLimit = 20;
+    private readonly Dictionary<string, long> _byReason = [];
+    private readonly List<MalformedRow> _examples = [];
+
+    public void Add(long line, string reason)
+    {
+        _byReason[reason] = _byReason.GetValueOrDefault(reason) + 1;
+        if (_examples.Count < ExampleLimit) _examples.Add(new(line, reason));
+    }
+
+    public string Summary => string.Join("; ", _byReason.Select(kv => $"{kv.Value} x {kv.Key}"));
+
+    public ReadReport Report(string path, long rows, long accepted, string timeFormat) =>
+        new(Path.GetFullPath(path), rows, accepted, _byReason.Values.Sum(), _byReason, _examples, timeFormat);
+}
+
 /// <summary>What reading a CSV found: every malformed row is counted by reason, the first few kept with their line numbers.</summary>
 public sealed record ReadReport(string Path, long Rows, long Accepted, long Malformed, IReadOnlyDictionary<string, long> MalformedByReason,
     IReadOnlyList<MalformedRow> Examples, string TimeFormat);
 
 public static class TransactionReader
 {
-    private const int ExampleLimit = 20;
-
     /// <summary>Formats tried when none is given; a file that two read equally well is ambiguous and must name one.</summary>
     private static readonly string[] CandidateFormats =
         ["yyyy-MM-dd", "yyyy-MM-ddTHH:mm:ss", "yyyy-MM-dd HH:mm:ss", "dd-MM-yyyy", "dd/MM/yyyy", "MM/dd/yyyy", "dd.MM.yyyy", "unix"];
@@ -86,22 +103,16 @@ public static class TransactionReader
         var needed = new[] { customerCol, itemCol, timeCol, amountCol, ratingCol }.Max() + 1;
 
         var raw = new List<(long Line, string Customer, string Item, string Time, string? Amount, string? Rating)>();
-        var reasons = new Dictionary<string, long>();
-        var examples = new List<MalformedRow>();
+        var bad = new MalformedRows();
         long rows = 0, line = 1;
-        void Bad(long at, string reason)
-        {
-            reasons[reason] = reasons.GetValueOrDefault(reason) + 1;
-            if (examples.Count < ExampleLimit) examples.Add(new(at, reason));
-        }
         while (csv.Read())
         {
             rows++;
             line++;
-            if (csv.RowFieldCount < needed) { Bad(line, $"{csv.RowFieldCount} fields, the mapping needs {needed}"); continue; }
+            if (csv.RowFieldCount < needed) { bad.Add(line, $"{csv.RowFieldCount} fields, the mapping needs {needed}"); continue; }
             string customer = csv.GetString(customerCol).Trim(), item = csv.GetString(itemCol).Trim();
-            if (customer.Length == 0) { Bad(line, "empty customer"); continue; }
-            if (item.Length == 0) { Bad(line, "empty item"); continue; }
+            if (customer.Length == 0) { bad.Add(line, "empty customer"); continue; }
+            if (item.Length == 0) { bad.Add(line, "empty item"); continue; }
             raw.Add((line, customer, item, csv.GetString(timeCol).Trim(), amountCol < 0 ? null : csv.GetString(amountCol), ratingCol < 0 ? null : csv.GetString(ratingCol)));
         }
         if (rows == 0) throw new BadInputException($"{path} has a header but no rows");
@@ -112,23 +123,22 @@ public static class TransactionReader
         var purchases = new List<Purchase>(raw.Count);
         foreach (var r in raw)
         {
-            if (!TryParseTime(r.Time, format, out var at)) { Bad(r.Line, $"time '{Clip(r.Time)}' is not {format}"); continue; }
+            if (!TryParseTime(r.Time, format, out var at)) { bad.Add(r.Line, $"time '{Clip(r.Time)}' is not {format}"); continue; }
             var amount = 1f;
             if (r.Amount is not null && (!float.TryParse(r.Amount, NumberStyles.Float, CultureInfo.InvariantCulture, out amount) || !float.IsFinite(amount) || amount < 0))
-            { Bad(r.Line, $"amount '{Clip(r.Amount)}' is not a non-negative number"); continue; }
+            { bad.Add(r.Line, $"amount '{Clip(r.Amount)}' is not a non-negative number"); continue; }
             var rating = float.NaN;
             if (r.Rating is not null && !string.IsNullOrWhiteSpace(r.Rating) &&
                 (!float.TryParse(r.Rating, NumberStyles.Float, CultureInfo.InvariantCulture, out rating) || !float.IsFinite(rating)))
-            { Bad(r.Line, $"rating '{Clip(r.Rating)}' is not a number"); continue; }
+            { bad.Add(r.Line, $"rating '{Clip(r.Rating)}' is not a number"); continue; }
             if (!customers.TryGetValue(r.Customer, out var c)) customers[r.Customer] = c = customers.Count;
             if (!items.TryGetValue(r.Item, out var i)) items[r.Item] = i = items.Count;
             purchases.Add(new(c, i, at, amount, rating));
         }
         if (purchases.Count == 0)
-            throw new BadInputException($"{path}: none of its {rows} rows could be read ({string.Join("; ", reasons.Select(kv => $"{kv.Value} x {kv.Key}"))})");
+            throw new BadInputException($"{path}: none of its {rows} rows could be read ({bad.Summary})");
         var set = new TransactionSet([.. customers.Keys], [.. items.Keys], purchases);
-        long malformed = reasons.Values.Sum();
-        return (set, new ReadReport(Path.GetFullPath(path), rows, purchases.Count, malformed, reasons, examples, format));
+        return (set, bad.Report(path, rows, purchases.Count, format));
     }
 
     internal static CsvDataReader OpenCsv(string path)
