@@ -75,7 +75,6 @@ public sealed class DoorTerminal
     public ShelfRecommendations? Shelf { get; init; }
     /// <summary>The last opted-in customer seen under the retail policy (what the shelf display shows).</summary>
     public CustomerSeen? LatestCustomer { get; private set; }
-    public event Action<CustomerSeen>? CustomerSeen;
     /// <summary>Per-stage milliseconds of each frame (detect on every frame; the other stages only while a presence is open).</summary>
     public event Action<StageTimings>? FrameAnalyzed;
 
@@ -232,7 +231,6 @@ public sealed class DoorTerminal
             LatestCustomer = seen;
         }
         _log.LogInformation("Customer {Customer} seen at {Shelf}: {Count} products from {Source}", customer, _doorName, items.Count, source);
-        CustomerSeen?.Invoke(seen);
     }
 
     public void Stop() => _stopping.Cancel();

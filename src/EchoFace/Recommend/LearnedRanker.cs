@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers.FastTree;
@@ -87,20 +86,16 @@ public sealed class RankingFeatures(PurchaseHistory history, ImplicitAls als, Cu
         f[10] = v.Als[item];
         f[11] = MathF.Log(1 + v.History.Baskets);
         f[12] = v.History.DaysSinceLastBasket;
-        f[13] = Share(history.LastMonth, item);
-        f[14] = Share(history.LastQuarter, item);
-        f[15] = Share(history.SameSeasonLastYear, item);
+        f[13] = Share(history.LastMonth, _lastMonthTotal, item);
+        f[14] = Share(history.LastQuarter, _lastQuarterTotal, item);
+        f[15] = Share(history.SameSeasonLastYear, _seasonTotal, item);
         f[16] = v.Profile.Any(float.IsFinite) ? 1 : 0;
         for (var p = 0; p < v.Profile.Length; p++) f[Base.Length + p] = float.IsFinite(v.Profile[p]) ? v.Profile[p] : 0;
     }
 
-    private float Share(float[] counts, int item)
-    {
-        var total = _totals.GetValue(counts, c => new StrongBox<float>(c.Sum())).Value;
-        return total > 0 ? counts[item] / total : 0;
-    }
+    private readonly float _lastMonthTotal = history.LastMonth.Sum(), _lastQuarterTotal = history.LastQuarter.Sum(), _seasonTotal = history.SameSeasonLastYear.Sum();
 
-    private readonly ConditionalWeakTable<float[], StrongBox<float>> _totals = [];
+    private static float Share(float[] counts, float total, int item) => total > 0 ? counts[item] / total : 0;
 }
 
 /// <summary>
@@ -111,7 +106,6 @@ public sealed class RankingFeatures(PurchaseHistory history, ImplicitAls als, Cu
 public sealed class LearnedRanker : IRecommender
 {
     private readonly MLContext _ml = new(seed: 1);
-    private readonly ITransformer _model;
     private readonly RankingFeatures _features;
     private readonly PurchaseHistory _history;
     private readonly PredictionEngine<FeatureRow, RankScore> _engine;
@@ -135,7 +129,6 @@ public sealed class LearnedRanker : IRecommender
 
     private LearnedRanker(ITransformer model, PurchaseHistory history, RankingFeatures features)
     {
-        _model = model;
         _history = history;
         _features = features;
         _engine = _ml.Model.CreatePredictionEngine<FeatureRow, RankScore>(model, inputSchemaDefinition: Schema(features.Count));
@@ -216,8 +209,6 @@ public sealed class LearnedRanker : IRecommender
             throw new BadInputException($"ranker model {path} cannot be loaded: {e.Message}", e);
         }
     }
-
-    public ITransformer Model => _model;
 
     public void Score(int customer, Span<float> scores)
     {

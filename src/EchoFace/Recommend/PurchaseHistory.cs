@@ -98,9 +98,9 @@ public sealed class PurchaseHistory
         BasketSimilarity = Cosine(basketCo, inBaskets, n);
         SequenceSimilarity = Cosine(sequenceCo, inBaskets, n);
         CustomerSimilarity = Cosine(customerCo, inCustomers, n);
-        PopularityOrder = [.. Enumerable.Range(0, n).OrderByDescending(i => Popularity[i]).ThenBy(i => i)];
+        int[] order = [.. Enumerable.Range(0, n).OrderByDescending(i => Popularity[i]).ThenBy(i => i)];
         PopularityRank = new float[n];
-        for (var r = 0; r < n; r++) PopularityRank[PopularityOrder[r]] = r;
+        for (var r = 0; r < n; r++) PopularityRank[order[r]] = r;
     }
 
     public DateTime AsOf { get; }
@@ -112,7 +112,6 @@ public sealed class PurchaseHistory
     public float[] LastMonth { get; }
     public float[] LastQuarter { get; }
     public float[] SameSeasonLastYear { get; }
-    public int[] PopularityOrder { get; }
     public float[] PopularityRank { get; }
     /// <summary>Indexed by customer; null for a customer with no purchase before <see cref="AsOf"/>.</summary>
     public CustomerHistory?[] Customers { get; }

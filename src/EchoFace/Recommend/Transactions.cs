@@ -33,7 +33,7 @@ public sealed record ColumnMap(string Customer, string Item, string Time, string
 /// <summary>One purchase line: indexes into <see cref="TransactionSet.Customers"/> and <see cref="TransactionSet.Items"/>.</summary>
 public readonly record struct Purchase(int Customer, int Item, DateTime At, float Amount, float Rating);
 
-/// <summary>Purchases in time order over fixed customer and item indexes (a subset keeps the indexes of the whole).</summary>
+/// <summary>Purchases in time order over fixed customer and item indexes.</summary>
 public sealed class TransactionSet
 {
     private readonly Dictionary<string, int> _customerIndex;
@@ -56,8 +56,6 @@ public sealed class TransactionSet
 
     public int CustomerIndex(string id) => _customerIndex.GetValueOrDefault(id, -1);
     public int ItemIndex(string name) => _itemIndex.GetValueOrDefault(name, -1);
-
-    public TransactionSet Where(Func<Purchase, bool> keep) => new(Customers, Items, Purchases.Where(keep));
 }
 
 public sealed record MalformedRow(long Line, string Reason);
