@@ -87,15 +87,19 @@ public sealed class GalleryStore : IDisposable
     }
 
     /// <summary>Deletes the identity and every template it has; false when there was none.</summary>
-    public bool Remove(string identityId, string auditDetail)
+    public bool Remove(string identityId, string auditDetail) =>
+        DeleteAudited("DELETE FROM identities WHERE id = $id", identityId, "remove", auditDetail);
+
+    /// <summary>Runs a delete keyed by the identity and its audit row in one transaction; false (nothing audited) when it deleted nothing.</summary>
+    private bool DeleteAudited(string sql, string identityId, string action, string auditDetail)
     {
         using var tx = _db.BeginTransaction();
         using var delete = _db.CreateCommand();
         delete.Transaction = tx;
-        delete.CommandText = "DELETE FROM identities WHERE id = $id";
+        delete.CommandText = sql;
         delete.Parameters.AddWithValue("$id", identityId);
         if (delete.ExecuteNonQuery() == 0) return false;
-        Audit(tx, "remove", identityId, auditDetail);
+        Audit(tx, action, identityId, auditDetail);
         tx.Commit();
         return true;
     }
@@ -127,18 +131,8 @@ public sealed class GalleryStore : IDisposable
     }
 
     /// <summary>Withdraws the opt-in (the identity stays enrolled, e.g. for a door); false when there was none.</summary>
-    public bool UnlinkCustomer(string identityId, string auditDetail)
-    {
-        using var tx = _db.BeginTransaction();
-        using var cmd = _db.CreateCommand();
-        cmd.Transaction = tx;
-        cmd.CommandText = "DELETE FROM customers WHERE identity_id = $id";
-        cmd.Parameters.AddWithValue("$id", identityId);
-        if (cmd.ExecuteNonQuery() == 0) return false;
-        Audit(tx, "opt-out", identityId, auditDetail);
-        tx.Commit();
-        return true;
-    }
+    public bool UnlinkCustomer(string identityId, string auditDetail) =>
+        DeleteAudited("DELETE FROM customers WHERE identity_id = $id", identityId, "opt-out", auditDetail);
 
     /// <summary>The customer id the identity opted in as; null when it has not.</summary>
     public string? CustomerOf(string identityId)
