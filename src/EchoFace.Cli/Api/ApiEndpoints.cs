@@ -163,8 +163,9 @@ internal static class ApiEndpoints
             var voices = audio.Select(a => (a.Name, Result: api.AnalyzeVoice(ApiInput.Audio(a, api.Config.Voice.Limits), a.Name))).ToList();
             var result = api.Gallery(() =>
             {
-                var name = ApiInput.Field(form, "name") ?? api.Store.GetIdentity(id)?.DisplayName ?? id;
-                var group = ApiInput.Field(form, "group") ?? api.Store.GetIdentity(id)?.Group ?? "default";
+                var existing = api.Store.GetIdentity(id);
+                var name = ApiInput.Field(form, "name") ?? existing?.DisplayName ?? id;
+                var group = ApiInput.Field(form, "group") ?? existing?.Group ?? "default";
                 var faceTemplates = analysed.Count > 0 ? api.Faces.PrepareEnrol(id, analysed, faceIndex) : [];
                 var voiceTemplates = voices.Count > 0 ? api.Voice!.PrepareEnrol(id, voices) : [];
                 var key = (ApiKeyRecord)http.Items[KeyItem]!;

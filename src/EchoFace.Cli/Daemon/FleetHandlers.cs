@@ -198,19 +198,23 @@ internal sealed class FleetHandlers
     /// <summary>recommendations/set: per-customer lists with a version, applied whole or not at all; answered on recommendations/result.</summary>
     private async Task RecommendationsAsync(byte[] payload)
     {
-        string? requestId = RecommendationSet.PeekRequestId(payload), error = null;
+        string? requestId = null, error = null;
         long? version = null;
         string status;
         var customers = 0;
         try
         {
             var set = RecommendationSet.Parse(payload);
-            version = set.Version;
+            (requestId, version) = (set.RequestId, set.Version);
             customers = set.Lists.Count;
             status = _lists.Apply(set.Version, set.Replace, set.Lists) == ListSetOutcome.Applied ? "applied" : "stale";
             if (status == "stale") error = $"version {set.Version} is not newer than the applied {_lists.Version}";
         }
-        catch (BadInputException e) { (status, error) = ("rejected", e.Message); }
+        catch (BadInputException e)
+        {
+            // a refused set may still name its request: read just that, so the answer can carry it
+            (status, error, requestId) = ("rejected", e.Message, RecommendationSet.PeekRequestId(payload));
+        }
         if (status == "applied") _log.LogInformation("Fleet recommendations version {Version} applied: {Customers} customers", version, customers);
         else _log.LogWarning("Fleet recommendations {Status}: {Error}", status, error);
         await _link.TryPublishAsync(_link.Topics.RecommendationsResult, JsonSerializer.SerializeToUtf8Bytes(
