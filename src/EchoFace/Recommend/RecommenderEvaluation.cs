@@ -60,28 +60,14 @@ public static class RecommenderEvaluation
             seconds[name] = watch.Elapsed.TotalSeconds;
             return made;
         }
-        var models = new Dictionary<string, IRecommender>
-        {
-            [ModelNames.Popularity] = Timed(ModelNames.Popularity, () => new PopularityRecommender(history)),
-            [ModelNames.RecentPopularity] = Timed(ModelNames.RecentPopularity, () => new RecentPopularityRecommender(history)),
-            [ModelNames.OwnFrequent] = Timed(ModelNames.OwnFrequent, () => new OwnFrequentRecommender(history)),
-            [ModelNames.ItemToItem] = Timed(ModelNames.ItemToItem, () => new ItemToItemRecommender(history)),
-        };
         var als = Timed(ModelNames.Als, () => ImplicitAls.Train(history, options.Als));
-        models[ModelNames.Als] = new AlsRecommender(history, als);
         LearnedRanker.TrainingStats? stats = null;
         Microsoft.ML.ITransformer? rankerModel = null;
         if (options.WithRanker)
-        {
-            var ranker = Timed(ModelNames.Ranker, () =>
-            {
-                var (model, s) = LearnedRanker.Train(set, asOf, labelWindow, profiles, options.Als, options.Ranker);
-                stats = s;
-                rankerModel = model;
-                return LearnedRanker.Bind(model, history, new RankingFeatures(history, als, profiles, set.Customers));
-            });
-            models[ModelNames.Ranker] = ranker;
-        }
+            (rankerModel, stats) = Timed(ModelNames.Ranker, () => LearnedRanker.Train(set, asOf, labelWindow, profiles, options.Als, options.Ranker));
+        var models = Recommenders.Build(history, als, rankerModel, profiles, set.Customers);
+        // the baselines only read the history's aggregates: nothing of their own to train
+        foreach (var name in models.Keys.Where(n => !seconds.ContainsKey(n))) seconds[name] = 0;
         return (models, seconds, als, stats, rankerModel);
     }
 

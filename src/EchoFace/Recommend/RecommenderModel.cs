@@ -68,16 +68,7 @@ public sealed class RecommenderModel
         Als = als;
         Profiles = profiles;
         _rankerModel = rankerModel;
-        _models = new()
-        {
-            [ModelNames.Popularity] = new PopularityRecommender(history),
-            [ModelNames.RecentPopularity] = new RecentPopularityRecommender(history),
-            [ModelNames.OwnFrequent] = new OwnFrequentRecommender(history),
-            [ModelNames.ItemToItem] = new ItemToItemRecommender(history),
-            [ModelNames.Als] = new AlsRecommender(history, als),
-        };
-        if (rankerModel is not null)
-            _models[ModelNames.Ranker] = LearnedRanker.Bind(rankerModel, history, new RankingFeatures(history, als, profiles, set.Customers));
+        _models = Recommenders.Build(history, als, rankerModel, profiles, set.Customers);
     }
 
     public RecommenderManifest Manifest { get; }

@@ -83,6 +83,26 @@ public sealed class AlsRecommender(PurchaseHistory history, ImplicitAls als) : I
     }
 }
 
+public static class Recommenders
+{
+    /// <summary>Every model over one history, by name: the baselines, item-to-item, ALS, and the ranker when one was trained.</summary>
+    public static Dictionary<string, IRecommender> Build(PurchaseHistory history, ImplicitAls als, Microsoft.ML.ITransformer? ranker,
+        CustomerProfiles profiles, IReadOnlyList<string> customerIds)
+    {
+        var models = new Dictionary<string, IRecommender>
+        {
+            [ModelNames.Popularity] = new PopularityRecommender(history),
+            [ModelNames.RecentPopularity] = new RecentPopularityRecommender(history),
+            [ModelNames.OwnFrequent] = new OwnFrequentRecommender(history),
+            [ModelNames.ItemToItem] = new ItemToItemRecommender(history),
+            [ModelNames.Als] = new AlsRecommender(history, als),
+        };
+        if (ranker is not null)
+            models[ModelNames.Ranker] = LearnedRanker.Bind(ranker, history, new RankingFeatures(history, als, profiles, customerIds));
+        return models;
+    }
+}
+
 public static class TopK
 {
     /// <summary>The k best items by score, ties to the more popular item, then the lower index (so lists are stable).</summary>
