@@ -25,6 +25,9 @@ internal static class CollectionCommands
     private static CollectionStore Store(CliContext ctx) => new(Path.Combine(ctx.DataDirectory, ctx.Config.Storage.Database),
         TemplateCipher.FromKeyFile(Path.Combine(ctx.DataDirectory, ctx.Config.Storage.KeyFile)));
 
+    private static CollectionInfo Existing(CollectionStore store, string name) =>
+        store.Info(name) ?? throw new BadInputException($"no collection '{name}' (`echoface collection index {name} FOLDER`)", BadInputKind.NotFound);
+
     private static Command Index(GlobalOptions g, Output o)
     {
         var name = new Argument<string>("name");
@@ -83,7 +86,7 @@ internal static class CollectionCommands
         {
             using var store = Store(ctx);
             var collectionName = p.GetValue(name)!;
-            var info = store.Info(collectionName) ?? throw new BadInputException($"no collection '{collectionName}' (`echoface collection index`)", BadInputKind.NotFound);
+            var info = Existing(store, collectionName);
             var query = ctx.Pipeline.Analyze(ctx.Decode(p.GetValue(image)!)).FirstOrDefault()?.Embedding
                         ?? throw new BadInputException($"{p.GetValue(image)}: no face found");
             var watch = Stopwatch.StartNew();
@@ -114,7 +117,7 @@ internal static class CollectionCommands
         {
             using var store = Store(ctx);
             var collectionName = p.GetValue(name)!;
-            var info = store.Info(collectionName) ?? throw new BadInputException($"no collection '{collectionName}' (`echoface collection index`)", BadInputKind.NotFound);
+            var info = Existing(store, collectionName);
             var faces = store.Faces(collectionName);
             var t = p.GetValue(threshold) ?? ctx.Config.Match.VerifyThreshold;
             var labels = Gallery.FaceClustering.Cluster([.. faces.Select(f => f.Embedding)], t);
@@ -176,7 +179,7 @@ internal static class CollectionCommands
         {
             using var store = Store(ctx);
             var collectionName = p.GetValue(name)!;
-            var info = store.Info(collectionName) ?? throw new BadInputException($"no collection '{collectionName}'", BadInputKind.NotFound);
+            var info = Existing(store, collectionName);
             var recognizer = ctx.Recognizer;
             if (info.ModelId != ctx.Pipeline.EmbedderModelId) throw new BadInputException($"collection '{collectionName}' was indexed with {info.ModelId}, the gallery uses {ctx.Pipeline.EmbedderModelId}");
             var members = store.Faces(collectionName).Where(f => f.Cluster == p.GetValue(cluster)).ToList();
@@ -198,7 +201,7 @@ internal static class CollectionCommands
         return cmd.WithAction(g, o, (ctx, p) =>
         {
             using var store = Store(ctx);
-            var info = store.Info(p.GetValue(name)!) ?? throw new BadInputException($"no collection '{p.GetValue(name)}'", BadInputKind.NotFound);
+            var info = Existing(store, p.GetValue(name)!);
             if (ctx.Json) { o.Json(info); return EchoFaceCli.Ok; }
             o.Line($"{Output.Esc(info.Name)}: {Output.Esc(info.Root)}, {info.Images} photos, {info.Faces} faces, {info.Failed} unreadable, model {Output.Esc(info.ModelId)}");
             return EchoFaceCli.Ok;
