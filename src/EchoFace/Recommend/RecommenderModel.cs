@@ -59,8 +59,9 @@ public sealed class RecommenderModel
     private readonly Dictionary<string, IRecommender> _models;
     private readonly Microsoft.ML.ITransformer? _rankerModel;
 
+    /// <param name="models">the models already built over this history (training has them); built here when loading</param>
     private RecommenderModel(RecommenderManifest manifest, TransactionSet set, PurchaseHistory history, ImplicitAls als,
-        CustomerProfiles profiles, Microsoft.ML.ITransformer? rankerModel)
+        CustomerProfiles profiles, Microsoft.ML.ITransformer? rankerModel, Dictionary<string, IRecommender>? models = null)
     {
         Manifest = manifest;
         Set = set;
@@ -68,7 +69,7 @@ public sealed class RecommenderModel
         Als = als;
         Profiles = profiles;
         _rankerModel = rankerModel;
-        _models = Recommenders.Build(history, als, rankerModel, profiles, set.Customers);
+        _models = models ?? Recommenders.Build(history, als, rankerModel, profiles, set.Customers);
     }
 
     public RecommenderManifest Manifest { get; }
@@ -85,7 +86,7 @@ public sealed class RecommenderModel
         var asOf = set.Last.Date.AddDays(1);
         var window = evaluation.TestTo.Date.AddDays(1) - evaluation.Cutoff;
         var history = new PurchaseHistory(set, asOf);
-        var (_, _, als, _, rankerModel) = RecommenderEvaluation.TrainAll(set, asOf, window, profiles, options, history, progress);
+        var (models, _, als, _, rankerModel) = RecommenderEvaluation.TrainAll(set, asOf, window, profiles, options, history, progress);
         var now = DateTimeOffset.UtcNow;
         var manifest = new RecommenderManifest
         {
@@ -109,7 +110,7 @@ public sealed class RecommenderModel
             Evaluation = evaluation,
             Files = new Dictionary<string, string>(),
         };
-        return new RecommenderModel(manifest, set, history, als, profiles, rankerModel);
+        return new RecommenderModel(manifest, set, history, als, profiles, rankerModel, models);
     }
 
     public IRecommender Model(string name) =>
