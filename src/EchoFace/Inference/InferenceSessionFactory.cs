@@ -13,6 +13,13 @@ public sealed class InferenceOptions
     public int IntraOpThreads { get; set; } = 1;
     public int DeviceId { get; set; }
     public string? TensorRtEngineCache { get; set; }
+    /// <summary>auto: a quantized variant `models quantize` accepted on this device, else the float model; float: never a variant; int8: the int8 variant wherever one was made, accepted or not.</summary>
+    public string Precision { get; set; } = "auto";
+
+    public void Validate()
+    {
+        if (Precision is not ("auto" or "float" or "int8")) throw new ArgumentException($"Inference.Precision must be auto, float or int8, not '{Precision}'");
+    }
 }
 
 /// <summary>One execution provider: how to add it to session options. Tests add providers that fail on purpose.</summary>
@@ -52,9 +59,12 @@ public sealed class CpuProvider : IExecutionProvider
 }
 
 /// <summary>A loaded model and the provider it runs on.</summary>
-public sealed class ModelSession(string modelId, string provider, InferenceSession session) : IDisposable
+public sealed class ModelSession(string modelId, string provider, InferenceSession session, string? templateModelId = null) : IDisposable
 {
+    /// <summary>The manifest entry loaded (a variant's own id when one was chosen).</summary>
     public string ModelId { get; } = modelId;
+    /// <summary>The model whose templates this one's embeddings match: its own id, or the float model's for a variant measured to share them.</summary>
+    public string TemplateModelId { get; } = templateModelId ?? modelId;
     public string Provider { get; } = provider;
     public InferenceSession Session { get; } = session;
     public string InputName => Session.InputMetadata.Keys.First();
@@ -87,7 +97,21 @@ public sealed class InferenceSessionFactory
         _providers = providers ?? _options.Providers.Select(ByName).ToList();
         if (_providers.Count == 0) throw new ArgumentException("Inference.Providers is empty: list at least CPU");
         if (_options.IntraOpThreads < 0) throw new ArgumentException($"Inference.IntraOpThreads must be >= 0 (0 = all cores), not {_options.IntraOpThreads}");
+        _options.Validate();
     }
+
+    /// <summary>The entry <see cref="Create"/> loads for a model id under Inference.Precision.</summary>
+    public ModelEntry Resolve(string modelId)
+    {
+        var model = _manifest.Get(modelId);
+        if (model.Variant is not null || _options.Precision == "float") return model;
+        var variant = _manifest.VariantsOf(modelId).FirstOrDefault(v => v.Variant!.Precision == "int8"
+            && (_options.Precision == "int8" || v.Variant.Accepted && (!IsEmbedder(model) || v.Variant.SharesTemplates)));
+        return variant is not null && _manifest.Verify(variant) == ModelStatus.Ok ? variant : model;
+    }
+
+    // an embedder's variant is only swapped in unasked when the gallery's templates still match it
+    private static bool IsEmbedder(ModelEntry model) => model.Task is "face-embed" or "speaker-embed";
 
     public ModelManifest Manifest => _manifest;
 
@@ -104,7 +128,9 @@ public sealed class InferenceSessionFactory
 
     public ModelSession Create(string modelId)
     {
-        var path = _manifest.RequireVerified(modelId);
+        var entry = Resolve(modelId);
+        var path = _manifest.RequireVerified(entry.Id);
+        var templates = entry.Variant is { SharesTemplates: true } v ? v.Of : entry.Id;
         var errors = new List<string>();
         foreach (var provider in _providers)
         {
@@ -121,7 +147,7 @@ public sealed class InferenceSessionFactory
             {
                 provider.Append(options, _options);
                 var session = new InferenceSession(path, options);
-                return new ModelSession(modelId, provider.Name, session);
+                return new ModelSession(entry.Id, provider.Name, session, templates);
             }
             catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException or NotSupportedException or InvalidOperationException)
             {
@@ -135,6 +161,6 @@ public sealed class InferenceSessionFactory
                 options.Dispose();
             }
         }
-        throw new ModelException($"model '{modelId}' could not be loaded by any execution provider: {string.Join("; ", errors)}");
+        throw new ModelException($"model '{entry.Id}' could not be loaded by any execution provider: {string.Join("; ", errors)}");
     }
 }

@@ -16,7 +16,7 @@ public sealed class ModelFetcher(ModelManifest manifest)
     public async Task<IReadOnlyList<FetchResult>> FetchAllAsync(IProgress<string>? progress = null, CancellationToken ct = default)
     {
         var results = new List<FetchResult>();
-        foreach (var model in manifest.Models)
+        foreach (var model in manifest.Fetchable)
         {
             progress?.Report(model.Id);
             results.Add(await FetchAsync(model, ct));

@@ -29,6 +29,28 @@ public sealed record ModelEntry
     [JsonPropertyName("frontEnd")] public FrontEndSpec? FrontEnd { get; init; }
     /// <summary>Optional models (evaluation references) may be absent without failing set-up.</summary>
     [JsonPropertyName("optional")] public bool Optional { get; init; }
+    /// <summary>Set for a variant made on this device (`echoface models quantize`), kept in variants.json beside the manifest.</summary>
+    [JsonPropertyName("variant")] public VariantInfo? Variant { get; init; }
+}
+
+/// <summary>A quantized copy of a manifest model, what it was measured at and whether it was accepted.</summary>
+public sealed record VariantInfo
+{
+    [JsonPropertyName("of")] public required string Of { get; init; }
+    [JsonPropertyName("precision")] public required string Precision { get; init; }
+    /// <summary>Faster on this CPU and within the accuracy budget: `Inference.Precision` auto then loads it instead of its float model.</summary>
+    [JsonPropertyName("accepted")] public bool Accepted { get; init; }
+    [JsonPropertyName("reason")] public string Reason { get; init; } = "";
+    /// <summary>Embedders: templates of the float model match this one's probes within the budget, so both share templates.</summary>
+    [JsonPropertyName("sharesTemplates")] public bool SharesTemplates { get; init; }
+    [JsonPropertyName("metric")] public string Metric { get; init; } = "";
+    [JsonPropertyName("floatAccuracy")] public double FloatAccuracy { get; init; }
+    [JsonPropertyName("accuracy")] public double Accuracy { get; init; }
+    [JsonPropertyName("mixedAccuracy")] public double? MixedAccuracy { get; init; }
+    [JsonPropertyName("floatMs")] public double FloatMs { get; init; }
+    [JsonPropertyName("ms")] public double Ms { get; init; }
+    [JsonPropertyName("calibration")] public string Calibration { get; init; } = "";
+    [JsonPropertyName("created")] public DateTimeOffset Created { get; init; }
 }
 
 /// <summary>The input a speaker-embedding model expects: "waveform" ([B, N] samples, cut in chunks) or "kaldi-fbank" ([1, T, melBins]).</summary>
@@ -78,10 +100,50 @@ public sealed class ModelManifest
         {
             throw new ModelException($"{path} is not a valid model manifest: {e.Message}", e);
         }
-        var dup = parsed.Models.GroupBy(m => m.Id).FirstOrDefault(g => g.Count() > 1);
+        var models = new List<ModelEntry>(parsed.Models);
+        models.AddRange(ReadVariants(directory, parsed.Models));
+        var dup = models.GroupBy(m => m.Id).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new ModelException($"{path}: model id '{dup.Key}' appears twice");
-        return new ModelManifest { Directory = System.IO.Path.GetFullPath(directory), Models = parsed.Models };
+        return new ModelManifest { Directory = System.IO.Path.GetFullPath(directory), Models = models };
     }
+
+    public const string VariantsFile = "variants.json";
+
+    /// <summary>Variants made on this device: a damaged file is reported, never half-read (the float models still work without it).</summary>
+    private static List<ModelEntry> ReadVariants(string directory, IReadOnlyList<ModelEntry> models)
+    {
+        var path = System.IO.Path.Combine(directory, VariantsFile);
+        if (!System.IO.File.Exists(path)) return [];
+        List<ModelEntry> variants;
+        try
+        {
+            variants = JsonSerializer.Deserialize<List<ModelEntry>>(System.IO.File.ReadAllText(path),
+                new JsonSerializerOptions { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow }) ?? [];
+        }
+        catch (JsonException e)
+        {
+            throw new ModelException($"{path} is not a valid variants file ({e.Message}): delete it and run `echoface models quantize` again", e);
+        }
+        foreach (var v in variants)
+            if (v.Variant is null || models.All(m => m.Id != v.Variant.Of))
+                throw new ModelException($"{path}: '{v.Id}' is not a variant of a model in the manifest: delete it and run `echoface models quantize` again");
+        return variants;
+    }
+
+    /// <summary>Replaces or adds variants in variants.json (written to a temporary file and moved into place).</summary>
+    public static void SaveVariants(string directory, IReadOnlyList<ModelEntry> variants)
+    {
+        var path = System.IO.Path.Combine(directory, VariantsFile);
+        var temp = path + ".tmp";
+        System.IO.File.WriteAllText(temp, JsonSerializer.Serialize(variants, new JsonSerializerOptions { WriteIndented = true }));
+        System.IO.File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>The models set-up fetches: the manifest's own, not the variants made here.</summary>
+    public IReadOnlyList<ModelEntry> Fetchable => [.. Models.Where(m => m.Variant is null)];
+
+    /// <summary>The variants of a model, if any were made.</summary>
+    public IEnumerable<ModelEntry> VariantsOf(string id) => Models.Where(m => m.Variant?.Of == id);
 
     /// <summary>Finds models/manifest.json: ECHOFACE_MODELS, then upwards from the working directory and from the executable, then /usr/share/echoface/models.</summary>
     public static ModelManifest Discover(string? explicitDirectory = null)

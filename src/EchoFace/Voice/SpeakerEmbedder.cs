@@ -14,7 +14,10 @@ public abstract class SpeakerEmbedder : IDisposable
     }
 
     protected ModelSession Model { get; }
-    public string ModelId => Model.ModelId;
+    /// <summary>The model templates are kept under (a quantized variant measured to share them reports its float model).</summary>
+    public string ModelId => Model.TemplateModelId;
+    /// <summary>The manifest entry actually running.</summary>
+    public string LoadedModelId => Model.ModelId;
     public string Provider => Model.Provider;
     public int Dimension { get; }
 

@@ -13,6 +13,8 @@ public sealed record CliResult(int ExitCode, string Stdout, string Stderr)
 public sealed class CliRunner
 {
     public string DataDirectory { get; } = TestEnvironment.TempDirectory();
+    /// <summary>The repository's models unless a test works on a copy (one that writes variants).</summary>
+    public string ModelsDirectory { get; init; } = TestEnvironment.ModelsDirectory;
 
     public CliResult Run(params string[] args)
     {
@@ -23,7 +25,7 @@ public sealed class CliRunner
             Out = new AnsiConsoleOutput(stdout), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No,
         });
         console.Profile.Width = 200;
-        string[] full = [.. args, "--data", DataDirectory, "--models", TestEnvironment.ModelsDirectory];
+        string[] full = [.. args, "--data", DataDirectory, "--models", ModelsDirectory];
         var code = EchoFaceCli.RunAsync(full, new Output(console, stdout, stderr)).GetAwaiter().GetResult();
         return new CliResult(code, stdout.ToString(), stderr.ToString());
     }

@@ -9,7 +9,7 @@ public class ModelManifestTests
     {
         var manifest = ModelManifest.Load(TestEnvironment.ModelsDirectory);
         Assert.Contains(manifest.Models, m => m.Id == "fr_detect");
-        foreach (var m in manifest.Models)
+        foreach (var m in manifest.Fetchable)
         {
             Assert.Matches("^[0-9a-f]{64}$", m.Sha256);
             Assert.NotEmpty(m.Sources);

@@ -1,0 +1,310 @@
+using System.Numerics.Tensors;
+using EchoFace.Inference;
+using EchoFace.Inference.Quantization;
+using EchoFace.Tests.Cli;
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using Onnx;
+
+namespace EchoFace.Tests.Inference;
+
+public class QuantizationTests
+{
+    // ---- a small opset-9 network built here: conv -> prelu -> conv (+ residual add) -> slice -> unsqueeze -> softmax, plus integer shape arithmetic
+
+    private static TensorProto Floats(string name, long[] dims, Random random, float scale)
+    {
+        var n = (int)dims.Aggregate(1L, (a, b) => a * b);
+        var values = Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1) * scale).ToArray();
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float, RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan())) };
+        t.Dims.AddRange(dims);
+        return t;
+    }
+
+    private static NodeProto Node(string op, string[] inputs, string output, params (string Name, long[] Ints)[] attributes)
+    {
+        var node = new NodeProto { OpType = op, Name = $"{op}_{output}" };
+        node.Input.AddRange(inputs);
+        node.Output.Add(output);
+        foreach (var (name, ints) in attributes)
+        {
+            var a = new AttributeProto { Name = name };
+            if (ints.Length == 1 && name == "axis") { a.Type = AttributeProto.Types.AttributeType.Int; a.I = ints[0]; }
+            else { a.Type = AttributeProto.Types.AttributeType.Ints; a.Ints.AddRange(ints); }
+            node.Attribute.Add(a);
+        }
+        return node;
+    }
+
+    private static ValueInfoProto Value(string name, params long[] dims)
+    {
+        var shape = new TensorShapeProto();
+        foreach (var d in dims) shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = 1, Shape = shape } } };
+    }
+
+    internal static ModelProto SmallNetwork()
+    {
+        var random = new Random(7);
+        var g = new GraphProto { Name = "small" };
+        g.Input.Add(Value("x", 1, 3, 16, 16));
+        g.Initializer.Add(Floats("w1", [8, 3, 3, 3], random, 0.3f));
+        g.Initializer.Add(Floats("b1", [8], random, 0.1f));
+        g.Initializer.Add(Floats("slope", [8, 1, 1], random, 0.25f));
+        g.Initializer.Add(Floats("w2", [8, 8, 1, 1], random, 0.3f));
+        g.Initializer.Add(Floats("b2", [8], random, 0.1f));
+        g.Node.Add(Node("Conv", ["x", "w1", "b1"], "c1", ("pads", [1, 1, 1, 1])));
+        g.Node.Add(Node("PRelu", ["c1", "slope"], "p1"));
+        g.Node.Add(Node("Conv", ["p1", "w2", "b2"], "c2"));
+        g.Node.Add(Node("Add", ["c2", "p1"], "sum"));
+        g.Node.Add(Node("Relu", ["sum"], "r"));
+        g.Node.Add(Node("GlobalAveragePool", ["r"], "pooled"));
+        g.Node.Add(Node("Flatten", ["pooled"], "flat"));                 // [1, 8]
+        g.Node.Add(Node("Slice", ["flat"], "half", ("axes", [1]), ("starts", [0]), ("ends", [4])));
+        g.Node.Add(Node("Unsqueeze", ["half"], "half3", ("axes", [0]))); // [1, 1, 4]
+        g.Node.Add(Node("Softmax", ["half3"], "y", ("axis", [2])));
+        // integer shape arithmetic beside it: Shape -> Gather -> Add must stay as it is
+        g.Node.Add(Node("Shape", ["x"], "shape"));
+        var one = new TensorProto { Name = "one", DataType = (int)TensorProto.Types.DataType.Int64 };
+        one.Int64Data.Add(1);
+        g.Initializer.Add(one);
+        g.Node.Add(Node("Add", ["shape", "one"], "shape_plus_one"));
+        g.Output.Add(Value("y", 1, 1, 4));
+        g.Output.Add(new ValueInfoProto { Name = "shape_plus_one", Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = 7 } } });
+        var model = new ModelProto { IrVersion = 6, Graph = g, ProducerName = "test" };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 9 });
+        return model;
+    }
+
+    private static List<CalibrationInput> Inputs(int n, int seed)
+    {
+        var random = new Random(seed);
+        return [.. Enumerable.Range(0, n).Select(_ => new CalibrationInput([.. Enumerable.Range(0, 3 * 16 * 16).Select(_ => (float)random.NextDouble() * 2 - 1)], [1, 3, 16, 16]))];
+    }
+
+    private static float[] Run(InferenceSession session, CalibrationInput input, string output = "y")
+    {
+        using var value = OrtValue.CreateTensorValueFromMemory(input.Values, input.Shape);
+        using var results = session.Run(new RunOptions(), ["x"], [value], [output]);
+        return results[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+
+    [Fact]
+    public void A_quantized_network_runs_on_integer_kernels_and_stays_close_to_the_float_one()
+    {
+        var model = SmallNetwork();
+        var tensors = QdqQuantizer.TensorsToCalibrate(model);
+        var ranges = ActivationCalibrator.Calibrate(model, tensors, Inputs(16, 1));
+        Assert.DoesNotContain("shape_plus_one", ranges.Keys); // integer: measured as such and left alone
+        var quantized = QdqQuantizer.Quantize(model, ranges);
+
+        Assert.Equal(13, quantized.OpsetImport.Single(o => o.Domain == "").Version);
+        Assert.Equal(2, quantized.Graph.Node.Count(n => n.OpType == "QuantizeLinear" && n.Input[0] is "x" or "c2"));
+        var w1 = quantized.Graph.Initializer.Single(t => t.Name == "w1_quantized");
+        Assert.Equal((int)TensorProto.Types.DataType.Int8, w1.DataType);
+        Assert.Equal([8], quantized.Graph.Initializer.Single(t => t.Name == "w1_scale").Dims); // per output channel
+        Assert.Equal((int)TensorProto.Types.DataType.Int32, quantized.Graph.Initializer.Single(t => t.Name == "b1_quantized").DataType);
+
+        var dir = TestEnvironment.TempDirectory();
+        var optimized = Path.Combine(dir, "optimized.onnx");
+        using var floatSession = new InferenceSession(model.ToByteArray());
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_EXTENDED, OptimizedModelFilePath = optimized };
+        using var intSession = new InferenceSession(quantized.ToByteArray(), options);
+        var fused = ModelProto.Parser.ParseFrom(File.ReadAllBytes(optimized)).Graph.Node.Select(n => n.OpType).ToList();
+        Assert.Contains("QLinearConv", fused);
+
+        foreach (var input in Inputs(8, 2))
+        {
+            var (f, q) = (Run(floatSession, input), Run(intSession, input));
+            Assert.Equal(4, q.Length);
+            for (var i = 0; i < 4; i++) Assert.True(Math.Abs(f[i] - q[i]) < 0.02, $"float {f[i]} vs int8 {q[i]}");
+        }
+        // the integer branch still computes the same shape arithmetic
+        long[] Shape(InferenceSession s)
+        {
+            var input = Inputs(1, 3)[0];
+            using var value = OrtValue.CreateTensorValueFromMemory(input.Values, input.Shape);
+            using var results = s.Run(new RunOptions(), ["x"], [value], ["shape_plus_one"]);
+            return results[0].GetTensorDataAsSpan<long>().ToArray();
+        }
+        Assert.Equal([2, 4, 17, 17], Shape(intSession));
+        Assert.Equal(Shape(floatSession), Shape(intSession));
+    }
+
+    [Fact]
+    public void Moving_to_opset_13_keeps_slice_unsqueeze_and_softmax_meaning_the_same()
+    {
+        var model = SmallNetwork();
+        var upgraded = model.Clone();
+        OpsetUpgrade.Apply(upgraded);
+        Assert.All(upgraded.Graph.Node.Where(n => n.OpType is "Slice" or "Unsqueeze"), n => Assert.Empty(n.Attribute));
+        using var before = new InferenceSession(model.ToByteArray());
+        using var after = new InferenceSession(upgraded.ToByteArray());
+        foreach (var input in Inputs(4, 5))
+            Assert.Equal(Run(before, input), Run(after, input));
+    }
+
+    [Fact]
+    public void An_operator_whose_meaning_changed_is_refused_by_name()
+    {
+        var model = SmallNetwork();
+        model.Graph.Node.Add(Node("Upsample", ["r", "scales"], "up"));
+        var e = Assert.Throws<ModelException>(() => OpsetUpgrade.Apply(model));
+        Assert.Contains("Upsample", e.Message);
+        var softmax = SmallNetwork();
+        softmax.Graph.Node.Single(n => n.OpType == "Softmax").Attribute[0].I = 1; // not the last axis: old and new definitions differ
+        Assert.Contains("Softmax", Assert.Throws<ModelException>(() => OpsetUpgrade.Apply(softmax)).Message);
+    }
+
+    [Fact]
+    public void Activation_scales_hold_zero_exactly_and_survive_an_empty_range()
+    {
+        var (scale, zero) = QdqQuantizer.ActivationScale(new TensorRange(-1f, 3f));
+        Assert.Equal(4f / 255, scale, 6);
+        Assert.Equal(64, zero);                                                  // -min / scale = 63.75 -> 64
+        Assert.Equal((1f, (byte)0), QdqQuantizer.ActivationScale(new TensorRange(0, 0)));
+        Assert.Equal(0, QdqQuantizer.ActivationScale(new TensorRange(0.5f, 2f)).ZeroPoint); // range widened down to 0
+        Assert.Throws<ArgumentException>(() => QdqQuantizer.ActivationScale(new TensorRange(float.NaN, 1)));
+    }
+
+    // ---- variants in the manifest and which one the daemon loads
+
+    /// <summary>A models folder holding a copy of fr_detect and a variants.json naming a second copy as its int8 variant.</summary>
+    private static ModelManifest WithVariant(bool accepted, string task = "face-detect", string id = "fr_detect", bool shares = false)
+    {
+        var dir = Path.Combine(TestEnvironment.TempDirectory(), "models");
+        Directory.CreateDirectory(dir);
+        var source = TestEnvironment.Manifest.Get(id);
+        File.Copy(TestEnvironment.Manifest.PathOf(source), Path.Combine(dir, source.File));
+        File.Copy(TestEnvironment.Manifest.PathOf(source), Path.Combine(dir, $"{id}.int8.onnx"));
+        File.WriteAllText(Path.Combine(dir, "manifest.json"), $$"""
+            { "version": 1, "models": [ { "id": "{{id}}", "task": "{{task}}", "file": "{{source.File}}", "sha256": "{{source.Sha256}}", "licence": "MIT",
+              "sources": [ { "path": "x" } ] } ] }
+            """);
+        ModelManifest.SaveVariants(dir, [source with
+        {
+            Id = $"{id}.int8", File = $"{id}.int8.onnx", Sources = [], Task = task,
+            Variant = new VariantInfo { Of = id, Precision = "int8", Accepted = accepted, SharesTemplates = shares },
+        }]);
+        return ModelManifest.Load(dir);
+    }
+
+    [Fact]
+    public void Auto_precision_loads_an_accepted_variant_and_only_that()
+    {
+        var accepted = WithVariant(accepted: true);
+        Assert.Equal("fr_detect.int8", new InferenceSessionFactory(accepted).Resolve("fr_detect").Id);
+        using (var session = new InferenceSessionFactory(accepted).Create("fr_detect")) Assert.Equal("fr_detect.int8", session.ModelId);
+        Assert.Equal("fr_detect", new InferenceSessionFactory(accepted, new InferenceOptions { Precision = "float" }).Resolve("fr_detect").Id);
+        Assert.Single(accepted.Fetchable); // set-up never tries to fetch a variant
+
+        var rejected = WithVariant(accepted: false);
+        Assert.Equal("fr_detect", new InferenceSessionFactory(rejected).Resolve("fr_detect").Id);
+        Assert.Equal("fr_detect.int8", new InferenceSessionFactory(rejected, new InferenceOptions { Precision = "int8" }).Resolve("fr_detect").Id);
+        Assert.Throws<ArgumentException>(() => new InferenceSessionFactory(rejected, new InferenceOptions { Precision = "fp8" }));
+    }
+
+    [Fact]
+    public void An_embedder_variant_is_swapped_in_unasked_only_when_it_shares_the_float_templates()
+    {
+        var separate = WithVariant(accepted: true, task: "face-embed", id: "fr_feature");
+        Assert.Equal("fr_feature", new InferenceSessionFactory(separate).Resolve("fr_feature").Id);
+        using (var asked = new InferenceSessionFactory(separate, new InferenceOptions { Precision = "int8" }).Create("fr_feature"))
+            Assert.Equal("fr_feature.int8", asked.TemplateModelId); // its own templates: the gallery's float ones never mix with it
+
+        var sharing = WithVariant(accepted: true, task: "face-embed", id: "fr_feature", shares: true);
+        using var session = new InferenceSessionFactory(sharing).Create("fr_feature");
+        Assert.Equal("fr_feature.int8", session.ModelId);
+        Assert.Equal("fr_feature", session.TemplateModelId);
+    }
+
+    [Fact]
+    public void A_damaged_variants_file_is_an_error_naming_it()
+    {
+        var manifest = WithVariant(accepted: true);
+        File.WriteAllText(Path.Combine(manifest.Directory, ModelManifest.VariantsFile), "{ not json");
+        var e = Assert.Throws<ModelException>(() => ModelManifest.Load(manifest.Directory));
+        Assert.Contains("variants.json", e.Message);
+        Assert.Contains("models quantize", e.Message);
+    }
+
+    // ---- the command, end to end on the real embedder and the shared evaluation data
+
+    [Fact]
+    public void Models_quantize_measures_the_face_embedder_and_records_the_verdict()
+    {
+        var models = Path.Combine(TestEnvironment.TempDirectory(), "models");
+        Directory.CreateDirectory(models);
+        File.Copy(Path.Combine(TestEnvironment.ModelsDirectory, "manifest.json"), Path.Combine(models, "manifest.json"));
+        foreach (var id in new[] { "fr_detect", "pfld_68", "fr_feature", "fr_liveness" })
+            File.Copy(TestEnvironment.Manifest.PathOf(TestEnvironment.Manifest.Get(id)), Path.Combine(models, TestEnvironment.Manifest.Get(id).File));
+        var cli = new CliRunner { ModelsDirectory = models };
+
+        var r = cli.Run("--json", "models", "quantize", "fr_feature", "--count", "12", "--eval-data", TestEnvironment.SharedData);
+        Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+        var outcome = r.Json[0];
+        var variant = outcome.GetProperty("variant");
+        Assert.Equal("fr_feature", variant.GetProperty("of").GetString());
+        Assert.Equal(12, outcome.GetProperty("calibrationInputs").GetInt32());
+        Assert.True(variant.GetProperty("floatMs").GetDouble() > 0 && variant.GetProperty("ms").GetDouble() > 0);
+        var sets = outcome.GetProperty("accuracy").EnumerateArray().ToList();
+        Assert.Equal(["yaleb", "photos"], sets.Select(s => s.GetProperty("set").GetString()));
+        // measured on the real data: a working int8 embedder stays within a few points of the float one
+        Assert.All(sets, s => Assert.InRange(s.GetProperty("float").GetDouble() - s.GetProperty("variant").GetDouble(), -0.02, 0.03));
+        var accepted = variant.GetProperty("accepted").GetBoolean();
+        Assert.Contains(accepted ? "faster" : "float kept", variant.GetProperty("reason").GetString());
+
+        var manifest = ModelManifest.Load(models);
+        var entry = manifest.Get("fr_feature.int8");
+        Assert.Equal(ModelStatus.Ok, manifest.Verify(entry));                     // the recorded hash is the file's
+        var loaded = new InferenceSessionFactory(manifest, new InferenceOptions { Precision = "int8" }).Create("fr_feature");
+        using (loaded) Assert.Equal("fr_feature.int8", loaded.ModelId);
+
+        var listing = cli.Run("--json", "models");
+        var rows = listing.Json.GetProperty("models").EnumerateArray().ToList();
+        Assert.Equal(accepted && entry.Variant!.SharesTemplates ? "fr_feature.int8" : "fr_feature",
+            rows.Single(m => m.GetProperty("id").GetString() == "fr_feature").GetProperty("loads").GetString());
+        Assert.Contains(rows, m => m.GetProperty("id").GetString() == "fr_feature.int8" && m.GetProperty("variant").GetProperty("precision").GetString() == "int8");
+    }
+
+    [Fact]
+    public void Quantizing_a_model_with_no_measure_or_without_calibration_data_is_refused_clearly()
+    {
+        var cli = new CliRunner();
+        var r = cli.Run("models", "quantize", "eye_blink");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("quantization is measured for", r.Stderr);
+        var missing = cli.Run("models", "quantize", "fr_feature", "--calibration", "/nonexistent/folder");
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("/nonexistent/folder", missing.Stderr);
+    }
+
+    [Fact]
+    public void Quantized_embeddings_of_one_face_stay_close_to_the_float_ones()
+    {
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(TestEnvironment.Manifest.PathOf(TestEnvironment.Manifest.Get("fr_feature"))));
+        using var pipeline = TestEnvironment.Pipeline();
+        var inputs = new List<CalibrationInput>();
+        foreach (var file in CliRunner.Photos("df_angelina_jolie").Take(6))
+        {
+            var image = EchoFace.Media.ImageDecoder.DecodeFile(file);
+            var face = pipeline.Analyze(image, EchoFace.Face.FaceSteps.Landmarks)[0];
+            var chw = new float[3 * 112 * 112];
+            EchoFace.Face.FaceEmbedder.Prepare(image, face.Points5, chw);
+            inputs.Add(new CalibrationInput(chw, [1, 3, 112, 112]));
+        }
+        var quantized = QdqQuantizer.Quantize(model, ActivationCalibrator.Calibrate(model, QdqQuantizer.TensorsToCalibrate(model), inputs.Take(4)));
+        using var f = new InferenceSession(model.ToByteArray());
+        using var q = new InferenceSession(quantized.ToByteArray());
+        float[] Embed(InferenceSession s, CalibrationInput i)
+        {
+            using var v = OrtValue.CreateTensorValueFromMemory(i.Values, i.Shape);
+            using var r = s.Run(new RunOptions(), [s.InputMetadata.Keys.First()], [v], [s.OutputMetadata.Keys.First()]);
+            var e = r[0].GetTensorDataAsSpan<float>().ToArray();
+            Embeddings.Normalize(e);
+            return e;
+        }
+        foreach (var held in inputs.Skip(4)) // faces the calibration did not see
+            Assert.InRange(TensorPrimitives.Dot(Embed(f, held), Embed(q, held)), 0.95f, 1.0001f);
+    }
+}
