@@ -12,11 +12,11 @@ public sealed class DaemonProcess : IDisposable
 
     /// <param name="camera">given on the command line, where it outranks the fleet's configuration; null leaves it to the configuration.</param>
     public DaemonProcess(Mosquitto? broker, string data, string device, IDictionary<string, string>? environment = null, string? camera = "none",
-        string health = "http://127.0.0.1:0")
+        string health = "http://127.0.0.1:0", string? models = null)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "echoface.dll"), "run", "--door", "simulated",
-                     "--health", health, "--data", data, "--models", TestEnvironment.ModelsDirectory })
+                     "--health", health, "--data", data, "--models", models ?? TestEnvironment.ModelsDirectory })
             start.ArgumentList.Add(a);
         if (camera is not null)
         {

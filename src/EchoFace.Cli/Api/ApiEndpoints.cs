@@ -143,8 +143,8 @@ internal static class ApiEndpoints
             .WithSummary("Requests, outcomes, latency percentiles per endpoint, provider and models in use").Produces<object>();
         v1.MapGet("/models", () => Models(daemon.Api!)).Role(ApiRole.Read)
             .WithSummary("Models in the manifest: task, state, which are in use, and templates per model").Produces<object>();
-        v1.MapPut("/models/active", (ActiveModelRequest body) => SetActive(daemon.Api!, body)).Role(ApiRole.Admin)
-            .WithSummary("Choose the active face or voice embedder among the manifest's; templates of another model are reported as needing re-enrolment")
+        v1.MapPut("/models/active", (ActiveModelRequest body, CancellationToken cancel) => SetActiveAsync(daemon.Api!, body, cancel)).Role(ApiRole.Admin)
+            .WithSummary("Switch the face embedder live among the manifest's (voice: restart); templates of another model are reported as needing re-enrolment (409 unless reEnrol: true), never mixed")
             .Produces<object>().Problems(400, 404, 409, 422);
 
         async Task<IResult> RegisterAsync(HttpContext http, CancellationToken cancel)
@@ -159,10 +159,18 @@ internal static class ApiEndpoints
             if (images.Count == 0 && audio.Count == 0) throw new ApiProblem(400, "send at least one image or audio part");
             // decode and analyse everything first, outside the door's lock; then check and store all of it in one transaction under it
             var decoded = images.Select(i => (i.Name, Image: ApiInput.Image(i, api.Config.Media))).ToList();
-            var analysed = await api.WithPipelineAsync(p => decoded.Select(d => (d.Name, (IReadOnlyList<FaceResult>)p.Analyze(d.Image))).ToList(), cancel);
+            var analysedBy = "";
+            var analysed = await api.WithPipelineAsync(p =>
+            {
+                analysedBy = p.EmbedderModelId;
+                return decoded.Select(d => (d.Name, (IReadOnlyList<FaceResult>)p.Analyze(d.Image))).ToList();
+            }, cancel);
             var voices = audio.Select(a => (a.Name, Result: api.AnalyzeVoice(ApiInput.Audio(a, api.Config.Voice.Limits), a.Name))).ToList();
             var result = api.Gallery(() =>
             {
+                // a model switch between the analysis and now: these embeddings are not of the templates' model
+                if (analysed.Count > 0 && analysedBy != api.FaceTemplateModel)
+                    throw new ApiProblem(409, "the face model was switched while this request ran: send it again");
                 var existing = api.Store.GetIdentity(id);
                 var name = ApiInput.Field(form, "name") ?? existing?.DisplayName ?? id;
                 var group = ApiInput.Field(form, "group") ?? existing?.Group ?? "default";
@@ -286,7 +294,7 @@ internal static class ApiEndpoints
             var found = await api.WithPipelineAsync(p => p.Analyze(image), cancel);
             return Results.Json(new
             {
-                model = api.Config.Face.Embedder, modelVersion = api.Faces.ModelVersion, dimension = found.FirstOrDefault()?.Embedding?.Length ?? 0,
+                model = api.FaceEmbedder, modelVersion = api.Faces.ModelVersion, dimension = found.FirstOrDefault()?.Embedding?.Length ?? 0,
                 faces = found.Select(f => new { box = Box(f.Box), quality = Quality(f.Quality), liveness = f.Liveness, embedding = f.Embedding }),
             });
         }
@@ -327,7 +335,7 @@ internal static class ApiEndpoints
     private static IResult Stats(ApiEngine api) => Results.Json(new
     {
         api = api.Stats.Snapshot(), provider = api.Provider,
-        models = new { face = api.Config.Face.Embedder, faceVersion = api.Faces.ModelVersion, voice = api.Voice is null ? null : api.Config.Voice.Embedder },
+        models = new { face = api.FaceEmbedder, faceVersion = api.Faces.ModelVersion, voice = api.Voice is null ? null : api.Config.Voice.Embedder },
         gallery = new { faceTemplates = api.Faces.Gallery.TemplateCount, voiceTemplates = api.Voice?.Gallery.TemplateCount, staleFaceTemplates = api.Faces.StaleTemplates },
     });
 
@@ -335,7 +343,7 @@ internal static class ApiEndpoints
     {
         var inUse = new Dictionary<string, string>
         {
-            [api.Config.Face.Detector] = "face detector", [api.Config.Face.Landmarks] = "face landmarks", [api.Config.Face.Embedder] = "face embedder",
+            [api.Config.Face.Detector] = "face detector", [api.Config.Face.Landmarks] = "face landmarks", [api.FaceEmbedder] = "face embedder",
             [api.Config.Face.Liveness] = "face liveness",
         };
         if (api.Voice is not null)
@@ -356,26 +364,39 @@ internal static class ApiEndpoints
     }
 
     /// <summary>
-    /// Only the embedder in use can be active while the daemon runs: a different one is checked (in the manifest, right task, file
-    /// intact) and refused with 409 and what a switch would cost, because the door's gallery and pipelines are built for one model.
+    /// Switches the face embedder among the manifest's face-embed models (a quantized variant included) while the daemon runs.
+    /// Templates of another model are never compared with the new one's embeddings: when some would need re-enrolment the switch
+    /// is refused (409, with their number) unless the request says reEnrol: true. The voice embedder still needs a restart.
     /// </summary>
-    private static IResult SetActive(ApiEngine api, ActiveModelRequest body)
+    private static async Task<IResult> SetActiveAsync(ApiEngine api, ActiveModelRequest body, CancellationToken cancel)
     {
         if ((body.Face is null) == (body.Voice is null)) throw new ApiProblem(400, "send {\"face\": \"model id\"} or {\"voice\": \"model id\"}");
-        var (wanted, task, current) = body.Face is { } f ? (f, "face-embed", api.Config.Face.Embedder) : (body.Voice!, "speaker-embed", api.Config.Voice.Embedder);
+        var (wanted, task, current) = body.Face is { } f ? (f, "face-embed", api.FaceEmbedder) : (body.Voice!, "speaker-embed", api.Config.Voice.Embedder);
         var model = api.Manifest.Models.FirstOrDefault(m => m.Id == wanted) ?? throw new BadInputException($"no model '{wanted}' in the manifest", BadInputKind.NotFound);
         if (model.Task != task) throw new ApiProblem(422, $"'{wanted}' is a {model.Task} model, not {task}");
         if (api.Manifest.Verify(model) != Inference.ModelStatus.Ok) throw new ApiProblem(422, $"'{wanted}' is not fetched or its file does not match its hash (`echoface models fetch`)");
         if (wanted == current) return Results.Json(new { active = current, changed = false });
-        var needing = api.Gallery(() => api.Store.LoadTemplates(body.Face is not null ? "face" : "voice").Count(t => t.ModelId == current));
-        return Results.Problem(title: "Conflict", statusCode: 409,
-            detail: $"switching from '{current}' to '{wanted}' needs a restart with {(body.Face is not null ? "Face" : "Voice")}.Embedder set to it " +
-                    $"(the fleet can push it); {needing} templates of '{current}' would then need re-enrolment, they are never mixed");
+        if (body.Voice is not null)
+            return Results.Problem(title: "Conflict", statusCode: 409,
+                detail: $"switching the voice embedder from '{current}' to '{wanted}' needs a restart with Voice.Embedder set to it (the fleet can push it)");
+        // the templates the new model can match: its own, or its float model's for a variant measured to share them
+        var target = model.Variant is { SharesTemplates: true } v ? v.Of : wanted;
+        var needing = api.Gallery(() => api.Store.LoadTemplates("face").Count(t => t.ModelId != target));
+        if (needing > 0 && body.ReEnrol != true)
+            return Results.Problem(title: "Conflict", statusCode: 409,
+                detail: $"{needing} face templates are not of '{target}' and would need re-enrolment after switching from '{current}' to '{wanted}' " +
+                        "(they are never mixed): send reEnrol: true to switch anyway");
+        await api.SwitchFaceEmbedderAsync(wanted, cancel);
+        return Results.Json(new
+        {
+            active = wanted, previous = current, changed = true, templateModel = api.FaceTemplateModel, templatesNeedingReEnrolment = needing,
+            untilRestart = "set Face.Embedder in the configuration (or push it from the fleet) to keep it after a restart",
+        });
     }
 
     private sealed record CompareRequest(float[]? A, float[]? B);
 
-    internal sealed record ActiveModelRequest(string? Face, string? Voice);
+    internal sealed record ActiveModelRequest(string? Face, string? Voice, bool? ReEnrol = null);
 
     private static object Box(BoxF b) => new { x1 = b.X1, y1 = b.Y1, x2 = b.X2, y2 = b.Y2 };
 

@@ -54,7 +54,7 @@ public sealed class ApiStats
 /// frame loop (DoorTerminal.Exclusive), so an enrolment over HTTP is in force at the door from the next frame.
 /// </summary>
 public sealed class ApiEngine(
-    EchoFaceConfig config, ModelManifest manifest, InferenceSessionFactory factory, FaceOptions face, FaceRecognizer faces, VoiceRecognizer? voice,
+    EchoFaceConfig config, ModelManifest manifest, InferenceSessionFactory factory, FaceOptions face, FacePipeline door, FaceRecognizer faces, VoiceRecognizer? voice,
     GalleryStore store, DoorTerminal terminal, ApiKeyStore keys, string provider, string dataDirectory) : IDisposable
 {
     private readonly ConcurrentBag<FacePipeline> _idle = [];
@@ -71,6 +71,47 @@ public sealed class ApiEngine(
     public ApiKeyStore Keys => keys;
     public string Provider => provider;
     public ApiStats Stats { get; } = new();
+    /// <summary>The face embedder in use now (the configured one until PUT /v1/models/active switches it).</summary>
+    public string FaceEmbedder => face.Embedder;
+    /// <summary>The model the gallery's face templates must come from (the embedder's own, or its float model's for a variant sharing them).</summary>
+    public string FaceTemplateModel => door.EmbedderModelId;
+
+    /// <summary>
+    /// Switches the face embedder live: the new model loads first (nothing changes if it fails), then, with no API request holding
+    /// a pipeline and between two door frames, the door's pipeline takes it and the gallery holds that model's templates only.
+    /// Lasts until restart: Face.Embedder in the configuration (or a fleet push) keeps it.
+    /// </summary>
+    public async Task SwitchFaceEmbedderAsync(string modelId, CancellationToken cancel)
+    {
+        var session = factory.Create(modelId);
+        var version = manifest.Get(modelId).Sha256[..12];
+        var held = 0;
+        try
+        {
+            for (; held < config.Api.Workers; held++) await _slots.WaitAsync(cancel);
+            terminal.SwitchModels(terminal.Models with { Embedder = modelId, EmbedderVersion = version }, () =>
+            {
+                door.UseEmbedder(session);
+                faces.Reindex(version);
+            });
+            face.Embedder = modelId;
+            lock (_all)
+            {
+                foreach (var p in _all) p.Dispose();
+                _all.Clear();
+                _idle.Clear();
+            }
+        }
+        catch
+        {
+            if (held < config.Api.Workers) session.Dispose(); // cancelled before the switch: the new model was never used
+            throw;
+        }
+        finally
+        {
+            if (held > 0) _slots.Release(held);
+        }
+    }
     public CollectionIndexes Collections { get; } = new(Path.Combine(dataDirectory, config.Storage.Database),
         TemplateCipher.FromKeyFile(Path.Combine(dataDirectory, config.Storage.KeyFile)));
 

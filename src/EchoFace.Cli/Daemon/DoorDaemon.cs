@@ -127,14 +127,14 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
             _fleet = new Sync.FleetLink(config.Fleet, _outbox, () => new
             {
                 provider = _pipeline.Provider, faceTemplates = faces.Gallery.TemplateCount, policy = config.Access.Policy, camera = config.Camera.Source,
-                door = config.Door.Name, board = _io.Name, models = models,
+                door = config.Door.Name, board = _io.Name, models = _terminal.Models,
             }, loggers.CreateLogger("EchoFace.Fleet"));
         if (_fleet is not null)
             _handlers = new FleetHandlers(_fleet, request.Shadow, config, _door, policy, _outbox, Telemetry, loggers.CreateLogger("EchoFace.Fleet"),
                 faces, store, _terminal, lists, _camera);
 
         if (config.Api.Enabled)
-            Api = Own(new Api.ApiEngine(config, manifest, factory, face, faces, voice, store, _terminal, Own(new ApiKeyStore(db)), _pipeline.Provider, request.DataDirectory));
+            Api = Own(new Api.ApiEngine(config, manifest, factory, face, _pipeline, faces, voice, store, _terminal, Own(new ApiKeyStore(db)), _pipeline.Provider, request.DataDirectory));
 
         _door.Resume();
         ReadyMs = (DateTimeOffset.UtcNow - System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime()).TotalMilliseconds;

@@ -55,7 +55,9 @@ public sealed class DoorTerminal
     private readonly ILogger _log;
     private readonly TimeProvider _clock;
     private readonly FaceTracker _tracker;
-    private readonly ModelsUsed _models;
+    private ModelsUsed _models;
+    // held for a whole frame: a model switch waits for the frame in flight and the next one waits for the switch
+    private readonly Lock _frame = new();
     private readonly string _doorName;
     private readonly Lock _decide = new();
     private readonly List<Task> _stepUps = [];
@@ -79,6 +81,24 @@ public sealed class DoorTerminal
     public event Action<StageTimings>? FrameAnalyzed;
 
     public void Process(CameraFrame frame)
+    {
+        lock (_frame) ProcessFrame(frame);
+    }
+
+    /// <summary>Changes the models between two frames (and outside any gallery change); decisions after it name the new models.</summary>
+    public void SwitchModels(ModelsUsed models, Action change)
+    {
+        lock (_frame)
+        lock (_decide)
+        {
+            change();
+            _models = models;
+        }
+    }
+
+    public ModelsUsed Models => _models;
+
+    private void ProcessFrame(CameraFrame frame)
     {
         var watch = Stopwatch.StartNew();
         var now = _clock.GetUtcNow();

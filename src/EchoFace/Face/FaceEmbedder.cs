@@ -54,5 +54,9 @@ public sealed class FaceEmbedder : IDisposable
         return embedding;
     }
 
-    public void Dispose() => _inputValue.Dispose();
+    public void Dispose()
+    {
+        _inputValue.Dispose();
+        _model.Dispose();
+    }
 }

@@ -51,7 +51,7 @@ public sealed class FacePipeline : IDisposable
 {
     private readonly FaceDetector _detector;
     private readonly Landmarker _landmarker;
-    private readonly FaceEmbedder _embedder;
+    private FaceEmbedder _embedder;
     private readonly LivenessScorer _liveness;
     private readonly FaceOptions _options;
 
@@ -70,6 +70,15 @@ public sealed class FacePipeline : IDisposable
     public Landmarker Landmarker => _landmarker;
     public LivenessScorer Liveness => _liveness;
     public FaceEmbedder Embedder => _embedder;
+
+    /// <summary>Puts another face embedder in place (a live model switch); the caller makes sure no Analyze runs meanwhile.</summary>
+    public void UseEmbedder(ModelSession session)
+    {
+        var old = _embedder;
+        _embedder = new FaceEmbedder(session);
+        _options.Embedder = session.ModelId;
+        old.Dispose();
+    }
     public string EmbedderModelId => _embedder.ModelId;
     public int EmbeddingDimension => _embedder.Dimension;
     public string Provider => _embedder.Provider;

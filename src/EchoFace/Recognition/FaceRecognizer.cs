@@ -18,7 +18,7 @@ public sealed class FaceRecognizer
     private readonly FacePipeline _pipeline;
     private readonly GalleryStore _store;
     private readonly MatchOptions _match;
-    private readonly TemplateIndex _index;
+    private TemplateIndex _index;
 
     public FaceRecognizer(FacePipeline pipeline, GalleryStore store, MatchOptions match, string modelVersion)
     {
@@ -29,7 +29,14 @@ public sealed class FaceRecognizer
         _index = new TemplateIndex(store, Modality, pipeline.EmbedderModelId, pipeline.EmbeddingDimension, TemplateMode.Multi);
     }
 
-    public string ModelVersion { get; }
+    public string ModelVersion { get; private set; }
+
+    /// <summary>After the pipeline's embedder changed: the gallery holds that model's templates only (the others wait for re-enrolment).</summary>
+    public void Reindex(string modelVersion)
+    {
+        ModelVersion = modelVersion;
+        _index = new TemplateIndex(_store, Modality, _pipeline.EmbedderModelId, _pipeline.EmbeddingDimension, TemplateMode.Multi);
+    }
     public IdentityGallery Gallery => _index.Gallery;
     public MatchOptions Match => _match;
     /// <summary>Templates made by another face model: they need re-enrolment.</summary>

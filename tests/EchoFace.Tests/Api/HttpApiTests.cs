@@ -15,10 +15,13 @@ public class HttpApiTests
 
     private string Key(string role) => _cli.Run("api-key", "create", "--role", role, "--json").Json.GetProperty("key").GetString()!;
 
-    private (DaemonProcess Daemon, Uri Base) Start(IDictionary<string, string>? environment = null)
+    private (DaemonProcess Daemon, Uri Base) Start(IDictionary<string, string>? environment = null) => Start(_cli, environment);
+
+    /// <summary>A daemon with the API on a free loopback port, on the runner's data folder and models.</summary>
+    internal static (DaemonProcess Daemon, Uri Base) Start(CliRunner cli, IDictionary<string, string>? environment = null)
     {
         var port = Sync.Mosquitto.FreePort();
-        var daemon = new DaemonProcess(null, _cli.DataDirectory, "api-1", environment, health: $"http://127.0.0.1:{port}");
+        var daemon = new DaemonProcess(null, cli.DataDirectory, "api-1", environment, health: $"http://127.0.0.1:{port}", models: cli.ModelsDirectory);
         daemon.WaitFor("Ready in", "the daemon did not start");
         // READY comes from the host's start; Kestrel may bind a moment later
         using var probe = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
@@ -30,21 +33,21 @@ public class HttpApiTests
         return (daemon, new Uri($"http://127.0.0.1:{port}"));
     }
 
-    private static HttpClient Client(Uri at, string? key)
+    internal static HttpClient Client(Uri at, string? key)
     {
         var http = new HttpClient { BaseAddress = at };
         if (key is not null) http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return http;
     }
 
-    private static ByteArrayContent File(string path, string type)
+    internal static ByteArrayContent File(string path, string type)
     {
         var content = new ByteArrayContent(System.IO.File.ReadAllBytes(path));
         content.Headers.ContentType = new MediaTypeHeaderValue(type);
         return content;
     }
 
-    private static async Task<JsonElement> Json(HttpResponseMessage r, HttpStatusCode expected)
+    internal static async Task<JsonElement> Json(HttpResponseMessage r, HttpStatusCode expected)
     {
         var body = await r.Content.ReadAsStringAsync();
         Assert.True(r.StatusCode == expected, $"{(int)r.StatusCode} {body}");

@@ -279,13 +279,12 @@ public class QuantizationTests
         Assert.Contains("/nonexistent/folder", missing.Stderr);
     }
 
-    [Fact]
-    public void Quantized_embeddings_of_one_face_stay_close_to_the_float_ones()
+    /// <summary>The embedder's input for the first few photos of one person (her face aligned, as the pipeline feeds it).</summary>
+    internal static List<CalibrationInput> AlignedFaces(int count)
     {
-        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(TestEnvironment.Manifest.PathOf(TestEnvironment.Manifest.Get("fr_feature"))));
         using var pipeline = TestEnvironment.Pipeline();
         var inputs = new List<CalibrationInput>();
-        foreach (var file in CliRunner.Photos("df_angelina_jolie").Take(6))
+        foreach (var file in CliRunner.Photos("df_angelina_jolie").Take(count))
         {
             var image = EchoFace.Media.ImageDecoder.DecodeFile(file);
             var face = pipeline.Analyze(image, EchoFace.Face.FaceSteps.Landmarks)[0];
@@ -293,6 +292,37 @@ public class QuantizationTests
             EchoFace.Face.FaceEmbedder.Prepare(image, face.Points5, chw);
             inputs.Add(new CalibrationInput(chw, [1, 3, 112, 112]));
         }
+        return inputs;
+    }
+
+    /// <summary>
+    /// A models folder with every model the daemon loads and an int8 fr_feature made from it (calibrated on 4 faces, recorded as not
+    /// sharing the float templates): a second face embedder to switch to.
+    /// </summary>
+    internal static string ModelsWithInt8Embedder()
+    {
+        var dir = Path.Combine(TestEnvironment.TempDirectory(), "models");
+        Directory.CreateDirectory(dir);
+        File.Copy(Path.Combine(TestEnvironment.ModelsDirectory, "manifest.json"), Path.Combine(dir, "manifest.json"));
+        var source = TestEnvironment.Manifest;
+        foreach (var m in source.Fetchable.Where(m => !m.Optional)) File.Copy(source.PathOf(m), Path.Combine(dir, m.File));
+        var float32 = source.Get("fr_feature");
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(source.PathOf(float32)));
+        var quantized = QdqQuantizer.Quantize(model, ActivationCalibrator.Calibrate(model, QdqQuantizer.TensorsToCalibrate(model), AlignedFaces(4)));
+        File.WriteAllBytes(Path.Combine(dir, "fr_feature.int8.onnx"), quantized.ToByteArray());
+        ModelManifest.SaveVariants(dir, [float32 with
+        {
+            Id = "fr_feature.int8", File = "fr_feature.int8.onnx", Sha256 = ModelManifest.Sha256Of(Path.Combine(dir, "fr_feature.int8.onnx")), Sources = [],
+            Variant = new VariantInfo { Of = "fr_feature", Precision = "int8", Reason = "made by a test" },
+        }]);
+        return dir;
+    }
+
+    [Fact]
+    public void Quantized_embeddings_of_one_face_stay_close_to_the_float_ones()
+    {
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(TestEnvironment.Manifest.PathOf(TestEnvironment.Manifest.Get("fr_feature"))));
+        var inputs = AlignedFaces(6);
         var quantized = QdqQuantizer.Quantize(model, ActivationCalibrator.Calibrate(model, QdqQuantizer.TensorsToCalibrate(model), inputs.Take(4)));
         using var f = new InferenceSession(model.ToByteArray());
         using var q = new InferenceSession(quantized.ToByteArray());

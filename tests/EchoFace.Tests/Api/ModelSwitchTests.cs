@@ -1,0 +1,70 @@
+using System.Net;
+using System.Net.Http.Json;
+using EchoFace.Tests.Cli;
+using EchoFace.Tests.Inference;
+using static EchoFace.Tests.Api.HttpApiTests;
+
+namespace EchoFace.Tests.Api;
+
+/// <summary>PUT /v1/models/active on a running daemon: the float face embedder and an int8 one made from it.</summary>
+public class ModelSwitchTests
+{
+    [Fact]
+    public async Task The_face_embedder_switches_live_and_templates_of_the_other_model_are_never_mixed_in()
+    {
+        var cli = new CliRunner { ModelsDirectory = QuantizationTests.ModelsWithInt8Embedder() };
+        var (enrol, read, admin) = (Key(cli, "enrol"), Key(cli, "read"), Key(cli, "admin"));
+        var jolie = CliRunner.Photos("df_angelina_jolie");
+        var (daemon, at) = Start(cli);
+        using (daemon)
+        {
+            using var writer = Client(at, enrol);
+            using var reader = Client(at, read);
+            using var boss = Client(at, admin);
+            async Task Register() => await Json(await writer.PostAsync("/v1/people", new MultipartFormDataContent
+            {
+                { new StringContent("jolie"), "id" }, { File(jolie[0], "image/jpeg"), "image", "a.jpg" }, { File(jolie[1], "image/jpeg"), "image", "b.jpg" },
+            }), HttpStatusCode.Created);
+            async Task<string?> Who()
+            {
+                var seen = await Json(await reader.PostAsync("/v1/recognize", File(jolie[2], "image/jpeg")), HttpStatusCode.OK);
+                var face = Assert.Single(seen.GetProperty("faces").EnumerateArray());
+                return face.GetProperty("known").GetBoolean() ? face.GetProperty("identity").GetString() : null;
+            }
+            await Register();
+            Assert.Equal("jolie", await Who());
+
+            // two float templates would not match the int8 model's embeddings: refused unless the caller accepts re-enrolment
+            var refused = await Json(await boss.PutAsJsonAsync("/v1/models/active", new { face = "fr_feature.int8" }), HttpStatusCode.Conflict);
+            Assert.Contains("2 face templates", refused.GetProperty("detail").GetString());
+            Assert.Equal("jolie", await Who()); // nothing changed
+
+            var switched = await Json(await boss.PutAsJsonAsync("/v1/models/active", new { face = "fr_feature.int8", reEnrol = true }), HttpStatusCode.OK);
+            Assert.Equal("fr_feature.int8", switched.GetProperty("templateModel").GetString());
+            Assert.Equal(2, switched.GetProperty("templatesNeedingReEnrolment").GetInt32());
+            Assert.Null(await Who()); // her float templates are not compared with int8 embeddings
+            var stats = await Json(await reader.GetAsync("/v1/stats"), HttpStatusCode.OK);
+            Assert.Equal("fr_feature.int8", stats.GetProperty("models").GetProperty("face").GetString());
+            Assert.Equal(2, stats.GetProperty("gallery").GetProperty("staleFaceTemplates").GetInt32());
+            var models = await Json(await reader.GetAsync("/v1/models"), HttpStatusCode.OK);
+            Assert.Contains(models.GetProperty("models").EnumerateArray(), m => m.GetProperty("id").GetString() == "fr_feature.int8" && m.GetProperty("active").GetBoolean());
+
+            // re-enrolled under the new model, she is known again; the embeddings API says which model made its vectors
+            await Register();
+            Assert.Equal("jolie", await Who());
+            var vectors = await Json(await reader.PostAsync("/v1/embeddings", File(jolie[3], "image/jpeg")), HttpStatusCode.OK);
+            Assert.Equal("fr_feature.int8", vectors.GetProperty("model").GetString());
+
+            // and back: the float templates she had are in force again, the int8 ones wait
+            var back = await Json(await boss.PutAsJsonAsync("/v1/models/active", new { face = "fr_feature", reEnrol = true }), HttpStatusCode.OK);
+            Assert.Equal(2, back.GetProperty("templatesNeedingReEnrolment").GetInt32());
+            Assert.Equal("jolie", await Who());
+            // the voice embedder is not switched live: said plainly
+            var voice = await Json(await boss.PutAsJsonAsync("/v1/models/active", new { voice = "nnid_speaker" }), HttpStatusCode.OK);
+            Assert.False(voice.GetProperty("changed").GetBoolean());
+            Assert.True(daemon.Stop(), daemon.Log);
+        }
+    }
+
+    private static string Key(CliRunner cli, string role) => cli.Run("api-key", "create", "--role", role, "--json").Json.GetProperty("key").GetString()!;
+}
