@@ -34,7 +34,6 @@ public static class QdqQuantizer
 
         // QLinearConv is opset 10 and per-channel Q/DQ opset 13: the integer kernels ONNX Runtime fuses to need the newer set
         OpsetUpgrade.Apply(model);
-        const string domain = "";
 
         var initializers = graph.Initializer.ToDictionary(t => t.Name);
         var scales = new Dictionary<string, (float Scale, byte ZeroPoint)>();
@@ -43,23 +42,28 @@ public static class QdqQuantizer
         var front = new List<NodeProto>();   // weight DQs and graph-input Q/DQs: before every other node
         var rewired = new Dictionary<string, string>();
         foreach (var input in graph.Input.Where(i => plan.Activations.Contains(i.Name)))
-            front.AddRange(QdqPair(input.Name, scales[input.Name], domain, initializers, rewired));
+            front.AddRange(QdqPair(input.Name, scales[input.Name], initializers, rewired));
 
+        // a weight two nodes share is quantized once; a node that cannot use the int8 copy keeps the float original
+        var weights = new Dictionary<string, (string Dequantized, float[] Scales)>();
+        (string, float[]) Weight(TensorProto w, bool perChannel) => weights.TryGetValue(w.Name, out var done) ? done
+            : weights[w.Name] = QuantizeWeight(w, perChannel, initializers, front);
+        var floats = graph.Initializer.ToDictionary(t => t.Name);
         foreach (var node in graph.Node)
         {
-            if (node.OpType == "Conv" && node.Input.Count >= 2 && initializers.TryGetValue(node.Input[1], out var w) && scales.ContainsKey(node.Input[0]))
+            if (node.OpType == "Conv" && node.Input.Count >= 2 && floats.TryGetValue(node.Input[1], out var w) && scales.ContainsKey(node.Input[0]))
             {
-                var wScales = QuantizeWeight(w, perChannel: true, initializers, front, domain, out var dq);
+                var (dq, wScales) = Weight(w, perChannel: true);
                 node.Input[1] = dq;
-                if (node.Input.Count >= 3 && initializers.TryGetValue(node.Input[2], out var b))
-                    node.Input[2] = QuantizeBias(b, scales[node.Input[0]].Scale, wScales, initializers, front, domain);
+                if (node.Input.Count >= 3 && floats.TryGetValue(node.Input[2], out var b))
+                    node.Input[2] = QuantizeBias(b, $"{node.Name}_{node.Output[0]}", scales[node.Input[0]].Scale, wScales, initializers, front);
             }
-            else if (node.OpType == "MatMul" && initializers.TryGetValue(node.Input[1], out var m) && scales.ContainsKey(node.Input[0]))
-            {
-                QuantizeWeight(m, perChannel: false, initializers, front, domain, out var dq);
-                node.Input[1] = dq;
-            }
+            else if (node.OpType == "MatMul" && floats.TryGetValue(node.Input[1], out var m) && scales.ContainsKey(node.Input[0]))
+                node.Input[1] = Weight(m, perChannel: false).Item1;
         }
+        // float weights no node reads any more
+        var read = graph.Node.SelectMany(n => n.Input).Concat(front.SelectMany(n => n.Input)).ToHashSet();
+        foreach (var name in floats.Keys.Where(n => !read.Contains(n))) initializers.Remove(name);
 
         // nodes are in topological order, so a producer's Q/DQ pair exists before any consumer is rewired to it
         var ordered = new List<NodeProto>(front);
@@ -69,7 +73,7 @@ public static class QdqQuantizer
                 if (rewired.TryGetValue(node.Input[i], out var to)) node.Input[i] = to;
             ordered.Add(node);
             foreach (var output in node.Output.Where(plan.Activations.Contains))
-                ordered.AddRange(QdqPair(output, scales[output], domain, initializers, rewired));
+                ordered.AddRange(QdqPair(output, scales[output], initializers, rewired));
         }
         graph.Node.Clear();
         graph.Node.AddRange(ordered);
@@ -121,8 +125,8 @@ public static class QdqQuantizer
         return (scale, zero);
     }
 
-    private static IEnumerable<NodeProto> QdqPair(string tensor, (float Scale, byte ZeroPoint) q, string domain,
-        Dictionary<string, TensorProto> initializers, Dictionary<string, string> rewired)
+    private static NodeProto[] QdqPair(string tensor, (float Scale, byte ZeroPoint) q, Dictionary<string, TensorProto> initializers,
+        Dictionary<string, string> rewired)
     {
         var scaleName = $"{tensor}_scale";
         var zeroName = $"{tensor}_zero_point";
@@ -131,13 +135,16 @@ public static class QdqQuantizer
         var quantized = $"{tensor}_quantized";
         var dequantized = $"{tensor}_dequantized";
         rewired[tensor] = dequantized;
-        yield return Node("QuantizeLinear", $"{tensor}_QuantizeLinear", domain, [tensor, scaleName, zeroName], quantized);
-        yield return Node("DequantizeLinear", $"{tensor}_DequantizeLinear", domain, [quantized, scaleName, zeroName], dequantized);
+        return
+        [
+            Node("QuantizeLinear", $"{tensor}_QuantizeLinear", [tensor, scaleName, zeroName], quantized),
+            Node("DequantizeLinear", $"{tensor}_DequantizeLinear", [quantized, scaleName, zeroName], dequantized),
+        ];
     }
 
-    /// <summary>Symmetric int8 (zero point 0, -127..127), per output channel (axis 0) or per tensor; returns the scales.</summary>
-    private static float[] QuantizeWeight(TensorProto w, bool perChannel, Dictionary<string, TensorProto> initializers,
-        List<NodeProto> front, string domain, out string dequantized)
+    /// <summary>Symmetric int8 (zero point 0, -127..127), per output channel (axis 0) or per tensor; returns the DQ output and the scales.</summary>
+    private static (string Dequantized, float[] Scales) QuantizeWeight(TensorProto w, bool perChannel, Dictionary<string, TensorProto> initializers,
+        List<NodeProto> front)
     {
         var values = OnnxTensors.ReadFloats(w);
         var channels = perChannel ? (int)w.Dims[0] : 1;
@@ -152,22 +159,21 @@ public static class QdqQuantizer
             scales[c] = absMax > 0 ? absMax / 127f : 1f;
             for (var k = 0; k < per; k++) q[c * per + k] = (sbyte)Math.Clamp(MathF.Round(span[k] / scales[c]), -127, 127);
         }
-        initializers.Remove(w.Name);
         var qName = $"{w.Name}_quantized";
         initializers[qName] = OnnxTensors.Int8s(qName, w.Dims, q);
         long[] scaleDims = perChannel ? [channels] : [];
         initializers[$"{w.Name}_scale"] = OnnxTensors.Floats($"{w.Name}_scale", scaleDims, scales);
         initializers[$"{w.Name}_zero_point"] = OnnxTensors.Int8s($"{w.Name}_zero_point", scaleDims, new sbyte[channels]);
-        dequantized = $"{w.Name}_dequantized";
-        var dq = Node("DequantizeLinear", $"{w.Name}_DequantizeLinear", domain, [qName, $"{w.Name}_scale", $"{w.Name}_zero_point"], dequantized);
+        var dequantized = $"{w.Name}_dequantized";
+        var dq = Node("DequantizeLinear", $"{w.Name}_DequantizeLinear", [qName, $"{w.Name}_scale", $"{w.Name}_zero_point"], dequantized);
         if (perChannel) dq.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
         front.Add(dq);
-        return scales;
+        return (dequantized, scales);
     }
 
-    /// <summary>int32 with scale input-scale x weight-scale per channel, as the integer kernels add it.</summary>
-    private static string QuantizeBias(TensorProto b, float inputScale, float[] weightScales, Dictionary<string, TensorProto> initializers,
-        List<NodeProto> front, string domain)
+    /// <summary>int32 with scale input-scale x weight-scale per channel, as the integer kernels add it (named per node: the scale is the node's).</summary>
+    private static string QuantizeBias(TensorProto b, string node, float inputScale, float[] weightScales, Dictionary<string, TensorProto> initializers,
+        List<NodeProto> front)
     {
         var values = OnnxTensors.ReadFloats(b);
         var scales = new float[values.Length];
@@ -177,21 +183,21 @@ public static class QdqQuantizer
             scales[c] = inputScale * weightScales[weightScales.Length == 1 ? 0 : c];
             q[c] = (int)Math.Clamp(Math.Round(values[c] / (double)scales[c]), int.MinValue + 1, int.MaxValue);
         }
-        initializers.Remove(b.Name);
-        var qName = $"{b.Name}_quantized";
+        var name = $"{b.Name}_{node}";
+        var qName = $"{name}_quantized";
         initializers[qName] = OnnxTensors.Int32s(qName, b.Dims, q);
-        initializers[$"{b.Name}_scale"] = OnnxTensors.Floats($"{b.Name}_scale", [values.Length], scales);
-        initializers[$"{b.Name}_zero_point"] = OnnxTensors.Int32s($"{b.Name}_zero_point", [values.Length], new int[values.Length]);
-        var dequantized = $"{b.Name}_dequantized";
-        var dq = Node("DequantizeLinear", $"{b.Name}_DequantizeLinear", domain, [qName, $"{b.Name}_scale", $"{b.Name}_zero_point"], dequantized);
+        initializers[$"{name}_scale"] = OnnxTensors.Floats($"{name}_scale", [values.Length], scales);
+        initializers[$"{name}_zero_point"] = OnnxTensors.Int32s($"{name}_zero_point", [values.Length], new int[values.Length]);
+        var dequantized = $"{name}_dequantized";
+        var dq = Node("DequantizeLinear", $"{name}_DequantizeLinear", [qName, $"{name}_scale", $"{name}_zero_point"], dequantized);
         dq.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
         front.Add(dq);
         return dequantized;
     }
 
-    private static NodeProto Node(string op, string name, string domain, string[] inputs, string output)
+    private static NodeProto Node(string op, string name, string[] inputs, string output)
     {
-        var node = new NodeProto { OpType = op, Name = name, Domain = domain };
+        var node = new NodeProto { OpType = op, Name = name };
         node.Input.AddRange(inputs);
         node.Output.Add(output);
         return node;
