@@ -144,7 +144,7 @@ internal static class ApiEndpoints
         v1.MapGet("/models", () => Models(daemon.Api!)).Role(ApiRole.Read)
             .WithSummary("Models in the manifest: task, state, which are in use, and templates per model").Produces<object>();
         v1.MapPut("/models/active", (ActiveModelRequest body, CancellationToken cancel) => SetActiveAsync(daemon.Api!, body, cancel)).Role(ApiRole.Admin)
-            .WithSummary("Switch the face embedder live among the manifest's (voice: restart); templates of another model are reported as needing re-enrolment (409 unless reEnrol: true), never mixed")
+            .WithSummary("Switch the face or voice embedder live among the manifest's; templates of another model are reported as needing re-enrolment (409 unless reEnrol: true), never mixed")
             .Produces<object>().Problems(400, 404, 409, 422);
 
         async Task<IResult> RegisterAsync(HttpContext http, CancellationToken cancel)
@@ -159,18 +159,13 @@ internal static class ApiEndpoints
             if (images.Count == 0 && audio.Count == 0) throw new ApiProblem(400, "send at least one image or audio part");
             // decode and analyse everything first, outside the door's lock; then check and store all of it in one transaction under it
             var decoded = images.Select(i => (i.Name, Image: ApiInput.Image(i, api.Config.Media))).ToList();
-            var analysedBy = "";
-            var analysed = await api.WithPipelineAsync(p =>
-            {
-                analysedBy = p.EmbedderModelId;
-                return decoded.Select(d => (d.Name, (IReadOnlyList<FaceResult>)p.Analyze(d.Image))).ToList();
-            }, cancel);
+            var generation = api.Generation;
+            var analysed = await api.WithPipelineAsync(p => decoded.Select(d => (d.Name, (IReadOnlyList<FaceResult>)p.Analyze(d.Image))).ToList(), cancel);
             var voices = audio.Select(a => (a.Name, Result: api.AnalyzeVoice(ApiInput.Audio(a, api.Config.Voice.Limits), a.Name))).ToList();
             var result = api.Gallery(() =>
             {
-                // a model switch between the analysis and now: these embeddings are not of the templates' model
-                if (analysed.Count > 0 && analysedBy != api.FaceTemplateModel)
-                    throw new ApiProblem(409, "the face model was switched while this request ran: send it again");
+                // a model switch between the analysis and now: these embeddings may not be of the templates' model
+                if (api.Generation != generation) throw new ApiProblem(409, "a model was switched while this request ran: send it again");
                 var existing = api.Store.GetIdentity(id);
                 var name = ApiInput.Field(form, "name") ?? existing?.DisplayName ?? id;
                 var group = ApiInput.Field(form, "group") ?? existing?.Group ?? "default";
@@ -335,7 +330,7 @@ internal static class ApiEndpoints
     private static IResult Stats(ApiEngine api) => Results.Json(new
     {
         api = api.Stats.Snapshot(), provider = api.Provider,
-        models = new { face = api.FaceEmbedder, faceVersion = api.Faces.ModelVersion, voice = api.Voice is null ? null : api.Config.Voice.Embedder },
+        models = new { face = api.FaceEmbedder, faceVersion = api.Faces.ModelVersion, voice = api.VoiceEmbedder },
         gallery = new { faceTemplates = api.Faces.Gallery.TemplateCount, voiceTemplates = api.Voice?.Gallery.TemplateCount, staleFaceTemplates = api.Faces.StaleTemplates },
     });
 
@@ -348,7 +343,7 @@ internal static class ApiEndpoints
         };
         if (api.Voice is not null)
         {
-            inUse[api.Config.Voice.Embedder] = "voice embedder";
+            inUse[api.VoiceEmbedder!] = "voice embedder";
             inUse[api.Config.Voice.VadModel] = "voice activity";
         }
         var counts = api.Gallery(() => api.Store.LoadTemplates("face").Concat(api.Store.LoadTemplates("voice")).GroupBy(t => t.ModelId).ToDictionary(g => g.Key, g => g.Count()));
@@ -366,31 +361,31 @@ internal static class ApiEndpoints
     /// <summary>
     /// Switches the face embedder among the manifest's face-embed models (a quantized variant included) while the daemon runs.
     /// Templates of another model are never compared with the new one's embeddings: when some would need re-enrolment the switch
-    /// is refused (409, with their number) unless the request says reEnrol: true. The voice embedder still needs a restart.
+    /// is refused (409, with their number) unless the request says reEnrol: true. The same holds for the speaker embedder.
     /// </summary>
     private static async Task<IResult> SetActiveAsync(ApiEngine api, ActiveModelRequest body, CancellationToken cancel)
     {
         if ((body.Face is null) == (body.Voice is null)) throw new ApiProblem(400, "send {\"face\": \"model id\"} or {\"voice\": \"model id\"}");
-        var (wanted, task, current) = body.Face is { } f ? (f, "face-embed", api.FaceEmbedder) : (body.Voice!, "speaker-embed", api.Config.Voice.Embedder);
+        var (wanted, task, current) = body.Face is { } f ? (f, "face-embed", api.FaceEmbedder) : (body.Voice!, "speaker-embed", api.VoiceEmbedder ?? api.Config.Voice.Embedder);
         var model = api.Manifest.Models.FirstOrDefault(m => m.Id == wanted) ?? throw new BadInputException($"no model '{wanted}' in the manifest", BadInputKind.NotFound);
         if (model.Task != task) throw new ApiProblem(422, $"'{wanted}' is a {model.Task} model, not {task}");
         if (api.Manifest.Verify(model) != Inference.ModelStatus.Ok) throw new ApiProblem(422, $"'{wanted}' is not fetched or its file does not match its hash (`echoface models fetch`)");
         if (wanted == current) return Results.Json(new { active = current, changed = false });
-        if (body.Voice is not null)
-            return Results.Problem(title: "Conflict", statusCode: 409,
-                detail: $"switching the voice embedder from '{current}' to '{wanted}' needs a restart with Voice.Embedder set to it (the fleet can push it)");
+        var modality = body.Face is not null ? "face" : "voice";
         // the templates the new model can match: its own, or its float model's for a variant measured to share them
         var target = model.Variant is { SharesTemplates: true } v ? v.Of : wanted;
-        var needing = api.Gallery(() => api.Store.LoadTemplates("face").Count(t => t.ModelId != target));
+        var needing = api.Gallery(() => api.Store.LoadTemplates(modality).Count(t => t.ModelId != target));
         if (needing > 0 && body.ReEnrol != true)
             return Results.Problem(title: "Conflict", statusCode: 409,
-                detail: $"{needing} face templates are not of '{target}' and would need re-enrolment after switching from '{current}' to '{wanted}' " +
+                detail: $"{needing} {modality} templates are not of '{target}' and would need re-enrolment after switching from '{current}' to '{wanted}' " +
                         "(they are never mixed): send reEnrol: true to switch anyway");
-        await api.SwitchFaceEmbedderAsync(wanted, cancel);
+        if (body.Face is not null) await api.SwitchFaceEmbedderAsync(wanted, cancel);
+        else api.SwitchVoiceEmbedder(wanted);
         return Results.Json(new
         {
-            active = wanted, previous = current, changed = true, templateModel = api.FaceTemplateModel, templatesNeedingReEnrolment = needing,
-            untilRestart = "set Face.Embedder in the configuration (or push it from the fleet) to keep it after a restart",
+            active = wanted, previous = current, changed = true, templateModel = body.Face is not null ? api.FaceTemplateModel : api.Voice!.ModelId,
+            templatesNeedingReEnrolment = needing,
+            untilRestart = $"set {(body.Face is not null ? "Face" : "Voice")}.Embedder in the configuration (or push it from the fleet) to keep it after a restart",
         });
     }
 

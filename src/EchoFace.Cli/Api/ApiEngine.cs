@@ -54,7 +54,7 @@ public sealed class ApiStats
 /// frame loop (DoorTerminal.Exclusive), so an enrolment over HTTP is in force at the door from the next frame.
 /// </summary>
 public sealed class ApiEngine(
-    EchoFaceConfig config, ModelManifest manifest, InferenceSessionFactory factory, FaceOptions face, FacePipeline door, FaceRecognizer faces, VoiceRecognizer? voice,
+    EchoFaceConfig config, ModelManifest manifest, InferenceSessionFactory factory, FaceOptions face, FacePipeline door, FaceRecognizer faces, VoicePipeline? doorVoice, VoiceRecognizer? voice,
     GalleryStore store, DoorTerminal terminal, ApiKeyStore keys, string provider, string dataDirectory) : IDisposable
 {
     private readonly ConcurrentBag<FacePipeline> _idle = [];
@@ -62,6 +62,9 @@ public sealed class ApiEngine(
     private readonly SemaphoreSlim _slots = new(config.Api.Workers, config.Api.Workers);
     private readonly Lock _voiceGate = new();
     private VoicePipeline? _voice;
+    // the API's voice pipeline follows the door's embedder (a copy: the configuration stays as loaded)
+    private readonly VoiceOptions _voiceOptions = CopyOf(config.Voice);
+    private int _generation;
 
     public EchoFaceConfig Config => config;
     public ModelManifest Manifest => manifest;
@@ -75,6 +78,13 @@ public sealed class ApiEngine(
     public string FaceEmbedder => face.Embedder;
     /// <summary>The model the gallery's face templates must come from (the embedder's own, or its float model's for a variant sharing them).</summary>
     public string FaceTemplateModel => door.EmbedderModelId;
+    /// <summary>The voice embedder in use now.</summary>
+    public string? VoiceEmbedder => voice is null ? null : _voiceOptions.Embedder;
+    /// <summary>
+    /// Counts model switches: a request that analysed under one generation and stores under another holds embeddings of the old
+    /// model, and is refused. Read and changed only under the gallery's lock.
+    /// </summary>
+    public int Generation => Volatile.Read(ref _generation);
 
     /// <summary>
     /// Switches the face embedder live: the new model loads first (nothing changes if it fails), then, with no API request holding
@@ -93,6 +103,7 @@ public sealed class ApiEngine(
             {
                 door.UseEmbedder(session);
                 faces.Reindex(version);
+                Interlocked.Increment(ref _generation);
             });
             face.Embedder = modelId;
             lock (_all)
@@ -132,19 +143,49 @@ public sealed class ApiEngine(
         finally { _slots.Release(); }
     }
 
+    /// <summary>
+    /// Switches the speaker embedder live: the door's voice pipeline (step-up) between two frames, the API's under its own lock;
+    /// the gallery then holds that model's voice templates only.
+    /// </summary>
+    public void SwitchVoiceEmbedder(string modelId)
+    {
+        if (voice is null || doorVoice is null) throw new BadInputException("voice models are not loaded on this device (`echoface models fetch`, then restart)", BadInputKind.Unsupported);
+        var embedder = SpeakerEmbedder.Create(factory, modelId);
+        var version = manifest.Get(modelId).Sha256[..12];
+        lock (_voiceGate)
+        {
+            terminal.SwitchModels(terminal.Models with { Voice = modelId }, () =>
+            {
+                doorVoice.UseEmbedder(embedder);
+                voice.Reindex(version);
+                Interlocked.Increment(ref _generation);
+            });
+            _voiceOptions.Embedder = modelId;
+            _voice?.Dispose();
+            _voice = null;
+        }
+    }
+
     /// <summary>Voice analysis on the API's voice pipeline (one at a time: it is short, 10-20 ms for a few seconds of speech).</summary>
     public VoiceResult AnalyzeVoice(AudioClip clip, string source)
     {
         if (voice is null) throw new BadInputException("voice models are not loaded on this device (`echoface models fetch`, then restart)", BadInputKind.Unsupported);
         lock (_voiceGate)
         {
-            _voice ??= new VoicePipeline(factory, config.Voice);
+            _voice ??= new VoicePipeline(factory, _voiceOptions);
             return _voice.Analyze(clip, source);
         }
     }
 
     /// <summary>A change to or search of the gallery, while the door's frame loop is not using it.</summary>
     public T Gallery<T>(Func<T> work) => terminal.Exclusive(work);
+
+    private static VoiceOptions CopyOf(VoiceOptions options)
+    {
+        var copy = new VoiceOptions();
+        Sync.ConfigShadow.CopyInto(copy, options);
+        return copy;
+    }
 
     public void Dispose()
     {

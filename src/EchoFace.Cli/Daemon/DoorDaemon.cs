@@ -134,7 +134,7 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
                 faces, store, _terminal, lists, _camera);
 
         if (config.Api.Enabled)
-            Api = Own(new Api.ApiEngine(config, manifest, factory, face, _pipeline, faces, voice, store, _terminal, Own(new ApiKeyStore(db)), _pipeline.Provider, request.DataDirectory));
+            Api = Own(new Api.ApiEngine(config, manifest, factory, face, _pipeline, faces, _voice, voice, store, _terminal, Own(new ApiKeyStore(db)), _pipeline.Provider, request.DataDirectory));
 
         _door.Resume();
         ReadyMs = (DateTimeOffset.UtcNow - System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime()).TotalMilliseconds;

@@ -17,7 +17,7 @@ public sealed class VoiceRecognizer
     public const string Modality = "voice";
     private readonly VoicePipeline _pipeline;
     private readonly GalleryStore _store;
-    private readonly TemplateIndex _index;
+    private TemplateIndex _index;
 
     public VoiceRecognizer(VoicePipeline pipeline, GalleryStore store, string modelVersion)
     {
@@ -27,8 +27,17 @@ public sealed class VoiceRecognizer
         _index = new TemplateIndex(store, Modality, pipeline.EmbedderModelId, pipeline.EmbeddingDimension, pipeline.Options.TemplateMode);
     }
 
-    public string ModelVersion { get; }
+    public string ModelVersion { get; private set; }
     public VoiceOptions Options => _pipeline.Options;
+    /// <summary>The model voice templates must come from now.</summary>
+    public string ModelId => _pipeline.EmbedderModelId;
+
+    /// <summary>After the pipeline's embedder changed: the gallery holds that model's templates only (the others wait for re-enrolment).</summary>
+    public void Reindex(string modelVersion)
+    {
+        ModelVersion = modelVersion;
+        _index = new TemplateIndex(_store, Modality, _pipeline.EmbedderModelId, _pipeline.EmbeddingDimension, _pipeline.Options.TemplateMode);
+    }
     public IdentityGallery Gallery => _index.Gallery;
     public int StaleTemplates => _index.StaleTemplates;
 

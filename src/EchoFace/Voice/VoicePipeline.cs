@@ -52,7 +52,15 @@ public sealed class VoicePipeline : IDisposable
     }
 
     public VoiceOptions Options { get; }
-    public SpeakerEmbedder Embedder { get; }
+    public SpeakerEmbedder Embedder { get; private set; }
+
+    /// <summary>Puts another speaker embedder in place (a live model switch); the caller makes sure no Analyze runs meanwhile.</summary>
+    public void UseEmbedder(SpeakerEmbedder embedder)
+    {
+        var old = Embedder;
+        Embedder = embedder;
+        old.Dispose();
+    }
     /// <summary>The voice activity detector, or null when Voice.Vad.Enabled is off.</summary>
     public VoiceActivityDetector? Vad => _vad;
     public string EmbedderModelId => Embedder.ModelId;

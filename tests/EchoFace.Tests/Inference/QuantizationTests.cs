@@ -297,8 +297,8 @@ public class QuantizationTests
     }
 
     /// <summary>
-    /// A models folder with every model the daemon loads and an int8 fr_feature made from it (calibrated on 4 faces, recorded as not
-    /// sharing the float templates): a second face embedder to switch to.
+    /// A models folder with every model the daemon loads and int8 fr_feature and nnid_speaker made from them (calibrated on 4 faces
+    /// and 4 recordings, recorded as not sharing the float templates): a second face and voice embedder to switch to.
     /// </summary>
     internal static string ModelsWithInt8Embedder()
     {
@@ -310,12 +310,23 @@ public class QuantizationTests
         var float32 = source.Get("fr_feature");
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(source.PathOf(float32)));
         var quantized = QdqQuantizer.Quantize(model, ActivationCalibrator.Calibrate(model, QdqQuantizer.TensorsToCalibrate(model), AlignedFaces(4)));
-        File.WriteAllBytes(Path.Combine(dir, "fr_feature.int8.onnx"), quantized.ToByteArray());
-        ModelManifest.SaveVariants(dir, [float32 with
+        var speaker = source.Get("nnid_speaker");
+        var speakerModel = ModelProto.Parser.ParseFrom(File.ReadAllBytes(source.PathOf(speaker)));
+        var chunks = TestEnvironment.Speech("1688").Take(4)
+            .Select(f => EchoFace.Voice.AudioDecoder.DecodeFile(f).Samples.AsSpan(8000, 28_800).ToArray())
+            .Select(c => new CalibrationInput(c, [1, c.Length]));
+        var speakerInt8 = QdqQuantizer.Quantize(speakerModel, ActivationCalibrator.Calibrate(speakerModel, QdqQuantizer.TensorsToCalibrate(speakerModel), chunks));
+        ModelEntry Variant(ModelEntry of, ModelProto model)
         {
-            Id = "fr_feature.int8", File = "fr_feature.int8.onnx", Sha256 = ModelManifest.Sha256Of(Path.Combine(dir, "fr_feature.int8.onnx")), Sources = [],
-            Variant = new VariantInfo { Of = "fr_feature", Precision = "int8", Reason = "made by a test" },
-        }]);
+            var file = $"{of.Id}.int8.onnx";
+            File.WriteAllBytes(Path.Combine(dir, file), model.ToByteArray());
+            return of with
+            {
+                Id = $"{of.Id}.int8", File = file, Sha256 = ModelManifest.Sha256Of(Path.Combine(dir, file)), Sources = [],
+                Variant = new VariantInfo { Of = of.Id, Precision = "int8", Reason = "made by a test" },
+            };
+        }
+        ModelManifest.SaveVariants(dir, [Variant(float32, quantized), Variant(speaker, speakerInt8)]);
         return dir;
     }
 
