@@ -188,7 +188,9 @@ public sealed class DoorTerminal
         try
         {
             var samples = await _microphone.ListenAsync(TimeSpan.FromSeconds(listen), _stopping.Token);
-            var v = _voice.Verify(face.IdentityId!, new AudioClip(samples), "microphone");
+            // under the frame lock: a live model switch must not swap the speaker model in the middle of this
+            VoiceVerifyResult v;
+            lock (_frame) v = _voice.Verify(face.IdentityId!, new AudioClip(samples), "microphone");
             Final(track, frame, face, v.Accepted, v.Accepted ? "face and voice match" : "voice_rejected", v.Score, v.Threshold);
         }
         catch (BadInputException e)
