@@ -94,6 +94,13 @@ public sealed class ApiEngine(
     public async Task SwitchFaceEmbedderAsync(string modelId, CancellationToken cancel)
     {
         var session = factory.Create(modelId);
+        var probe = new EchoFace.Face.FaceEmbedder(session);
+        var ms = MedianMs(() => probe.Embed(new Media.RgbImage(EchoFace.Face.FaceEmbedder.Size, EchoFace.Face.FaceEmbedder.Size), EchoFace.Face.FaceEmbedder.Template));
+        if (ms > config.Api.FaceEmbedBudgetMs)
+        {
+            probe.Dispose();
+            throw new ApiProblem(422, $"'{modelId}' takes {ms:F1} ms per face on this device; the face embedder's budget is {config.Api.FaceEmbedBudgetMs} ms (Api.FaceEmbedBudgetMs)");
+        }
         var version = manifest.Get(modelId).Sha256[..12];
         var held = 0;
         try
@@ -101,7 +108,7 @@ public sealed class ApiEngine(
             for (; held < config.Api.Workers; held++) await _slots.WaitAsync(cancel);
             terminal.SwitchModels(terminal.Models with { Embedder = modelId, EmbedderVersion = version }, () =>
             {
-                door.UseEmbedder(session);
+                door.UseEmbedder(probe);
                 faces.Reindex(version);
                 Interlocked.Increment(ref _generation);
             });
@@ -115,7 +122,7 @@ public sealed class ApiEngine(
         }
         catch
         {
-            if (held < config.Api.Workers) session.Dispose(); // cancelled before the switch: the new model was never used
+            if (held < config.Api.Workers) probe.Dispose(); // cancelled before the switch: the new model was never used
             throw;
         }
         finally
@@ -151,6 +158,12 @@ public sealed class ApiEngine(
     {
         if (voice is null || doorVoice is null) throw new BadInputException("voice models are not loaded on this device (`echoface models fetch`, then restart)", BadInputKind.Unsupported);
         var embedder = SpeakerEmbedder.Create(factory, modelId);
+        var ms = MedianMs(() => embedder.Embed(new float[3 * AudioClip.SampleRate16k]));
+        if (ms > config.Api.VoiceEmbedBudgetMs)
+        {
+            embedder.Dispose();
+            throw new ApiProblem(422, $"'{modelId}' takes {ms:F1} ms per 3 s of speech on this device; the speaker embedder's budget is {config.Api.VoiceEmbedBudgetMs} ms (Api.VoiceEmbedBudgetMs)");
+        }
         var version = manifest.Get(modelId).Sha256[..12];
         lock (_voiceGate)
         {
@@ -179,6 +192,21 @@ public sealed class ApiEngine(
 
     /// <summary>A change to or search of the gallery, while the door's frame loop is not using it.</summary>
     public T Gallery<T>(Func<T> work) => terminal.Exclusive(work);
+
+    /// <summary>Median of five timed calls after one warm-up.</summary>
+    private static double MedianMs(Action run)
+    {
+        run();
+        var times = new double[5];
+        for (var i = 0; i < times.Length; i++)
+        {
+            var start = System.Diagnostics.Stopwatch.GetTimestamp();
+            run();
+            times[i] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        Array.Sort(times);
+        return times[2];
+    }
 
     private static VoiceOptions CopyOf(VoiceOptions options)
     {

@@ -46,9 +46,16 @@ public sealed class ApiOptions
     /// <summary>PEM certificate and key for https:// listening; required when Health.Listen is not a loopback address.</summary>
     public string? CertificateFile { get; set; }
     public string? KeyFile { get; set; }
+    /// <summary>
+    /// What an embedder switched to over PUT /v1/models/active may take on one thread, timed before the switch: the whole face
+    /// path's 30 ms less the other stages' ~16.5 ms, and a 3 s voice check's 100 ms less decoding and VAD (README, "Benchmark results").
+    /// </summary>
+    public double FaceEmbedBudgetMs { get; set; } = 13.5;
+    public double VoiceEmbedBudgetMs { get; set; } = 85;
 
     public void Validate(string listen)
     {
+        if (FaceEmbedBudgetMs <= 0 || VoiceEmbedBudgetMs <= 0) throw new ArgumentException("Api.FaceEmbedBudgetMs and Api.VoiceEmbedBudgetMs must be above 0");
         if (RequestsPerMinute is < 1 or > 1_000_000) throw new ArgumentException($"Api.RequestsPerMinute must be between 1 and 1000000, not {RequestsPerMinute}");
         if (Workers is < 1 or > 64) throw new ArgumentException($"Api.Workers must be between 1 and 64, not {Workers}");
         if (!Uri.TryCreate(listen, UriKind.Absolute, out var uri)) return;

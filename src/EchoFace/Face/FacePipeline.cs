@@ -72,11 +72,10 @@ public sealed class FacePipeline : IDisposable
     public FaceEmbedder Embedder => _embedder;
 
     /// <summary>Puts another face embedder in place (a live model switch); the caller makes sure no Analyze runs meanwhile.</summary>
-    public void UseEmbedder(ModelSession session)
+    public void UseEmbedder(FaceEmbedder embedder)
     {
         var old = _embedder;
-        _embedder = new FaceEmbedder(session);
-        _options.Embedder = session.ModelId;
+        _embedder = embedder;
         old.Dispose();
     }
     public string EmbedderModelId => _embedder.ModelId;

@@ -97,5 +97,26 @@ public class ModelSwitchTests
         }
     }
 
+    [Fact]
+    public async Task A_model_over_the_embedders_time_budget_is_refused_and_nothing_changes()
+    {
+        var cli = new CliRunner { ModelsDirectory = QuantizationTests.ModelsWithInt8Embedder() };
+        var (read, admin) = (Key(cli, "read"), Key(cli, "admin"));
+        var (daemon, at) = Start(cli, new Dictionary<string, string> { ["ECHOFACE__Api__FaceEmbedBudgetMs"] = "0.01", ["ECHOFACE__Api__VoiceEmbedBudgetMs"] = "0.01" });
+        using (daemon)
+        {
+            using var boss = Client(at, admin);
+            var face = await Json(await boss.PutAsJsonAsync("/v1/models/active", new { face = "fr_feature.int8", reEnrol = true }), HttpStatusCode.UnprocessableEntity);
+            Assert.Contains("Api.FaceEmbedBudgetMs", face.GetProperty("detail").GetString());
+            var voice = await Json(await boss.PutAsJsonAsync("/v1/models/active", new { voice = "nnid_speaker.int8", reEnrol = true }), HttpStatusCode.UnprocessableEntity);
+            Assert.Contains("Api.VoiceEmbedBudgetMs", voice.GetProperty("detail").GetString());
+            using var reader = Client(at, read);
+            var models = (await Json(await reader.GetAsync("/v1/stats"), HttpStatusCode.OK)).GetProperty("models");
+            Assert.Equal("fr_feature", models.GetProperty("face").GetString());
+            Assert.Equal("nnid_speaker", models.GetProperty("voice").GetString());
+            Assert.True(daemon.Stop(), daemon.Log);
+        }
+    }
+
     private static string Key(CliRunner cli, string role) => cli.Run("api-key", "create", "--role", role, "--json").Json.GetProperty("key").GetString()!;
 }
