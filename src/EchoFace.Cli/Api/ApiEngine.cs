@@ -131,7 +131,7 @@ public sealed class ApiEngine(
         }
     }
     public CollectionIndexes Collections { get; } = new(Path.Combine(dataDirectory, config.Storage.Database),
-        TemplateCipher.FromKeyFile(Path.Combine(dataDirectory, config.Storage.KeyFile)));
+        TemplateCipher.FromKeyFile(Path.Combine(dataDirectory, config.Storage.KeyFile)), EchoFace.Gallery.CollectionSearch.CodesDirectory(dataDirectory));
 
     /// <summary>Runs face analysis on a pipeline of the API's own, waiting for one to be free.</summary>
     public async Task<T> WithPipelineAsync<T>(Func<FacePipeline, T> work, CancellationToken cancel)

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Numerics.Tensors;
 using EchoFace.Face;
+using EchoFace.Gallery;
 using EchoFace.Media;
 using EchoFace.Storage;
 using Spectre.Console;
@@ -22,8 +22,11 @@ internal static class CollectionCommands
         return collection;
     }
 
-    private static CollectionStore Store(CliContext ctx) => new(Path.Combine(ctx.DataDirectory, ctx.Config.Storage.Database),
-        TemplateCipher.FromKeyFile(Path.Combine(ctx.DataDirectory, ctx.Config.Storage.KeyFile)));
+    private static TemplateCipher Cipher(CliContext ctx) => TemplateCipher.FromKeyFile(Path.Combine(ctx.DataDirectory, ctx.Config.Storage.KeyFile));
+
+    private static CollectionStore Store(CliContext ctx) => new(Path.Combine(ctx.DataDirectory, ctx.Config.Storage.Database), Cipher(ctx));
+
+    private static CollectionSearch Searcher(CliContext ctx, CollectionStore store) => new(store, Cipher(ctx), CollectionSearch.CodesDirectory(ctx.DataDirectory));
 
     private static CollectionInfo Existing(CollectionStore store, string name) =>
         store.Info(name) ?? throw new BadInputException($"no collection '{name}' (`echoface collection index {name} FOLDER`)", BadInputKind.NotFound);
@@ -67,8 +70,10 @@ internal static class CollectionCommands
                 }
                 return 0;
             });
-            var info = store.Info(collectionName)!;
             var rate = todo.Count / Math.Max(1e-3, watch.Elapsed.TotalSeconds);
+            // the search file follows the database: bring it up now, so the first search does not pay for it
+            if (faces > 0) o.Status(!ctx.Json, "sealing search codes", _ => Searcher(ctx, store).Sync(collectionName, pipeline.EmbeddingDimension));
+            var info = store.Info(collectionName)!;
             if (ctx.Json) { o.Json(new { collection = info, indexed = todo.Count, skipped = done.Count, faces, failed, photosPerSecond = Math.Round(rate, 2), facesPerSecond = Math.Round(faces / Math.Max(1e-3, watch.Elapsed.TotalSeconds), 2) }); return EchoFaceCli.Ok; }
             o.Line($"{todo.Count} photos indexed ({done.Count} already were), {faces} faces, {failed} unreadable; {rate:F1} photos/s");
             o.Line($"collection {Output.Esc(info.Name)}: {info.Images} photos, {info.Faces} faces, {info.Failed} unreadable");
@@ -89,12 +94,12 @@ internal static class CollectionCommands
             var info = Existing(store, collectionName);
             var query = ctx.Pipeline.Analyze(ctx.Decode(p.GetValue(image)!)).FirstOrDefault()?.Embedding
                         ?? throw new BadInputException($"{p.GetValue(image)}: no face found");
+            if (p.GetValue(top) is < 1 or > 1000) throw new BadInputException($"--top must be 1..1000, not {p.GetValue(top)}");
             var watch = Stopwatch.StartNew();
-            var hits = store.Faces(collectionName).Select(f => (Face: f, Score: TensorPrimitives.Dot(query, f.Embedding)))
-                .GroupBy(h => h.Face.Path).Select(g => g.MaxBy(h => h.Score)).OrderByDescending(h => h.Score).Take(p.GetValue(top)).ToList();
+            var (hits, _) = Searcher(ctx, store).Search(collectionName, query, p.GetValue(top));
             var ms = watch.Elapsed.TotalMilliseconds;
             var threshold = ctx.Config.Match.VerifyThreshold;
-            var rows = hits.Select(h => new { path = h.Face.Path, faceId = h.Face.Id, score = h.Score, match = h.Score >= threshold }).ToList();
+            var rows = hits.Select(h => new { path = h.Path, faceId = h.FaceId, score = h.Score, match = h.Score >= threshold }).ToList();
             if (ctx.Json) { o.Json(new { collection = info.Name, faces = info.Faces, threshold, searchMs = Math.Round(ms, 2), results = rows }); return EchoFaceCli.Ok; }
             var table = new Table().AddColumns("#", "photo", "face", "similarity", "same person");
             for (var i = 0; i < rows.Count; i++)

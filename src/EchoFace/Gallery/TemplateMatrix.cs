@@ -31,7 +31,7 @@ public sealed class TemplateMatrix
     {
         if (dimension <= 0) throw new ArgumentOutOfRangeException(nameof(dimension));
         Dimension = dimension;
-        _paddedDim = (dimension + 31) / 32 * 32;
+        _paddedDim = PaddedDimension(dimension);
         _rows = new float[(long)dimension * Math.Max(capacity, 1)];
         _codes = new sbyte[(long)_paddedDim * Math.Max(capacity, 1)];
         _codeScale = new float[Math.Max(capacity, 1)];
@@ -69,12 +69,20 @@ public sealed class TemplateMatrix
     private void Set(int i, ReadOnlySpan<float> v)
     {
         v.CopyTo(_rows.AsSpan(i * Dimension, Dimension));
+        _codeScale[i] = Encode(v, _codes.AsSpan(i * _paddedDim, _paddedDim));
+    }
+
+    /// <summary>Rows padded to a multiple of 32 values, as the int8 kernel reads them.</summary>
+    public static int PaddedDimension(int dimension) => (dimension + 31) / 32 * 32;
+
+    /// <summary>The int8 code of a vector (scaled so its largest value is 127, the padding zero); returns the factor back to its scale.</summary>
+    public static float Encode(ReadOnlySpan<float> v, Span<sbyte> code)
+    {
         var max = MathF.Abs(TensorPrimitives.MaxMagnitude(v)); // MaxMagnitude keeps the sign of the element it picks
         var scale = max > 0 ? 127f / max : 1f;
-        var code = _codes.AsSpan(i * _paddedDim, _paddedDim);
         code.Clear();
         for (var d = 0; d < v.Length; d++) code[d] = (sbyte)Math.Clamp(MathF.Round(v[d] * scale), -127, 127);
-        _codeScale[i] = 1f / scale;
+        return 1f / scale;
     }
 
     /// <summary>The k rows most similar to the query, best first.</summary>
@@ -102,9 +110,7 @@ public sealed class TemplateMatrix
     private RowHit[] CoarseScan(ReadOnlySpan<float> query, int m)
     {
         var q = new sbyte[_paddedDim];
-        var qmax = MathF.Abs(TensorPrimitives.MaxMagnitude(query));
-        var qs = qmax > 0 ? 127f / qmax : 1f;
-        for (var d = 0; d < query.Length; d++) q[d] = (sbyte)Math.Clamp(MathF.Round(query[d] * qs), -127, 127);
+        Encode(query, q);
         var chunks = (Count + ParallelChunk - 1) / ParallelChunk;
         var partial = new RowHit[chunks][];
         Parallel.For(0, chunks, c =>
@@ -125,7 +131,7 @@ public sealed class TemplateMatrix
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int DotInt8(ref sbyte a, ref sbyte b, int n)
+    internal static int DotInt8(ref sbyte a, ref sbyte b, int n)
     {
         if (Avx2.IsSupported)
         {
@@ -156,7 +162,7 @@ public sealed class TemplateMatrix
     }
 
     /// <summary>Keeps the k best (row, score) pairs seen; a min-heap so each offer is O(log k).</summary>
-    private sealed class TopK(int k)
+    internal sealed class TopK(int k)
     {
         private readonly PriorityQueue<int, float> _heap = new(k + 1);
         public void Offer(int row, float score)

@@ -112,6 +112,49 @@ public sealed class CollectionStore(string databasePath, TemplateCipher cipher, 
         return list;
     }
 
+    /// <summary>The collection's faces above a face id, ascending, decrypted one at a time as they are read (a code file's sync).</summary>
+    public IEnumerable<(long FaceId, float[] Embedding)> EmbeddingsAfter(string collection, long afterId)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = """
+            SELECT f.id, f.image_id, f.face_index, f.sealed FROM collection_faces f JOIN collection_images i ON i.id = f.image_id
+            WHERE i.collection = $c AND f.id > $after ORDER BY f.id
+            """;
+        cmd.Parameters.AddWithValue("$c", collection);
+        cmd.Parameters.AddWithValue("$after", afterId);
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) yield return (r.GetInt64(0), cipher.Open((byte[])r[3], Associated(collection, r.GetInt64(1), r.GetInt32(2))));
+    }
+
+    /// <summary>Photo path and embedding of the given faces of a collection (ids of another collection are not returned).</summary>
+    public Dictionary<long, (string Path, float[] Embedding)> Embeddings(string collection, IReadOnlyCollection<long> faceIds)
+    {
+        var found = new Dictionary<long, (string, float[])>();
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = """
+            SELECT f.id, f.image_id, f.face_index, f.sealed, i.path FROM collection_faces f JOIN collection_images i ON i.id = f.image_id
+            WHERE i.collection = $c AND f.id IN (SELECT value FROM json_each($ids))
+            """;
+        cmd.Parameters.AddWithValue("$c", collection);
+        cmd.Parameters.AddWithValue("$ids", JsonSerializer.Serialize(faceIds));
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) found[r.GetInt64(0)] = (r.GetString(4), cipher.Open((byte[])r[3], Associated(collection, r.GetInt64(1), r.GetInt32(2))));
+        return found;
+    }
+
+    /// <summary>How many faces the collection holds and its highest face id (0 when none): what a code file must agree with.</summary>
+    public (int Faces, long LastFaceId) FaceExtent(string collection)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = """
+            SELECT COUNT(*), COALESCE(MAX(f.id), 0) FROM collection_faces f JOIN collection_images i ON i.id = f.image_id WHERE i.collection = $c
+            """;
+        cmd.Parameters.AddWithValue("$c", collection);
+        using var r = cmd.ExecuteReader();
+        r.Read();
+        return (r.GetInt32(0), r.GetInt64(1));
+    }
+
     /// <summary>Cluster number per face id (null: unclustered), replacing the previous clustering in one transaction.</summary>
     public void SetClusters(IReadOnlyDictionary<long, int?> clusters)
     {

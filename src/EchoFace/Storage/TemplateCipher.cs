@@ -40,6 +40,9 @@ public sealed class TemplateCipher
         return new TemplateCipher(bytes);
     }
 
+    /// <summary>A 32-byte key for another use of the same secret (HMAC-SHA256 of the purpose), so one key file protects everything.</summary>
+    public byte[] DeriveKey(string purpose) => HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes(purpose));
+
     public byte[] Seal(ReadOnlySpan<float> vector, string associated)
     {
         var plain = System.Runtime.InteropServices.MemoryMarshal.AsBytes(vector);
