@@ -11,6 +11,7 @@ public sealed class CollectionIndexes(string databasePath, TemplateCipher cipher
 {
     private readonly Lock _gate = new();
     private CollectionStore? _store;
+    private CollectionSearch? _search;
 
     /// <summary>The photos whose best face is most like <paramref name="query"/>, best first; null when there is no such collection.</summary>
     public (IReadOnlyList<PhotoHit> Hits, long Faces)? Search(string collection, float[] query, int top)
@@ -19,10 +20,15 @@ public sealed class CollectionIndexes(string databasePath, TemplateCipher cipher
         lock (_gate)
         {
             _store ??= new CollectionStore(databasePath, cipher);
+            _search ??= new CollectionSearch(_store, cipher, codesDirectory); // keeps each collection's code file mapped between searches
             if (_store.ImageCount(collection) is null) return null;
-            return new CollectionSearch(_store, cipher, codesDirectory).Search(collection, query, top);
+            return _search.Search(collection, query, top);
         }
     }
 
-    public void Dispose() => _store?.Dispose();
+    public void Dispose()
+    {
+        _search?.Dispose();
+        _store?.Dispose();
+    }
 }

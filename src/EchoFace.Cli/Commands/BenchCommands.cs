@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using Spectre.Console;
+using static EchoFace.Cli.Commands.CommandBase;
 
 namespace EchoFace.Cli.Commands;
 
@@ -42,8 +43,31 @@ internal static class BenchCommands
             return EchoFaceCli.Ok;
         });
         bench.Subcommands.Add(http);
+        bench.Subcommands.Add(Collections(g, o));
         return bench;
     }
+
+    private static Command Collections(GlobalOptions g, Output o)
+    {
+        var faces = new Option<int[]>("--faces") { Description = "collection sizes, one run each", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [10_000, 100_000, 1_000_000] };
+        var queries = new Option<int>("--queries") { Description = "searches per size (a new photo of someone in the collection each)", DefaultValueFactory = _ => 30 };
+        var work = new Option<string?>("--work") { Description = "folder for the synthetic collections, deleted after each run (default: bench/ in the data directory; 1M faces take ~3 GiB)" };
+        var cmd = new Command("collections", "Synthetic photo collections at each size: faces stored and sealed per second, search p50/p95 and recall@20 against exact search, memory") { faces, queries, work };
+        return cmd.WithAction(g, o, (ctx, p) =>
+        {
+            if (p.GetValue(queries) is < 1 or > 1000) throw new BadInputException($"--queries must be 1..1000, not {p.GetValue(queries)}");
+            var bench = new Evaluation.CollectionBenchmark(p.GetValue(work) ?? Path.Combine(ctx.DataDirectory, "bench"), p.GetValue(queries));
+            var rows = p.GetValue(faces)!.Select(n => o.Status(!ctx.Json, $"{n:N0} faces", step => bench.Run(n, new StepProgress(step)))).ToList();
+            if (ctx.Json) { o.Json(rows); return EchoFaceCli.Ok; }
+            var table = new Table().AddColumns("faces", "stored/s", "sealed/s", "search p50 ms", "p95 ms", "recall@20", "code file MiB", "RSS own MiB", "RSS mapped MiB");
+            foreach (var r in rows)
+                table.AddRow($"{r.Faces:N0}", $"{r.StoredPerSecond:N0}", $"{r.SealedPerSecond:N0}", $"{r.SearchP50Ms:F1}", $"{r.SearchP95Ms:F1}", $"{r.RecallAt20:P1}",
+                    $"{r.CodeFileMiB:F0}", $"{r.AnonymousMiB:F0}", $"{r.FileBackedMiB:F0}");
+            o.Console.Write(table);
+            return EchoFaceCli.Ok;
+        });
+    }
+
 
     private sealed record BenchRun(int Clients, int Requests, int Errors, double Seconds, double PerSecond, double P50, double P95, double P99);
 

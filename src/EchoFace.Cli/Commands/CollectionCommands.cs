@@ -72,7 +72,12 @@ internal static class CollectionCommands
             });
             var rate = todo.Count / Math.Max(1e-3, watch.Elapsed.TotalSeconds);
             // the search file follows the database: bring it up now, so the first search does not pay for it
-            if (faces > 0) o.Status(!ctx.Json, "sealing search codes", _ => Searcher(ctx, store).Sync(collectionName, pipeline.EmbeddingDimension));
+            if (faces > 0)
+                o.Status(!ctx.Json, "sealing search codes", _ =>
+                {
+                    using var searcher = Searcher(ctx, store);
+                    return searcher.Sync(collectionName, pipeline.EmbeddingDimension).Rows;
+                });
             var info = store.Info(collectionName)!;
             if (ctx.Json) { o.Json(new { collection = info, indexed = todo.Count, skipped = done.Count, faces, failed, photosPerSecond = Math.Round(rate, 2), facesPerSecond = Math.Round(faces / Math.Max(1e-3, watch.Elapsed.TotalSeconds), 2) }); return EchoFaceCli.Ok; }
             o.Line($"{todo.Count} photos indexed ({done.Count} already were), {faces} faces, {failed} unreadable; {rate:F1} photos/s");
@@ -96,7 +101,8 @@ internal static class CollectionCommands
                         ?? throw new BadInputException($"{p.GetValue(image)}: no face found");
             if (p.GetValue(top) is < 1 or > 1000) throw new BadInputException($"--top must be 1..1000, not {p.GetValue(top)}");
             var watch = Stopwatch.StartNew();
-            var (hits, _) = Searcher(ctx, store).Search(collectionName, query, p.GetValue(top));
+            using var searcher = Searcher(ctx, store);
+            var (hits, _) = searcher.Search(collectionName, query, p.GetValue(top));
             var ms = watch.Elapsed.TotalMilliseconds;
             var threshold = ctx.Config.Match.VerifyThreshold;
             var rows = hits.Select(h => new { path = h.Path, faceId = h.FaceId, score = h.Score, match = h.Score >= threshold }).ToList();

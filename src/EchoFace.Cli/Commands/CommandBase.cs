@@ -38,3 +38,9 @@ internal static class CommandBase
 
     public static string F(float v) => v.ToString("F3", System.Globalization.CultureInfo.InvariantCulture);
 }
+
+/// <summary>Progress reported as a status line (Output.Status's step), synchronously: Progress&lt;T&gt; would post it to the thread pool.</summary>
+internal sealed class StepProgress(Action<string> step) : IProgress<string>
+{
+    public void Report(string value) => step(value);
+}

@@ -8,10 +8,6 @@ namespace EchoFace.Cli.Commands;
 /// <summary>models: what is installed, its hash and the provider it loads on; models fetch: the set-up step.</summary>
 internal static class ModelsCommands
 {
-    private sealed class StepProgress(Action<string> step) : IProgress<string>
-    {
-        public void Report(string value) => step(value);
-    }
 
     public static Command Build(GlobalOptions g, Output o)
     {

@@ -11,11 +11,13 @@ namespace EchoFace.Gallery;
 /// and decrypted chunk by chunk while it is scanned: a collection larger than memory is searched without holding it, and the file
 /// tells a thief no more than the sealed templates do. It is derived from the database (the truth) and only ever appended to:
 /// rows are written first, then the header that counts them, so a crash leaves at most an uncounted tail, cut at the next append.
-/// Written here: .NET has no AES-CTR, so the keystream is AES-ECB over (row, block) counters.
+/// Written here: .NET has no AES-CTR, so the keystream is AES-ECB over block counters. One search at a time per instance: the
+/// mapping is kept between searches (mapping afresh faults every page in again, which cost more than decrypting them).
 /// </summary>
-public sealed class SealedCodeFile
+public sealed class SealedCodeFile : IDisposable
 {
-    private const int HeaderSize = 64, Version = 1, ChunkRows = 2048;
+    public const int HeaderSize = 80;
+    private const int Version = 1, ChunkRows = 2048;
     private static readonly byte[] Magic = "EFCODES1"u8.ToArray();
 
     private readonly string _path;
@@ -28,10 +30,12 @@ public sealed class SealedCodeFile
     public long Rows { get; private set; }
     /// <summary>The highest face id written: a sync appends the faces after it.</summary>
     public long LastFaceId { get; private set; }
+    /// <summary>The collection's newest photo when the file last caught up: while it is still the newest, there is nothing to add.</summary>
+    public long LastImageId { get; private set; }
 
-    private SealedCodeFile(string path, byte[] key, int dimension, long rows, long lastFaceId)
+    private SealedCodeFile(string path, byte[] key, int dimension, long rows, long lastFaceId, long lastImageId)
     {
-        (_path, _key, Dimension, Rows, LastFaceId) = (path, key, dimension, rows, lastFaceId);
+        (_path, _key, Dimension, Rows, LastFaceId, LastImageId) = (path, key, dimension, rows, lastFaceId, lastImageId);
         PaddedDimension = TemplateMatrix.PaddedDimension(dimension);
         RecordSize = 16 + PaddedDimension;
     }
@@ -42,6 +46,8 @@ public sealed class SealedCodeFile
     /// </summary>
     public static SealedCodeFile Open(string path, string collection, TemplateCipher cipher, int dimension, bool mayRebuild)
     {
+        // the keystream's counters are written in the machine's order: every board EchoFace targets (x86-64, ARM64) is little-endian
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("collection code files need a little-endian machine");
         if (File.Exists(path))
         {
             var header = new byte[HeaderSize];
@@ -52,12 +58,13 @@ public sealed class SealedCodeFile
             {
                 var key = cipher.DeriveKey($"collection-codes|{collection}|{Convert.ToHexStringLower(header.AsSpan(32, 16))}");
                 if (KeyCheck(key).AsSpan().SequenceEqual(header.AsSpan(48, 16)))
-                    return new SealedCodeFile(path, key, dimension, BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(16)), BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(24)));
+                    return new SealedCodeFile(path, key, dimension, BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(16)),
+                        BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(24)), BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(64)));
             }
         }
-        if (!mayRebuild) return new SealedCodeFile(path, new byte[32], dimension, 0, 0); // nothing usable yet: searches see no rows
+        if (!mayRebuild) return new SealedCodeFile(path, new byte[32], dimension, 0, 0, 0); // nothing usable yet: searches see no rows
         var salt = RandomNumberGenerator.GetBytes(16);
-        var fresh = new SealedCodeFile(path, cipher.DeriveKey($"collection-codes|{collection}|{Convert.ToHexStringLower(salt)}"), dimension, 0, 0);
+        var fresh = new SealedCodeFile(path, cipher.DeriveKey($"collection-codes|{collection}|{Convert.ToHexStringLower(salt)}"), dimension, 0, 0, 0);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.Read };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
@@ -98,11 +105,15 @@ public sealed class SealedCodeFile
         BinaryPrimitives.WriteInt64LittleEndian(h.AsSpan(24), LastFaceId);
         salt.CopyTo(h.AsSpan(32));
         KeyCheck(_key).CopyTo(h, 48);
+        BinaryPrimitives.WriteInt64LittleEndian(h.AsSpan(64), LastImageId);
         return h;
     }
 
-    /// <summary>Appends faces (ids ascending, above <see cref="LastFaceId"/>); the caller holds the write lock.</summary>
-    public void Append(IEnumerable<(long FaceId, float[] Vector)> faces)
+    /// <summary>
+    /// Appends faces (ids ascending, above <see cref="LastFaceId"/>) and records the newest photo they came up to; the caller holds
+    /// the write lock.
+    /// </summary>
+    public void Append(IEnumerable<(long FaceId, float[] Vector)> faces, long lastImageId = 0)
     {
         using var file = new FileStream(_path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
         var salt = new byte[16];
@@ -121,7 +132,7 @@ public sealed class SealedCodeFile
         {
             if (inChunk == 0) return;
             var bytes = inChunk * RecordSize;
-            Crypt(aes, rows - inChunk, inChunk, buffer.AsSpan(0, bytes), counters, stream);
+            Crypt(aes, rows - inChunk, inChunk, buffer.AsSpan(0, bytes), buffer.AsSpan(0, bytes), counters, stream);
             file.Write(buffer, 0, bytes);
             inChunk = 0;
         }
@@ -137,9 +148,9 @@ public sealed class SealedCodeFile
             if (inChunk == ChunkRows) Flush();
         }
         Flush();
-        if (rows == Rows) return;
+        if (rows == Rows && lastImageId <= LastImageId) return;
         file.Flush(flushToDisk: true);
-        (Rows, LastFaceId) = (rows, last);
+        (Rows, LastFaceId, LastImageId) = (rows, last, Math.Max(LastImageId, lastImageId));
         file.Position = 0;
         file.Write(Header(salt));
         file.Flush(flushToDisk: true);
@@ -149,63 +160,130 @@ public sealed class SealedCodeFile
     /// The <paramref name="m"/> face ids whose codes score highest against the query (int8 dot product times the row's scale),
     /// scanning the mapped file on every core, 2,048 rows (1 MiB) at a time.
     /// </summary>
-    public (long FaceId, float Score)[] Scan(ReadOnlySpan<float> query, int m)
+    public unsafe (long FaceId, float Score)[] Scan(ReadOnlySpan<float> query, int m)
     {
         if (query.Length != Dimension) throw new ArgumentException($"query has {query.Length} values, the code file holds {Dimension}");
         var rows = Rows;
         if (rows == 0 || m <= 0) return [];
         var q = new sbyte[PaddedDimension];
         TemplateMatrix.Encode(query, q);
-        using var map = MemoryMappedFile.CreateFromFile(new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite), null, 0,
+        if (_mappedRows != rows) Map(rows);
+        return ScanMapped(_start, rows, q, m);
+    }
+
+    private MemoryMappedFile? _map;
+    private MemoryMappedViewAccessor? _view;
+    private unsafe byte* _start;
+    private long _mappedRows;
+
+    /// <summary>Maps the counted rows (again, after an append), read-only.</summary>
+    private unsafe void Map(long rows)
+    {
+        Unmap();
+        _map = MemoryMappedFile.CreateFromFile(new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite), null, 0,
             MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-        using var view = map.CreateViewAccessor(HeaderSize, rows * RecordSize, MemoryMappedFileAccess.Read);
+        _view = _map.CreateViewAccessor(HeaderSize, rows * RecordSize, MemoryMappedFileAccess.Read);
+        byte* mapped = null;
+        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref mapped);
+        _start = mapped + _view.PointerOffset;
+        _mappedRows = rows;
+    }
+
+    private unsafe void Unmap()
+    {
+        if (_view is not null)
+        {
+            _view.SafeMemoryMappedViewHandle.ReleasePointer();
+            _view.Dispose();
+        }
+        _map?.Dispose();
+        (_view, _map, _mappedRows) = (null, null, 0);
+        _start = null;
+    }
+
+    public void Dispose() => Unmap();
+
+    /// <summary>A scanning worker's buffers (1 MiB each) and cipher, kept between searches: allocating them per chunk cost more than the scan.</summary>
+    private sealed class Worker(byte[] key, int recordSize) : IDisposable
+    {
+        public readonly byte[] Key = key;
+        public readonly Aes Aes = CreateAes(key);
+        public readonly byte[] Buffer = new byte[ChunkRows * recordSize], Counters = new byte[ChunkRows * recordSize], Stream = new byte[ChunkRows * recordSize];
+        public void Dispose() => Aes.Dispose();
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentBag<Worker> Idle = [];
+
+
+    private unsafe (long FaceId, float Score)[] ScanMapped(byte* start, long rows, sbyte[] q, int m)
+    {
         var chunks = (int)((rows + ChunkRows - 1) / ChunkRows);
         var partial = new (long, float)[chunks][];
-        Parallel.For(0, chunks,
-            () => (Aes: CreateAes(), Buffer: new byte[ChunkRows * RecordSize], Counters: new byte[ChunkRows * RecordSize], Stream: new byte[ChunkRows * RecordSize]),
-            (c, _, local) =>
+        var next = -1;
+        var workers = Math.Min(chunks, Environment.ProcessorCount);
+        Parallel.For(0, workers, _ =>
+        {
+            var worker = TakeWorker();
+            try
             {
-                var first = (long)c * ChunkRows;
-                var count = (int)Math.Min(ChunkRows, rows - first);
-                var bytes = count * RecordSize;
-                view.ReadArray(first * RecordSize, local.Buffer, 0, bytes);
-                Crypt(local.Aes, first, count, local.Buffer.AsSpan(0, bytes), local.Counters, local.Stream);
-                var top = new TemplateMatrix.TopK(m);
-                ref var qref = ref MemoryMarshal.GetArrayDataReference(q);
-                var codes = MemoryMarshal.Cast<byte, sbyte>(local.Buffer.AsSpan());
-                for (var r = 0; r < count; r++)
+                for (int c; (c = Interlocked.Increment(ref next)) < chunks;)
                 {
-                    var record = local.Buffer.AsSpan(r * RecordSize, RecordSize);
-                    var dot = TemplateMatrix.DotInt8(ref qref, ref codes[r * RecordSize + 16], PaddedDimension);
-                    top.Offer(r, dot * BinaryPrimitives.ReadSingleLittleEndian(record[8..]));
+                    var first = (long)c * ChunkRows;
+                    var count = (int)Math.Min(ChunkRows, rows - first);
+                    var bytes = count * RecordSize;
+                    Crypt(worker.Aes, first, count, new ReadOnlySpan<byte>(start + first * RecordSize, bytes), worker.Buffer.AsSpan(0, bytes), worker.Counters, worker.Stream);
+                    var top = new TemplateMatrix.TopK(m);
+                    ref var qref = ref MemoryMarshal.GetArrayDataReference(q);
+                    var codes = MemoryMarshal.Cast<byte, sbyte>(worker.Buffer.AsSpan());
+                    for (var r = 0; r < count; r++)
+                    {
+                        var dot = TemplateMatrix.DotInt8(ref qref, ref codes[r * RecordSize + 16], PaddedDimension);
+                        top.Offer(r, dot * BinaryPrimitives.ReadSingleLittleEndian(worker.Buffer.AsSpan(r * RecordSize + 8)));
+                    }
+                    partial[c] = [.. top.Sorted().Select(h => (BinaryPrimitives.ReadInt64LittleEndian(worker.Buffer.AsSpan(h.Row * RecordSize)), h.Score))];
                 }
-                partial[c] = [.. top.Sorted().Select(h => (BinaryPrimitives.ReadInt64LittleEndian(local.Buffer.AsSpan(h.Row * RecordSize)), h.Score))];
-                return local;
-            },
-            local => local.Aes.Dispose());
+            }
+            finally
+            {
+                Idle.Add(worker);
+            }
+        });
         return [.. partial.SelectMany(p => p).OrderByDescending(p => p.Item2).Take(m)];
     }
 
-    private Aes CreateAes()
+    /// <summary>An idle worker for this file's key (and record size), or a new one.</summary>
+    private Worker TakeWorker()
+    {
+        for (var tries = 0; tries < 4 && Idle.TryTake(out var w); tries++)
+        {
+            if (w.Key.AsSpan().SequenceEqual(_key) && w.Buffer.Length >= ChunkRows * RecordSize) return w;
+            w.Dispose();
+        }
+        return new Worker(_key, RecordSize);
+    }
+
+    private static Aes CreateAes(byte[] key)
     {
         var aes = Aes.Create();
-        aes.Key = _key;
+        aes.Key = key;
         return aes;
     }
 
-    /// <summary>XORs the records in place with the keystream of rows [first, first + count): block b of row r is AES(r, b).</summary>
-    private void Crypt(Aes aes, long first, int count, Span<byte> records, byte[] counters, byte[] stream)
+    /// <summary>
+    /// Writes <paramref name="source"/> XOR the keystream of rows [first, first + count) to <paramref name="destination"/>. The
+    /// counter of the file's n-th 16-byte block is n (little-endian) then eight zero bytes; a chunk's counters are n0, n0 + 1, ...
+    /// </summary>
+    private void Crypt(Aes aes, long first, int count, ReadOnlySpan<byte> source, Span<byte> destination, byte[] counters, byte[] stream)
     {
-        var blocks = RecordSize / 16;
-        var span = counters.AsSpan(0, count * RecordSize);
-        for (var r = 0; r < count; r++)
-        for (var b = 0; b < blocks; b++)
+        var bytes = count * RecordSize;
+        var lanes = MemoryMarshal.Cast<byte, long>(counters.AsSpan(0, bytes));
+        var n0 = first * (RecordSize / 16);
+        for (var k = 0; k < lanes.Length; k += 2)
         {
-            var at = (r * blocks + b) * 16;
-            BinaryPrimitives.WriteInt64LittleEndian(span[at..], first + r);
-            BinaryPrimitives.WriteInt64LittleEndian(span[(at + 8)..], b);
+            lanes[k] = n0 + k / 2;
+            lanes[k + 1] = 0;
         }
-        aes.EncryptEcb(span, stream.AsSpan(0, span.Length), PaddingMode.None);
-        System.Numerics.Tensors.TensorPrimitives.Xor<byte>(records, stream.AsSpan(0, span.Length), records);
+        aes.EncryptEcb(counters.AsSpan(0, bytes), stream.AsSpan(0, bytes), PaddingMode.None);
+        System.Numerics.Tensors.TensorPrimitives.Xor<byte>(source, stream.AsSpan(0, bytes), destination);
     }
 }

@@ -142,6 +142,15 @@ public sealed class CollectionStore(string databasePath, TemplateCipher cipher, 
         return found;
     }
 
+    /// <summary>The collection's newest photo id (0 when none): photos and their faces are added together, so it moves when faces do.</summary>
+    public long LastImageId(string collection)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT COALESCE(MAX(id), 0) FROM collection_images WHERE collection = $c";
+        cmd.Parameters.AddWithValue("$c", collection);
+        return (long)cmd.ExecuteScalar()!;
+    }
+
     /// <summary>How many faces the collection holds and its highest face id (0 when none): what a code file must agree with.</summary>
     public (int Faces, long LastFaceId) FaceExtent(string collection)
     {

@@ -121,6 +121,10 @@ public static class Database
             cluster INTEGER,
             UNIQUE(image_id, face_index));
         """,
+        // a collection's newest photo in one index lookup: how a search file tells, per search, whether photos were added
+        """
+        CREATE INDEX collection_images_newest ON collection_images(collection, id);
+        """,
     ];
 
     public static int SchemaVersion => Migrations.Length;

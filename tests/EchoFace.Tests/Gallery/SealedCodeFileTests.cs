@@ -47,7 +47,7 @@ public class SealedCodeFileTests
         var rows = Collection(rng, 3_000); // 30k faces
         var path = FilePath();
         var cipher = Cipher();
-        var file = SealedCodeFile.Open(path, "events", cipher, 512, mayRebuild: true);
+        using var file = SealedCodeFile.Open(path, "events", cipher, 512, mayRebuild: true);
         file.Append(rows.Select((v, i) => ((long)i + 1, v)));
         Assert.Equal(30_000, file.Rows);
         int found = 0, wanted = 0;
@@ -72,7 +72,7 @@ public class SealedCodeFileTests
         var rows = Collection(rng, 20, 64);
         var path = FilePath();
         var cipher = Cipher();
-        var file = SealedCodeFile.Open(path, "events", cipher, 64, mayRebuild: true);
+        using var file = SealedCodeFile.Open(path, "events", cipher, 64, mayRebuild: true);
         file.Append(rows.Select((v, i) => ((long)i + 1, v)));
         var bytes = File.ReadAllBytes(path);
         var code = new sbyte[64];
@@ -86,7 +86,8 @@ public class SealedCodeFileTests
         Assert.Equal(0, SealedCodeFile.Open(path, "events", cipher, 128, mayRebuild: false).Rows);    // and its dimension
         if (!OperatingSystem.IsWindows()) Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
         // the right key finds row 1 first for a query equal to it
-        var top = SealedCodeFile.Open(path, "events", cipher, 64, mayRebuild: false).Scan(rows[0], 1);
+        using var reader = SealedCodeFile.Open(path, "events", cipher, 64, mayRebuild: false);
+        var top = reader.Scan(rows[0], 1);
         Assert.Equal(1, Assert.Single(top).FaceId);
     }
 
@@ -97,16 +98,16 @@ public class SealedCodeFileTests
         var rows = Collection(rng, 10, 32);
         var path = FilePath();
         var cipher = Cipher();
-        var file = SealedCodeFile.Open(path, "c", cipher, 32, mayRebuild: true);
+        using var file = SealedCodeFile.Open(path, "c", cipher, 32, mayRebuild: true);
         file.Append(rows.Take(50).Select((v, i) => ((long)i + 1, v)));
         using (var s = new FileStream(path, FileMode.Append)) s.Write(new byte[1000]); // a half-written append
-        var reopened = SealedCodeFile.Open(path, "c", cipher, 32, mayRebuild: true);
+        using var reopened = SealedCodeFile.Open(path, "c", cipher, 32, mayRebuild: true);
         Assert.Equal(50, reopened.Rows);
         Assert.Equal(50, reopened.LastFaceId);
         Assert.All(reopened.Scan(rows[7], 10), h => Assert.InRange(h.FaceId, 1, 50));
         reopened.Append(rows.Skip(50).Select((v, i) => ((long)i + 51, v)));
         Assert.Equal(100, reopened.Rows);
-        Assert.Equal(64 + 100L * reopened.RecordSize, new FileInfo(path).Length); // the tail was cut before the append
+        Assert.Equal(SealedCodeFile.HeaderSize + 100L * reopened.RecordSize, new FileInfo(path).Length); // the tail was cut before the append
         Assert.Equal(73, reopened.Scan(rows[72], 1)[0].FaceId);
         Assert.Throws<ArgumentException>(() => reopened.Append([(10L, rows[0])]));
     }
@@ -133,10 +134,11 @@ public class SealedCodeFileTests
         Assert.Equal("/photos/new.jpg", search.Search("events", people[5], 1).Hits[0].Path); // a new photo is found at once
         Assert.Equal(25, search.Sync("events", 64).Rows);
 
-        // a file from a later database (a restored backup) is rebuilt rather than trusted
+        // a file from a later database (a restored backup) is rebuilt rather than trusted, when a process next opens it
+        search.Dispose();
         var path = CollectionSearch.CodeFilePath(codes, "events");
-        var file = SealedCodeFile.Open(path, "events", cipher, 64, mayRebuild: true);
-        file.Append([(1000L, people[1])]);
+        using (var file = SealedCodeFile.Open(path, "events", cipher, 64, mayRebuild: true)) file.Append([(1000L, people[1])]);
+        search = new CollectionSearch(store, cipher, codes);
         Assert.Equal(25, search.Sync("events", 64).Rows);
         Assert.NotEqual(1000, search.Search("events", people[1], 1).Hits[0].FaceId);
 
@@ -147,5 +149,6 @@ public class SealedCodeFileTests
             Assert.Equal(25, search.Sync("events", 64).Rows);
         }
         Assert.Equal(26, search.Sync("events", 64).Rows);
+        search.Dispose();
     }
 }
