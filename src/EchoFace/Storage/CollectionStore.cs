@@ -131,9 +131,11 @@ public sealed class CollectionStore(string databasePath, TemplateCipher cipher, 
     {
         var found = new Dictionary<long, (string, float[])>();
         using var cmd = _db.CreateCommand();
+        // CROSS JOIN fixes the order: one primary-key lookup per id asked for, never a walk over the collection's photos
         cmd.CommandText = """
-            SELECT f.id, f.image_id, f.face_index, f.sealed, i.path FROM collection_faces f JOIN collection_images i ON i.id = f.image_id
-            WHERE i.collection = $c AND f.id IN (SELECT value FROM json_each($ids))
+            SELECT f.id, f.image_id, f.face_index, f.sealed, i.path
+            FROM json_each($ids) AS j CROSS JOIN collection_faces f ON f.id = j.value CROSS JOIN collection_images i ON i.id = f.image_id
+            WHERE i.collection = $c
             """;
         cmd.Parameters.AddWithValue("$c", collection);
         cmd.Parameters.AddWithValue("$ids", JsonSerializer.Serialize(faceIds));

@@ -30,8 +30,9 @@ public sealed class FleetClient : IAsyncDisposable
             catch (JsonException) { c.Malformed++; }
             return Task.CompletedTask;
         };
-        try { await c._client.ConnectAsync(b.Build(), cancel); }
-        catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Adapter.MqttConnectingFailedException or OperationCanceledException)
+        try { o.EnsureAccepted(await c._client.ConnectAsync(b.Build(), cancel)); }
+        catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Adapter.MqttConnectingFailedException or OperationCanceledException
+                                      or InvalidOperationException)
         {
             await c.DisposeAsync();
             throw new ToolException($"cannot reach the broker {o.Broker}: {e.Message}");

@@ -83,7 +83,7 @@ public sealed class FleetLink : IAsyncDisposable
         {
             try
             {
-                await _client.ConnectAsync(ClientOptions(), stop);
+                _o.EnsureAccepted(await _client.ConnectAsync(ClientOptions(), stop));
                 Interlocked.Increment(ref _connects);
                 backoff = TimeSpan.FromSeconds(_o.ReconnectMinSeconds);
                 LastError = null;

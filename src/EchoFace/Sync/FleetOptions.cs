@@ -33,6 +33,17 @@ public sealed class FleetOptions
     public Uri BrokerUri => new(Broker);
     public bool Tls => BrokerUri.Scheme == "mqtts";
 
+    /// <summary>
+    /// MQTTnet 5 returns a refused CONNACK (bad credentials, an account the broker does not know) instead of throwing: without this
+    /// check the client looks connected and every later call fails with "not connected".
+    /// </summary>
+    public void EnsureAccepted(MqttClientConnectResult result)
+    {
+        if (result.ResultCode != MqttClientConnectResultCode.Success)
+            throw new InvalidOperationException($"the broker {Broker} refused the connection: {result.ResultCode}{(string.IsNullOrEmpty(result.ReasonString) ? "" : $" ({result.ReasonString})")}" +
+                (result.ResultCode is MqttClientConnectResultCode.NotAuthorized or MqttClientConnectResultCode.BadUserNameOrPassword ? "; check Fleet.Username and Fleet.Password" : ""));
+    }
+
     /// <summary>How to reach the broker (address, MQTT 5, credentials, TLS trust and client certificate): shared by the device link and the fleet client.</summary>
     public MqttClientOptionsBuilder ClientOptions(string clientId)
     {

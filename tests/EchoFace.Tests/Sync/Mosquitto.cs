@@ -14,14 +14,14 @@ public sealed class Mosquitto : IDisposable
     private readonly string _config;
     private Process? _process;
 
-    public Mosquitto(string? extraConfig = null, bool tls = false)
+    public Mosquitto(string? extraConfig = null, bool tls = false, bool anonymous = true)
     {
         if (!File.Exists("/usr/sbin/mosquitto")) throw new InvalidOperationException($"mosquitto is not installed: run {TestEnvironment.SetupCommand}");
         Port = FreePort();
         _config = Path.Combine(_dir, "mosquitto.conf");
         File.WriteAllText(_config, $"""
             listener {Port} 127.0.0.1
-            allow_anonymous true
+            allow_anonymous {(anonymous ? "true" : "false")}
             log_dest file {_dir}/mosquitto.log
             persistence true
             persistence_location {_dir}/
