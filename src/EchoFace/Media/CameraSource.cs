@@ -13,6 +13,8 @@ public sealed class CameraOptions
     public double Fps { get; set; } = 15;
     /// <summary>Files play at their own speed (as a camera would deliver them); false reads them as fast as they decode.</summary>
     public bool Realtime { get; set; } = true;
+    /// <summary>A video file plays again from its start when it ends (a kiosk's loop, a soak test), instead of ending the stream.</summary>
+    public bool Loop { get; set; }
     /// <summary>Frames waiting for the pipeline; when full the oldest is dropped, so the daemon never lags behind real time.</summary>
     public int QueueFrames { get; set; } = 2;
     public double RestartMinSeconds { get; set; } = 1;
@@ -114,7 +116,7 @@ public sealed class CameraSource
             _ when s.StartsWith("v4l2:", StringComparison.Ordinal) => ["-f", "v4l2", "-framerate", fps, "-video_size", $"{_o.Width}x{_o.Height}", "-i", s[5..]],
             _ when s.StartsWith("rtsp", StringComparison.Ordinal) => ["-rtsp_transport", "tcp", "-timeout", "5000000", "-i", s],
             _ when FaceImage(s[5..]) => [.. Realtime(), "-loop", "1", "-framerate", fps, "-i", s[5..]],
-            _ => [.. Realtime(), "-i", s[5..]],
+            _ => [.. Realtime(), .. _o.Loop ? new[] { "-stream_loop", "-1" } : [], "-i", s[5..]],
         };
         var filter = $"fps={fps},scale={_o.Width}:{_o.Height}:force_original_aspect_ratio=decrease,pad={_o.Width}:{_o.Height}:(ow-iw)/2:(oh-ih)/2";
         return [.. input, "-an", "-sn", "-vf", filter, "-pix_fmt", "rgb24", "-f", "rawvideo", "pipe:1"];

@@ -1,0 +1,291 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using EchoFace.Sync;
+using ScottPlot;
+using Spectre.Console;
+
+namespace EchoFace.Cli.Commands;
+
+/// <summary>
+/// bench soak: the door daemon on a looping video with its fleet link up, the broker restarted on a schedule, sampled for memory,
+/// open files, threads and frame latency; the curves as a PNG and whether they stayed flat. It runs the real `echoface run` and
+/// a real mosquitto as child processes, as a device would.
+/// </summary>
+internal static class SoakCommand
+{
+    private sealed record Sample(double Minutes, double RssMiB, int Files, int Threads, double? FrameP95, double? Fps, long? OutboxPending, bool BrokerUp);
+
+    public static Command Build(GlobalOptions g, Output o)
+    {
+        var minutes = new Option<double>("--minutes") { Description = "how long the daemon runs", DefaultValueFactory = _ => 30 };
+        var restart = new Option<double>("--broker-restart") { Description = "minutes between broker restarts (0: never)", DefaultValueFactory = _ => 5 };
+        var video = new Option<string?>("--video") { Description = "the camera's video, looped (default: one made from ../shared/data photos: a member, an empty frame, a stranger)" };
+        var every = new Option<double>("--sample") { Description = "seconds between samples (also the daemon's telemetry interval)", DefaultValueFactory = _ => 10 };
+        var report = new Option<string>("--report") { Description = "folder for soak.json, soak.png and the run's data", DefaultValueFactory = _ => "reports/soak" };
+        var cmd = new Command("soak", "Run the door daemon for a long time on a looping video with the broker restarted on a schedule: RSS, open files, threads and frame p95 over time (PNG), flat or not")
+            { minutes, restart, video, every, report };
+        return cmd.WithAction(g, o, (ctx, p) =>
+        {
+            if (p.GetValue(minutes) is <= 0 or > 24 * 60) throw new BadInputException($"--minutes must be in (0, 1440], not {p.GetValue(minutes)}");
+            if (p.GetValue(every) is < 1 or > 600) throw new BadInputException($"--sample must be 1..600 s, not {p.GetValue(every)}");
+            var dir = Path.GetFullPath(p.GetValue(report)!);
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            Directory.CreateDirectory(dir);
+            var clip = p.GetValue(video) ?? MakeVideo(ctx, dir);
+            if (!File.Exists(clip)) throw new BadInputException($"video not found: {clip}");
+            var data = Path.Combine(dir, "data");
+            Enrol(ctx, data);
+            var (samples, restarts) = o.Progress(!ctx.Json, "soaking", (int)Math.Ceiling(p.GetValue(minutes) * 60 / p.GetValue(every)),
+                tick => Run(ctx, dir, data, clip, TimeSpan.FromMinutes(p.GetValue(minutes)), TimeSpan.FromMinutes(p.GetValue(restart)), TimeSpan.FromSeconds(p.GetValue(every)), tick));
+            var verdict = Verdict(samples, restarts);
+            File.WriteAllText(Path.Combine(dir, "soak.json"), JsonSerializer.Serialize(new { verdict, samples }, new JsonSerializerOptions { WriteIndented = true }));
+            Plot(samples, p.GetValue(restart), Path.Combine(dir, "soak.png"));
+            if (ctx.Json) { o.Json(new { report = dir, verdict }); return verdict.Flat ? EchoFaceCli.Ok : EchoFaceCli.Failure; }
+            var table = new Table().AddColumns("measure", "first third", "last third", "change");
+            foreach (var m in verdict.Measures) table.AddRow(m.Name, $"{m.First:F1}", $"{m.Last:F1}", m.Flat ? $"[green]{m.Change}[/]" : $"[red]{m.Change}[/]");
+            o.Console.Write(table);
+            o.Line($"{samples.Count} samples over {samples.LastOrDefault()?.Minutes ?? 0:F1} minutes, broker restarted {verdict.BrokerRestarts} times, " +
+                   $"outbox pending at the end {verdict.OutboxPendingAtEnd}; curves in {Output.Esc(Path.Combine(dir, "soak.png"))}");
+            return verdict.Flat ? EchoFaceCli.Ok : EchoFaceCli.Failure;
+        });
+    }
+
+    /// <summary>The daemon and the broker as child processes; a sample every interval from /proc and the fleet telemetry.</summary>
+    private static (List<Sample> Samples, int Restarts) Run(CliContext ctx, string dir, string data, string clip, TimeSpan length, TimeSpan restartEvery, TimeSpan every, Action tick)
+    {
+        var port = FreePort();
+        using var broker = new Broker(dir, port);
+        var telemetry = new TelemetryWatch(port, every * 3);
+        var env = new Dictionary<string, string>
+        {
+            ["ECHOFACE__Camera__Loop"] = "true", ["ECHOFACE__Fleet__Enabled"] = "true", ["ECHOFACE__Fleet__Broker"] = $"mqtt://127.0.0.1:{port}",
+            ["ECHOFACE__Fleet__Site"] = "soak", ["ECHOFACE__Fleet__DeviceId"] = "door", ["ECHOFACE__Fleet__TelemetrySeconds"] = $"{every.TotalSeconds:F0}",
+        };
+        using var daemon = Echoface(ctx, ["run", "--data", data, "--camera", $"file:{clip}", "--door", "simulated", "--health", $"http://127.0.0.1:{FreePort()}"],
+            Path.Combine(dir, "daemon.log"), env);
+        var samples = new List<Sample>();
+        var watch = Stopwatch.StartNew();
+        var nextRestart = restartEvery > TimeSpan.Zero ? restartEvery : TimeSpan.MaxValue;
+        while (watch.Elapsed < length)
+        {
+            Thread.Sleep(every);
+            if (daemon.HasExited) throw new ToolException($"the daemon exited with {daemon.ExitCode} after {watch.Elapsed.TotalMinutes:F1} minutes (its log: {Path.Combine(dir, "daemon.log")})");
+            if (watch.Elapsed >= nextRestart)
+            {
+                broker.Restart();
+                nextRestart += restartEvery;
+            }
+            var t = telemetry.Latest();
+            samples.Add(new Sample(Math.Round(watch.Elapsed.TotalMinutes, 2), Proc(daemon.Id, "VmRSS") / 1024, Directory.GetFiles($"/proc/{daemon.Id}/fd").Length,
+                (int)Proc(daemon.Id, "Threads"), t?.P95, t?.Fps, t?.Pending, broker.Up));
+            tick();
+        }
+        telemetry.Dispose();
+        Process.Start("kill", ["-TERM", $"{daemon.Id}"])!.WaitForExit();
+        daemon.WaitForExit(20_000);
+        return (samples, broker.Restarts);
+    }
+
+    private sealed record Measure(string Name, double First, double Last, string Change, bool Flat);
+
+    private sealed record SoakVerdict(bool Flat, IReadOnlyList<Measure> Measures, int BrokerRestarts, long? OutboxPendingAtEnd);
+
+    /// <summary>
+    /// Flat: the last third's median within 10% (RSS, frame p95) or 5 (files, threads) of the first third's, after a warm-up (the
+    /// first sample holds start-up). A leak grows between the thirds; a spike in one sample does not move a median.
+    /// </summary>
+    private static SoakVerdict Verdict(IReadOnlyList<Sample> samples, int restarts)
+    {
+        var settled = samples.Skip(1).ToList();
+        var third = Math.Max(1, settled.Count / 3);
+        Measure M(string name, Func<Sample, double?> f, double relative, double absolute)
+        {
+            static double Median(IEnumerable<double> v) => v.Any() ? Evaluation.Percentiles.Of(v.ToArray(), 50) : double.NaN;
+            var first = Median(settled.Take(third).Select(f).OfType<double>());
+            var last = Median(settled.TakeLast(third).Select(f).OfType<double>());
+            var flat = double.IsNaN(first) || double.IsNaN(last) || last - first <= Math.Max(relative * first, absolute);
+            return new Measure(name, first, last, $"{last - first:+0.0;-0.0;0}", flat);
+        }
+        Measure[] measures =
+        [
+            M("RSS MiB", s => s.RssMiB, 0.10, 0), M("open files", s => s.Files, 0, 5), M("threads", s => s.Threads, 0, 5),
+            M("frame p95 ms", s => s.FrameP95, 0.10, 2),
+        ];
+        return new SoakVerdict(measures.All(m => m.Flat), measures, restarts, samples.LastOrDefault(s => s.OutboxPending is not null)?.OutboxPending);
+    }
+
+    private static void Plot(IReadOnlyList<Sample> samples, double restartMinutes, string path)
+    {
+        var multi = new Multiplot();
+        multi.AddPlots(4);
+        var minutes = samples.Select(s => s.Minutes).ToArray();
+        void Panel(int i, string label, double[] values)
+        {
+            var plot = multi.GetPlot(i);
+            var line = plot.Add.ScatterLine(minutes, values);
+            line.LineWidth = 2;
+            if (restartMinutes > 0)
+                for (var m = restartMinutes; m <= minutes.LastOrDefault(); m += restartMinutes)
+                {
+                    var v = plot.Add.VerticalLine(m);
+                    v.LinePattern = LinePattern.Dashed;
+                    v.Color = Colors.Gray;
+                }
+            plot.YLabel(label);
+            plot.Axes.Bottom.Label.Text = "minutes (dashed: broker restarted)";
+            plot.Axes.SetLimitsY(0, Math.Max(1, values.Where(double.IsFinite).DefaultIfEmpty(1).Max() * 1.2));
+        }
+        Panel(0, "RSS MiB", [.. samples.Select(s => s.RssMiB)]);
+        Panel(1, "open files", [.. samples.Select(s => (double)s.Files)]);
+        Panel(2, "threads", [.. samples.Select(s => (double)s.Threads)]);
+        Panel(3, "frame p95 ms", [.. samples.Select(s => s.FrameP95 ?? double.NaN)]);
+        multi.SavePng(path, 900, 1200);
+    }
+
+    private static double Proc(int pid, string field) =>
+        File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith(field + ":", StringComparison.Ordinal))
+            .Select(l => double.Parse(l.Split(' ', '\t').Last(x => x.Length > 0 && char.IsDigit(x[0])), System.Globalization.CultureInfo.InvariantCulture)).FirstOrDefault();
+
+    private static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        var port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    /// <summary>This same executable as a child (under `dotnet` when run as a dll), its output appended to <paramref name="log"/>.</summary>
+    private static Process Echoface(CliContext ctx, string[] args, string log, IDictionary<string, string>? env = null)
+    {
+        var host = Environment.ProcessPath!;
+        var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet") start.ArgumentList.Add(typeof(SoakCommand).Assembly.Location);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        start.ArgumentList.Add("--models");
+        start.ArgumentList.Add(ctx.Manifest.Directory);
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) start.Environment[k] = v;
+        var process = Process.Start(start) ?? throw new ToolException("could not start echoface");
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (process) File.AppendAllText(log, e.Data + "\n"); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (process) File.AppendAllText(log, e.Data + "\n"); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static void Enrol(CliContext ctx, string data)
+    {
+        var member = Path.Combine(Shared(ctx), "df_angelina_jolie");
+        using var enrol = Echoface(ctx, ["enroll", "member", "--data", data, Path.Combine(member, "img1.jpg"), Path.Combine(member, "img10.jpg")],
+            Path.Combine(Path.GetDirectoryName(data)!, "enrol.log"));
+        enrol.WaitForExit();
+        if (enrol.ExitCode != 0) throw new ToolException($"enrolling the soak's member failed (exit {enrol.ExitCode})");
+    }
+
+    private static string Shared(CliContext ctx)
+    {
+        var photos = Path.GetFullPath(Path.Combine(ctx.Manifest.Root, "..", "shared", "data", "faces", "photos"));
+        return Directory.Exists(photos) ? photos : throw new BadInputException($"{photos} not found: pass --video, or check out ../shared beside the repository");
+    }
+
+    /// <summary>A member for 3 s, an empty frame for 2 s, a stranger for 3 s, at 640x480 and 15 fps (as deploy/demo.sh makes it).</summary>
+    private static string MakeVideo(CliContext ctx, string dir)
+    {
+        var photos = Shared(ctx);
+        var path = Path.Combine(dir, "door.mp4");
+        const string frame = "scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=15";
+        var run = Media.Ffmpeg.Run(["-v", "error", "-y", "-loop", "1", "-t", "3", "-i", Path.Combine(photos, "df_angelina_jolie", "img11.jpg"),
+            "-f", "lavfi", "-t", "2", "-i", "color=black:s=640x480:r=15", "-loop", "1", "-t", "3", "-i", Path.Combine(photos, "df_jeff_bezos", "img20.jpg"),
+            "-filter_complex", $"[0]{frame}[a];[1]setsar=1,format=yuv420p[g];[2]{frame}[b];[a][g][b]concat=n=3:v=1[v]", "-map", "[v]",
+            "-c:v", "libx264", "-pix_fmt", "yuv420p", path], 1 << 20, TimeSpan.FromMinutes(2));
+        if (run.ExitCode != 0) throw new ToolException($"ffmpeg could not make the soak video: {run.Errors}");
+        return path;
+    }
+
+    /// <summary>mosquitto on a free loopback port, restartable, its persistence kept across restarts (as a real broker's).</summary>
+    private sealed class Broker : IDisposable
+    {
+        private readonly string _config;
+        private Process? _process;
+
+        public Broker(string dir, int port)
+        {
+            var binary = File.Exists("/usr/sbin/mosquitto") ? "/usr/sbin/mosquitto" : throw new ToolException("mosquitto is not installed (README, set-up)");
+            _config = Path.Combine(dir, "mosquitto.conf");
+            File.WriteAllText(_config, $"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {dir}/\nmax_queued_messages 100000\nuser {Environment.UserName}\n");
+            Binary = binary;
+            Start();
+        }
+
+        private string Binary { get; }
+        public bool Up => _process is { HasExited: false };
+        public int Restarts { get; private set; }
+
+        private void Start() => _process = Process.Start(new ProcessStartInfo(Binary, ["-c", _config]) { RedirectStandardError = true, RedirectStandardOutput = true });
+
+        public void Restart()
+        {
+            Stop();
+            Restarts++;
+            Thread.Sleep(1000); // a second down, as a broker upgrade or a crash and restart would be
+            Start();
+        }
+
+        private void Stop()
+        {
+            if (_process is null || _process.HasExited) return;
+            Process.Start("kill", ["-TERM", $"{_process.Id}"])!.WaitForExit();
+            if (!_process.WaitForExit(5000)) _process.Kill();
+        }
+
+        public void Dispose() => Stop();
+    }
+
+    /// <summary>The fleet's view: the daemon's telemetry (frame p95, fps, outbox), reconnecting after every broker restart.</summary>
+    private sealed class TelemetryWatch : IDisposable
+    {
+        public sealed record Reading(double? P95, double? Fps, long? Pending);
+
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _loop;
+        private Reading? _latest;
+
+        /// <param name="silence">no telemetry for this long means the connection died with the broker: connect again.</param>
+        public TelemetryWatch(int port, TimeSpan silence)
+        {
+            var options = new FleetOptions { Enabled = true, Broker = $"mqtt://127.0.0.1:{port}", Site = "soak", DeviceId = "watch" };
+            _loop = Task.Run(async () =>
+            {
+                while (!_stop.IsCancellationRequested)
+                {
+                    try
+                    {
+                        await using var client = await FleetClient.ConnectAsync(options, _stop.Token);
+                        await client.SubscribeAsync("echoface/soak/door/telemetry", _stop.Token);
+                        while (true)
+                        {
+                            using var wait = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                            wait.CancelAfter(silence);
+                            var m = await client.Messages.ReadAsync(wait.Token);
+                            var frame = m.Payload.TryGetProperty("frameMs", out var f) && f.ValueKind == JsonValueKind.Object ? f.GetProperty("p95").GetDouble() : (double?)null;
+                            _latest = new Reading(frame, m.Payload.GetProperty("fps").GetDouble(), m.Payload.GetProperty("outboxPending").GetInt64());
+                        }
+                    }
+                    catch (Exception e) when (e is ToolException or OperationCanceledException or MQTTnet.Exceptions.MqttCommunicationException) { }
+                    try { await Task.Delay(500, _stop.Token); } catch (OperationCanceledException) { }
+                }
+            });
+        }
+
+        public Reading? Latest() => _latest;
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            try { _loop.Wait(5000); } catch (AggregateException) { }
+        }
+    }
+}
