@@ -150,45 +150,31 @@ internal sealed class FleetHandlers
         var count = 0;
         try
         {
-            if (payload.Length > 4 * 1024 * 1024) throw new BadInputException("enrolment payload over 4 MiB");
-            var root = JsonDocument.Parse(payload).RootElement;
-            requestId = root.TryGetProperty("requestId", out var r) ? r.GetString() : null;
-            var action = root.GetProperty("action").GetString();
-            var who = root.GetProperty("identity");
-            identity = who.GetProperty("id").GetString() ?? throw new BadInputException("identity.id is missing");
-            if (action == "remove")
+            var request = EnrollRequest.Parse(payload);
+            (requestId, identity) = (request.RequestId, request.Identity);
+            if (request.Action == "remove")
             {
                 var removed = _terminal.Exclusive(() => _faces.Remove(identity, "removed by the fleet"));
                 if (!removed) throw new BadInputException($"unknown identity '{identity}'");
             }
-            else if (action == "upsert")
+            else
             {
-                var name = who.TryGetProperty("name", out var n) ? n.GetString() ?? identity : identity;
-                var group = who.TryGetProperty("group", out var g) ? g.GetString() ?? "default" : "default";
-                var templates = root.GetProperty("templates").EnumerateArray().Select(t => new NewTemplate(
-                    t.GetProperty("modality").GetString()!, t.GetProperty("modelId").GetString()!,
-                    t.TryGetProperty("modelVersion", out var mv) ? mv.GetString() ?? "" : "",
-                    t.TryGetProperty("quality", out var q) ? q.GetSingle() : 1f,
-                    t.TryGetProperty("source", out var src) ? src.GetString() : "fleet",
-                    System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(Convert.FromBase64String(t.GetProperty("vector").GetString()!)).ToArray())).ToList();
-                var faces = templates.Where(t => t.Modality == Recognition.FaceRecognizer.Modality).ToList();
-                var voices = templates.Where(t => t.Modality == Recognition.VoiceRecognizer.Modality).ToList();
-                if (templates.Count != faces.Count + voices.Count) throw new BadInputException("template modality must be face or voice");
+                var faces = request.Templates.Where(t => t.Modality == Recognition.FaceRecognizer.Modality).ToList();
+                var voices = request.Templates.Where(t => t.Modality == Recognition.VoiceRecognizer.Modality).ToList();
+                if (request.Templates.Count != faces.Count + voices.Count) throw new BadInputException("template modality must be face or voice");
                 var wrongVoice = voices.FirstOrDefault(v => v.ModelId != _config.Voice.Embedder);
                 if (wrongVoice is not null) throw new BadInputException($"voice template of model '{wrongVoice.ModelId}': this device uses '{_config.Voice.Embedder}'");
                 var detail = JsonSerializer.Serialize(new { requestId, from = "fleet" });
-                if (faces.Count > 0) count += _terminal.Exclusive(() => _faces.Import(identity, name, group, faces, detail));
-                if (voices.Count > 0) count += _terminal.Exclusive(() => _store.Replace(identity, name, group, voices, detail).Count);
-                if (count == 0) throw new BadInputException("upsert needs at least one template");
+                if (faces.Count > 0) count += _terminal.Exclusive(() => _faces.Import(identity, request.Name, request.Group, faces, detail));
+                if (voices.Count > 0) count += _terminal.Exclusive(() => _store.Replace(identity, request.Name, request.Group, voices, detail).Count);
                 // a retail opt-in travels with the person (given where the consent was recorded, audited here as coming from the fleet)
-                if (root.TryGetProperty("customer", out var c) && c.ValueKind == JsonValueKind.String && c.GetString() is { Length: > 0 } customer)
+                if (request.Customer is { } customer)
                     _terminal.Exclusive(() => { _store.LinkCustomer(identity, customer, JsonSerializer.Serialize(new { requestId, customer, from = "fleet" })); return 0; });
             }
-            else throw new BadInputException($"action must be upsert or remove, not '{action}'");
         }
-        catch (Exception e) when (e is BadInputException or JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        catch (BadInputException e)
         {
-            (status, error) = ("refused", e is KeyNotFoundException ? $"missing field: {e.Message}" : e.Message);
+            (status, error) = ("refused", e.Message);
         }
         _log.LogInformation("Fleet enrolment {Identity}: {Status} {Error}", identity, status, error);
         await _link.TryPublishAsync(_link.Topics.EnrollResult,

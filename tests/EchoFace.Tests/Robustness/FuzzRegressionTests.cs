@@ -41,4 +41,24 @@ public class FuzzRegressionTests
         Assert.Null(RecommendationSet.PeekRequestId(NotUtf8));
         Assert.Contains("UTF-8", Assert.Throws<BadInputException>(() => RecommendationSet.Parse(NotUtf8)).Message);
     }
+
+    /// <summary>Found while moving enroll/set to its own decoder: a vector of 7 bytes used to become one float silently (the rest dropped).</summary>
+    [Theory]
+    [InlineData("AAAAAAAAAA==", "not a whole number")]          // 7 bytes
+    [InlineData("AADAfw==", "not a finite number")]             // NaN
+    [InlineData("not base64!", "not base64")]
+    public void An_enrolment_vector_that_is_not_whole_finite_float32_is_refused(string vector, string reason)
+    {
+        var payload = System.Text.Encoding.UTF8.GetBytes($$"""{"action": "upsert", "identity": {"id": "ana"}, "templates": [{"modality": "face", "modelId": "m", "vector": "{{vector}}"}]}""");
+        Assert.Contains(reason, Assert.Throws<BadInputException>(() => EnrollRequest.Parse(payload)).Message);
+    }
+
+    [Theory]
+    [InlineData("""{"action": "upsert", "identity": {"id": "ana"}, "templates": []}""", "at least one template")]
+    [InlineData("""{"action": "upsert", "identity": "ana", "templates": []}""", "identity must be an object")]
+    [InlineData("""{"action": "delete", "identity": {"id": "ana"}}""", "upsert or remove")]
+    [InlineData("""{"action": "upsert", "identity": {"id": 7}}""", "identity.id")]
+    [InlineData("""{"action": "upsert", "identity": {"id": "ana"}, "templates": [{"modality": "face", "modelId": "m", "vector": "AACAPw==", "quality": "high"}]}""", "templates[0].quality")]
+    public void An_enrolment_with_a_wrong_field_is_refused_naming_it(string json, string reason) =>
+        Assert.Contains(reason, Assert.Throws<BadInputException>(() => EnrollRequest.Parse(System.Text.Encoding.UTF8.GetBytes(json))).Message);
 }

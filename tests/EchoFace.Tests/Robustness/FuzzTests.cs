@@ -6,8 +6,8 @@ using EchoFace.Voice;
 namespace EchoFace.Tests.Robustness;
 
 /// <summary>
-/// Mutation fuzzing of every decoder that takes bytes from outside: images, WAV audio, recommendation sets and desired configuration
-/// documents from MQTT. 100,000 mutated inputs each (bit flips, boundary bytes, cut, repeated and inserted runs, two seeds spliced);
+/// Mutation fuzzing of every decoder that takes bytes from outside: images, WAV audio, and from MQTT enrolments, recommendation
+/// sets and desired configuration documents. 100,000 mutated inputs each (bit flips, boundary bytes, cut, repeated and inserted runs, two seeds spliced);
 /// the only exception allowed is the product's own bad-input error. An input that breaks that is written to TestResults/ to
 /// become a regression test.
 /// </summary>
@@ -109,6 +109,19 @@ public class FuzzTests
             RecommendationSet.PeekRequestId(b); // read first, to name the request in the answer: must never throw
             RecommendationSet.Parse(b);
         }, 3);
+    }
+
+    private static string Vector(params float[] v) => Convert.ToBase64String(System.Runtime.InteropServices.MemoryMarshal.AsBytes(v.AsSpan()));
+
+    [Fact]
+    public void Enrolments_from_the_fleet_survive_100000_mutated_payloads()
+    {
+        byte[][] seeds =
+        [
+            Encoding.UTF8.GetBytes($$"""{"requestId": "e1", "action": "upsert", "identity": {"id": "ana", "name": "Ana", "group": "staff"}, "templates": [{"modality": "face", "modelId": "fr_feature", "modelVersion": "87aacdfe5751", "quality": 0.8, "source": "a.jpg", "vector": "{{Vector(0.5f, -0.25f, 1e-3f, 0.125f)}}"}, {"modality": "voice", "modelId": "nnid_speaker", "vector": "{{Vector(1, 2)}}"}], "customer": "c-17"}"""),
+            Encoding.UTF8.GetBytes("""{"requestId": "e2", "action": "remove", "identity": {"id": "bob"}}"""),
+        ];
+        Fuzz("enroll", seeds, b => EnrollRequest.Parse(b), 5);
     }
 
     [Fact]
