@@ -30,6 +30,7 @@ internal static class ModelsCommands
                     m.Id, m.Task, m.File, Status = status.ToString(), Provider = provider, Source = string.Join(" | ", m.Sources), m.Licence, m.Optional,
                     // what the daemon loads for this id under Inference.Precision (a variant's own row names itself)
                     Loads = v is null ? ctx.Factory.Resolve(m.Id).Id : null,
+                    LoadsOnGpu = v is null ? ctx.Factory.Resolve(m.Id, "CUDA").Id : null,
                     Variant = v is null ? null : new
                     {
                         v.Of, v.Precision, v.Accepted, v.Reason, v.SharesTemplates, v.Metric, v.FloatAccuracy, v.Accuracy, v.MixedAccuracy, v.FloatMs, v.Ms, v.Calibration,
@@ -40,9 +41,10 @@ internal static class ModelsCommands
             if (ctx.Json) { o.Json(new { directory = manifest.Directory, providers = ctx.Config.Inference.Providers, precision = ctx.Config.Inference.Precision, providerFailures = failures, models = rows }); }
             else
             {
-                var table = new Table().AddColumns("id", "task", "file", "sha256", "provider", "daemon loads", "source", "licence");
+                var table = new Table().AddColumns("id", "task", "file", "sha256", "provider", "loads on CPU", "on CUDA/TensorRT", "source", "licence");
                 foreach (var r in rows.Where(r => r.Variant is null))
-                    table.AddRow(r.Id, r.Task, r.File, r.Status == "Ok" ? "[green]ok[/]" : $"[red]{r.Status}[/]", r.Provider ?? "-", r.Loads == r.Id ? "float" : $"[green]{r.Loads}[/]",
+                    table.AddRow(r.Id, r.Task, r.File, r.Status == "Ok" ? "[green]ok[/]" : $"[red]{r.Status}[/]", r.Provider ?? "-",
+                        r.Loads == r.Id ? "float" : $"[green]{r.Loads}[/]", r.LoadsOnGpu == r.Id ? "float" : $"[green]{r.LoadsOnGpu}[/]",
                         Output.Esc(r.Source), Output.Esc(r.Licence));
                 o.Console.Write(table);
                 o.Line($"providers tried in order: {string.Join(" -> ", ctx.Config.Inference.Providers)}; precision {ctx.Config.Inference.Precision}");
@@ -50,7 +52,7 @@ internal static class ModelsCommands
                 var variants = rows.Where(r => r.Variant is not null).ToList();
                 if (variants.Count > 0)
                 {
-                    var vt = new Table().AddColumns("variant", "of", "float ms", "int8 ms", "metric", "float", "int8", "float templates vs int8", "accepted");
+                    var vt = new Table().AddColumns("variant", "of", "float ms (CPU)", "variant ms (CPU)", "metric", "float", "variant", "float templates vs variant", "accepted");
                     foreach (var r in variants)
                     {
                         var v = r.Variant!;
@@ -96,8 +98,10 @@ internal static class ModelsCommands
         var calibration = new Option<string?>("--calibration") { Description = "folder of images (face models) or recordings (speaker model) to calibrate on (default: ../shared/data photos / LibriSpeech)" };
         var count = new Option<int>("--count") { Description = "calibration inputs", DefaultValueFactory = _ => 32 };
         var data = new Option<string?>("--eval-data") { Description = "evaluation data root holding faces/yaleb, faces/photos and voice/ (default: ../shared/data beside the repository)" };
-        var cmd = new Command("quantize", "Make int8 variants, measure them against the float models (latency on one core, TAR@FAR 1e-3 or EER) and accept only those that are faster and within budget")
-            { ids, calibration, count, data };
+        var precision = new Option<string>("--precision") { Description = "int8 (for the CPU) or fp16 (for CUDA and TensorRT)", DefaultValueFactory = _ => "int8" };
+        precision.AcceptOnlyFromAmong(QuantizationStudy.Precisions);
+        var cmd = new Command("quantize", "Make int8 (CPU) or fp16 (GPU) variants, measure them against the float models (latency on one core, TAR@FAR 1e-3 or EER) and accept only those within budget (int8: and faster here)")
+            { ids, calibration, count, data, precision };
         return cmd.WithAction(g, o, (ctx, p) =>
         {
             if (p.GetValue(count) is < 1 or > 10_000) throw new BadInputException($"--count must be 1..10000, not {p.GetValue(count)}");
@@ -109,12 +113,12 @@ internal static class ModelsCommands
             {
                 var task = ctx.Manifest.Get(id).Task;
                 var sources = QuantizationData.Shared(root, task, p.GetValue(calibration), p.GetValue(count));
-                outcomes.Add(o.Status(!ctx.Json, $"quantizing {id}", step => new QuantizationStudy(ctx.Manifest, sources, new StepProgress(step)).Run(id)));
+                outcomes.Add(o.Status(!ctx.Json, $"quantizing {id}", step => new QuantizationStudy(ctx.Manifest, sources, new StepProgress(step)).Run(id, p.GetValue(precision)!)));
             }
             if (ctx.Json) o.Json(outcomes.Select(r => new { r.Variant.Id, r.Variant.Variant, r.Variant.Sha256, accuracy = r.Accuracy, r.CalibrationInputs, r.Tensors }));
             else
             {
-                var table = new Table().AddColumns("variant", "float ms", "int8 ms", "set", "float", "int8", "float templates vs int8", "result");
+                var table = new Table().AddColumns("variant", "float ms", "variant ms", "set", "float", "variant", "float templates vs variant", "result");
                 foreach (var r in outcomes)
                 {
                     var v = r.Variant.Variant!;

@@ -38,9 +38,10 @@ public sealed record AccuracyFigure(string Set, double Float, double Variant, do
 public sealed record QuantizationOutcome(ModelEntry Variant, IReadOnlyList<AccuracyFigure> Accuracy, int CalibrationInputs, int Tensors);
 
 /// <summary>
-/// `echoface models quantize`: calibrates and quantizes a float model (face detector, face embedder, speaker embedder),
-/// then accepts the int8 variant only if it is faster on this CPU and loses at most 0.5 points of TAR at FAR 1e-3 (faces)
-/// or 0.3 points of EER (voice). Rejected variants stay on disk and in variants.json, marked, with the numbers.
+/// `echoface models quantize`: makes an int8 (calibrated, for the CPU) or fp16 (for CUDA and TensorRT) copy of a float model
+/// (face detector, face embedder, speaker embedder) and accepts it only if it loses at most 0.5 points of TAR at FAR 1e-3
+/// (faces) or 0.3 points of EER (voice), and for int8 only if it is also faster on this CPU. Rejected variants stay on disk
+/// and in variants.json, marked, with the numbers.
 /// </summary>
 public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData data, IProgress<string>? progress = null)
 {
@@ -49,8 +50,14 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
     public static readonly string[] Tasks = ["face-detect", "face-embed", "speaker-embed"];
     private const int LatencyRuns = 60;
 
-    public QuantizationOutcome Run(string modelId)
+    public static readonly string[] Precisions = ["int8", "fp16"];
+
+    /// <param name="precision">int8 (CPU: accepted only when faster here and within budget) or fp16 (for CUDA and TensorRT: accepted on
+    /// accuracy alone, since its speed can only be measured on a GPU; timed here on the CPU for the record).</param>
+    public QuantizationOutcome Run(string modelId, string precision = "int8")
     {
+        if (!Precisions.Contains(precision)) throw new BadInputException($"precision must be int8 or fp16, not '{precision}'");
+        var gpu = precision == "fp16";
         var baseModel = manifest.Get(modelId);
         if (baseModel.Variant is not null) throw new BadInputException($"'{modelId}' is already a variant of '{baseModel.Variant.Of}': quantize '{baseModel.Variant.Of}'");
         if (!Tasks.Contains(baseModel.Task))
@@ -58,15 +65,19 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
         var floatPath = manifest.RequireVerified(modelId);
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(floatPath));
 
-        progress?.Report($"{modelId}: reading calibration inputs from {data.Calibration}");
+        progress?.Report($"{modelId}: reading {(gpu ? "timing" : "calibration")} inputs from {data.Calibration}");
         var inputs = CalibrationInputs(baseModel);
-        var tensors = QdqQuantizer.TensorsToCalibrate(model);
-        progress?.Report($"{modelId}: calibrating {tensors.Count} activations on {inputs.Count} inputs");
-        var ranges = ActivationCalibrator.Calibrate(model, tensors, inputs);
-        var quantized = QdqQuantizer.Quantize(model, ranges);
+        var tensors = gpu ? [] : QdqQuantizer.TensorsToCalibrate(model);
+        ModelProto quantized;
+        if (gpu) quantized = Fp16Converter.Convert(model);
+        else
+        {
+            progress?.Report($"{modelId}: calibrating {tensors.Count} activations on {inputs.Count} inputs");
+            quantized = QdqQuantizer.Quantize(model, ActivationCalibrator.Calibrate(model, tensors, inputs));
+        }
 
-        var id = $"{modelId}.int8";
-        var file = $"{Path.GetFileNameWithoutExtension(baseModel.File)}.int8.onnx";
+        var id = $"{modelId}.{precision}";
+        var file = $"{Path.GetFileNameWithoutExtension(baseModel.File)}.{precision}.onnx";
         var path = Path.Combine(manifest.Directory, file);
         var temp = path + ".tmp";
         File.WriteAllBytes(temp, QdqQuantizer.Serialize(quantized));
@@ -74,12 +85,16 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
         var provisional = baseModel with
         {
             Id = id, File = file, Sha256 = ModelManifest.Sha256Of(path), Sources = [], Optional = true,
-            Licence = $"{baseModel.Licence} (quantized here from {modelId})",
-            Variant = new VariantInfo { Of = modelId, Precision = "int8", Calibration = $"{data.Calibration} ({inputs.Count} inputs, min-max)", Created = DateTimeOffset.UtcNow },
+            Licence = $"{baseModel.Licence} ({precision} made here from {modelId})",
+            Variant = new VariantInfo
+            {
+                Of = modelId, Precision = precision, Created = DateTimeOffset.UtcNow,
+                Calibration = gpu ? "none (weights rounded to float16)" : $"{data.Calibration} ({inputs.Count} inputs, min-max)",
+            },
         };
         var withVariant = new ModelManifest { Directory = manifest.Directory, Models = [.. manifest.Models.Where(m => m.Id != id), provisional] };
 
-        progress?.Report($"{modelId}: timing float and int8 on one core");
+        progress?.Report($"{modelId}: timing float and {precision} on one core");
         var floatMs = Latency(floatPath, inputs);
         var int8Ms = Latency(path, inputs);
         progress?.Report($"{modelId}: measuring accuracy");
@@ -92,10 +107,11 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
         double Loss(double f, double v) => voice ? (v - f) * 100 : (f - v) * 100;
         var accurate = accuracy.All(a => Loss(a.Float, a.Variant) <= budget);
         var shares = embedder && accurate && accuracy.All(a => a.Mixed is { } m && Loss(a.Float, m) <= budget);
-        var faster = int8Ms < floatMs;
+        var faster = gpu || int8Ms < floatMs;
         var worst = accuracy.MaxBy(a => Loss(a.Float, a.Variant))!;
         var reason = !faster ? $"slower on this CPU ({int8Ms:F2} ms vs {floatMs:F2} ms float): float kept"
             : !accurate ? $"loses {Loss(worst.Float, worst.Variant):F2} points of {Metric(voice)} on {worst.Set} (budget {budget}): float kept"
+            : gpu ? $"within {budget} points of {Metric(voice)}; loaded only by CUDA or TensorRT (its speed there is not measured on this CPU)"
             : $"{floatMs / int8Ms:F2}x faster, within {budget} points of {Metric(voice)}";
         var variant = provisional with
         {

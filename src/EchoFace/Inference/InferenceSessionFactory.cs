@@ -13,12 +13,15 @@ public sealed class InferenceOptions
     public int IntraOpThreads { get; set; } = 1;
     public int DeviceId { get; set; }
     public string? TensorRtEngineCache { get; set; }
-    /// <summary>auto: a quantized variant `models quantize` accepted on this device, else the float model; float: never a variant; int8: the int8 variant wherever one was made, accepted or not.</summary>
+    /// <summary>
+    /// auto: on CUDA or TensorRT the fp16 variant, on the CPU the int8 one, each only when `models quantize` accepted it, else the
+    /// float model; float: never a variant; int8 or fp16: that variant on every provider wherever one was made, accepted or not.
+    /// </summary>
     public string Precision { get; set; } = "auto";
 
     public void Validate()
     {
-        if (Precision is not ("auto" or "float" or "int8")) throw new ArgumentException($"Inference.Precision must be auto, float or int8, not '{Precision}'");
+        if (Precision is not ("auto" or "float" or "int8" or "fp16")) throw new ArgumentException($"Inference.Precision must be auto, float, int8 or fp16, not '{Precision}'");
     }
 }
 
@@ -100,13 +103,16 @@ public sealed class InferenceSessionFactory
         _options.Validate();
     }
 
-    /// <summary>The entry <see cref="Create"/> loads for a model id under Inference.Precision.</summary>
-    public ModelEntry Resolve(string modelId)
+    public static bool IsGpu(string provider) => provider is "CUDA" or "TensorRT";
+
+    /// <summary>The entry <see cref="Create"/> loads for a model id on a provider under Inference.Precision (a variant id is loaded as it is).</summary>
+    public ModelEntry Resolve(string modelId, string provider = "CPU")
     {
         var model = _manifest.Get(modelId);
         if (model.Variant is not null || _options.Precision == "float") return model;
-        var variant = _manifest.VariantsOf(modelId).FirstOrDefault(v => v.Variant!.Precision == "int8"
-            && (_options.Precision == "int8" || v.Variant.Accepted && (!IsEmbedder(model) || v.Variant.SharesTemplates)));
+        var wanted = _options.Precision == "auto" ? IsGpu(provider) ? "fp16" : "int8" : _options.Precision;
+        var variant = _manifest.VariantsOf(modelId).FirstOrDefault(v => v.Variant!.Precision == wanted
+            && (_options.Precision != "auto" || v.Variant.Accepted && (!IsEmbedder(model) || v.Variant.SharesTemplates)));
         return variant is not null && _manifest.Verify(variant) == ModelStatus.Ok ? variant : model;
     }
 
@@ -128,12 +134,13 @@ public sealed class InferenceSessionFactory
 
     public ModelSession Create(string modelId)
     {
-        var entry = Resolve(modelId);
-        var path = _manifest.RequireVerified(entry.Id);
-        var templates = entry.Variant is { SharesTemplates: true } v ? v.Of : entry.Id;
         var errors = new List<string>();
         foreach (var provider in _providers)
         {
+            // each provider gets its own precision: fp16 where a GPU runs it, int8 or float on the CPU
+            var entry = Resolve(modelId, provider.Name);
+            var path = _manifest.RequireVerified(entry.Id);
+            var templates = entry.Variant is { SharesTemplates: true } v ? v.Of : entry.Id;
             var options = new SessionOptions
             {
                 IntraOpNumThreads = _options.IntraOpThreads,
@@ -161,6 +168,6 @@ public sealed class InferenceSessionFactory
                 options.Dispose();
             }
         }
-        throw new ModelException($"model '{entry.Id}' could not be loaded by any execution provider: {string.Join("; ", errors)}");
+        throw new ModelException($"model '{modelId}' could not be loaded by any execution provider: {string.Join("; ", errors)}");
     }
 }

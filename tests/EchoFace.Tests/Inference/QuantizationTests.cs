@@ -168,24 +168,77 @@ public class QuantizationTests
         Assert.Throws<ArgumentException>(() => QdqQuantizer.ActivationScale(new TensorRange(float.NaN, 1)));
     }
 
+    [Fact]
+    public void A_float16_copy_keeps_float32_inputs_and_outputs_and_the_same_answers()
+    {
+        var model = SmallNetwork();
+        var half = Fp16Converter.Convert(model);
+        Assert.All(half.Graph.Initializer.Where(t => t.Name is "w1" or "b1" or "slope"), t => Assert.Equal((int)TensorProto.Types.DataType.Float16, t.DataType));
+        Assert.Equal("Cast", half.Graph.Node[0].OpType);   // x -> float16
+        Assert.Equal("Cast", half.Graph.Node.Last().OpType); // -> y in float32
+        using var f = new InferenceSession(model.ToByteArray());
+        using var h = new InferenceSession(half.ToByteArray()); // no float16 kernels on this CPU: ONNX Runtime casts around them, answers stay
+        foreach (var input in Inputs(4, 9))
+        {
+            var (a, b) = (Run(f, input), Run(h, input));
+            for (var i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - b[i]) < 2e-3, $"float {a[i]} vs float16 {b[i]}");
+        }
+        var resize = SmallNetwork();
+        resize.Graph.Node.Add(Node("Resize", ["r", "", "scales"], "big"));
+        Assert.Contains("Resize", Assert.Throws<ModelException>(() => Fp16Converter.Convert(resize)).Message);
+    }
+
+    /// <summary>A provider named like a GPU one that adds nothing: the session runs on the CPU, so which file the factory picks for a GPU shows.</summary>
+    private sealed class PretendGpu(string name) : IExecutionProvider
+    {
+        public string Name => name;
+        public void Append(SessionOptions options, InferenceOptions settings) { }
+    }
+
+    private sealed class MissingGpu(string name) : IExecutionProvider
+    {
+        public string Name => name;
+        public void Append(SessionOptions options, InferenceOptions settings) => throw new NotSupportedException($"{name} is not installed");
+    }
+
+    [Fact]
+    public void The_fp16_variant_loads_where_CUDA_or_TensorRT_loads_and_the_cpu_keeps_its_own_choice()
+    {
+        var manifest = WithVariant(accepted: true, precision: "fp16");
+        using (var onGpu = new InferenceSessionFactory(manifest, providers: [new PretendGpu("CUDA"), new CpuProvider()]).Create("fr_detect"))
+            Assert.Equal(("fr_detect.fp16", "CUDA"), (onGpu.ModelId, onGpu.Provider));
+        using (var onTrt = new InferenceSessionFactory(manifest, providers: [new PretendGpu("TensorRT")]).Create("fr_detect"))
+            Assert.Equal("fr_detect.fp16", onTrt.ModelId);
+        // TensorRT and CUDA missing: the CPU takes the float model, and says why the others failed
+        var fallback = new InferenceSessionFactory(manifest, providers: [new MissingGpu("TensorRT"), new MissingGpu("CUDA"), new CpuProvider()]);
+        using (var onCpu = fallback.Create("fr_detect")) Assert.Equal(("fr_detect", "CPU"), (onCpu.ModelId, onCpu.Provider));
+        Assert.Equal(["CUDA", "TensorRT"], fallback.ProviderFailures.Keys.Order());
+        // Precision float: never a variant, on any provider
+        using (var plain = new InferenceSessionFactory(manifest, new InferenceOptions { Precision = "float" }, providers: [new PretendGpu("CUDA")]).Create("fr_detect"))
+            Assert.Equal("fr_detect", plain.ModelId);
+        // an fp16 variant not accepted is not loaded unasked
+        using var rejected = new InferenceSessionFactory(WithVariant(accepted: false, precision: "fp16"), providers: [new PretendGpu("CUDA")]).Create("fr_detect");
+        Assert.Equal("fr_detect", rejected.ModelId);
+    }
+
     // ---- variants in the manifest and which one the daemon loads
 
     /// <summary>A models folder holding a copy of fr_detect and a variants.json naming a second copy as its int8 variant.</summary>
-    private static ModelManifest WithVariant(bool accepted, string task = "face-detect", string id = "fr_detect", bool shares = false)
+    private static ModelManifest WithVariant(bool accepted, string task = "face-detect", string id = "fr_detect", bool shares = false, string precision = "int8")
     {
         var dir = Path.Combine(TestEnvironment.TempDirectory(), "models");
         Directory.CreateDirectory(dir);
         var source = TestEnvironment.Manifest.Get(id);
         File.Copy(TestEnvironment.Manifest.PathOf(source), Path.Combine(dir, source.File));
-        File.Copy(TestEnvironment.Manifest.PathOf(source), Path.Combine(dir, $"{id}.int8.onnx"));
+        File.Copy(TestEnvironment.Manifest.PathOf(source), Path.Combine(dir, $"{id}.{precision}.onnx"));
         File.WriteAllText(Path.Combine(dir, "manifest.json"), $$"""
             { "version": 1, "models": [ { "id": "{{id}}", "task": "{{task}}", "file": "{{source.File}}", "sha256": "{{source.Sha256}}", "licence": "MIT",
               "sources": [ { "path": "x" } ] } ] }
             """);
         ModelManifest.SaveVariants(dir, [source with
         {
-            Id = $"{id}.int8", File = $"{id}.int8.onnx", Sources = [], Task = task,
-            Variant = new VariantInfo { Of = id, Precision = "int8", Accepted = accepted, SharesTemplates = shares },
+            Id = $"{id}.{precision}", File = $"{id}.{precision}.onnx", Sources = [], Task = task,
+            Variant = new VariantInfo { Of = id, Precision = precision, Accepted = accepted, SharesTemplates = shares },
         }]);
         return ModelManifest.Load(dir);
     }
@@ -266,6 +319,28 @@ public class QuantizationTests
         Assert.Equal(accepted && entry.Variant!.SharesTemplates ? "fr_feature.int8" : "fr_feature",
             rows.Single(m => m.GetProperty("id").GetString() == "fr_feature").GetProperty("loads").GetString());
         Assert.Contains(rows, m => m.GetProperty("id").GetString() == "fr_feature.int8" && m.GetProperty("variant").GetProperty("precision").GetString() == "int8");
+    }
+
+    [Fact]
+    public void Models_quantize_fp16_keeps_the_embedders_accuracy_and_templates()
+    {
+        var models = Path.Combine(TestEnvironment.TempDirectory(), "models");
+        Directory.CreateDirectory(models);
+        File.Copy(Path.Combine(TestEnvironment.ModelsDirectory, "manifest.json"), Path.Combine(models, "manifest.json"));
+        foreach (var id in new[] { "fr_detect", "pfld_68", "fr_feature", "fr_liveness" })
+            File.Copy(TestEnvironment.Manifest.PathOf(TestEnvironment.Manifest.Get(id)), Path.Combine(models, TestEnvironment.Manifest.Get(id).File));
+        var cli = new CliRunner { ModelsDirectory = models };
+        var r = cli.Run("--json", "models", "quantize", "fr_feature", "--precision", "fp16", "--count", "4", "--eval-data", TestEnvironment.SharedData);
+        Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+        var variant = r.Json[0].GetProperty("variant");
+        Assert.Equal("fp16", variant.GetProperty("precision").GetString());
+        // half precision loses nothing measurable here: accepted, and float templates match its probes
+        Assert.True(variant.GetProperty("accepted").GetBoolean(), variant.ToString());
+        Assert.True(variant.GetProperty("sharesTemplates").GetBoolean(), variant.ToString());
+        var rows = cli.Run("--json", "models").Json.GetProperty("models").EnumerateArray().ToList();
+        var embedder = rows.Single(m => m.GetProperty("id").GetString() == "fr_feature");
+        Assert.Equal("fr_feature", embedder.GetProperty("loads").GetString());
+        Assert.Equal("fr_feature.fp16", embedder.GetProperty("loadsOnGpu").GetString());
     }
 
     [Fact]
