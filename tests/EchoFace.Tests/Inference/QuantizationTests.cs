@@ -287,11 +287,7 @@ public class QuantizationTests
     [Fact]
     public void Models_quantize_measures_the_face_embedder_and_records_the_verdict()
     {
-        var models = Path.Combine(TestEnvironment.TempDirectory(), "models");
-        Directory.CreateDirectory(models);
-        File.Copy(Path.Combine(TestEnvironment.ModelsDirectory, "manifest.json"), Path.Combine(models, "manifest.json"));
-        foreach (var id in new[] { "fr_detect", "pfld_68", "fr_feature", "fr_liveness" })
-            File.Copy(TestEnvironment.Manifest.PathOf(TestEnvironment.Manifest.Get(id)), Path.Combine(models, TestEnvironment.Manifest.Get(id).File));
+        var models = ModelsCopy("fr_detect", "pfld_68", "fr_feature", "fr_liveness");
         var cli = new CliRunner { ModelsDirectory = models };
 
         var r = cli.Run("--json", "models", "quantize", "fr_feature", "--count", "12", "--eval-data", TestEnvironment.SharedData);
@@ -324,11 +320,7 @@ public class QuantizationTests
     [Fact]
     public void Models_quantize_fp16_keeps_the_embedders_accuracy_and_templates()
     {
-        var models = Path.Combine(TestEnvironment.TempDirectory(), "models");
-        Directory.CreateDirectory(models);
-        File.Copy(Path.Combine(TestEnvironment.ModelsDirectory, "manifest.json"), Path.Combine(models, "manifest.json"));
-        foreach (var id in new[] { "fr_detect", "pfld_68", "fr_feature", "fr_liveness" })
-            File.Copy(TestEnvironment.Manifest.PathOf(TestEnvironment.Manifest.Get(id)), Path.Combine(models, TestEnvironment.Manifest.Get(id).File));
+        var models = ModelsCopy("fr_detect", "pfld_68", "fr_feature", "fr_liveness");
         var cli = new CliRunner { ModelsDirectory = models };
         var r = cli.Run("--json", "models", "quantize", "fr_feature", "--precision", "fp16", "--count", "4", "--eval-data", TestEnvironment.SharedData);
         Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
@@ -355,6 +347,16 @@ public class QuantizationTests
         Assert.Contains("/nonexistent/folder", missing.Stderr);
     }
 
+    /// <summary>A models folder of its own (a test that writes variants must not touch the repository's): the manifest and these models.</summary>
+    internal static string ModelsCopy(params string[] ids)
+    {
+        var dir = Path.Combine(TestEnvironment.TempDirectory(), "models");
+        Directory.CreateDirectory(dir);
+        File.Copy(Path.Combine(TestEnvironment.ModelsDirectory, "manifest.json"), Path.Combine(dir, "manifest.json"));
+        foreach (var id in ids) File.Copy(TestEnvironment.Manifest.PathOf(TestEnvironment.Manifest.Get(id)), Path.Combine(dir, TestEnvironment.Manifest.Get(id).File));
+        return dir;
+    }
+
     /// <summary>The embedder's input for the first few photos of one person (her face aligned, as the pipeline feeds it).</summary>
     internal static List<CalibrationInput> AlignedFaces(int count)
     {
@@ -377,11 +379,8 @@ public class QuantizationTests
     /// </summary>
     internal static string ModelsWithInt8Embedder()
     {
-        var dir = Path.Combine(TestEnvironment.TempDirectory(), "models");
-        Directory.CreateDirectory(dir);
-        File.Copy(Path.Combine(TestEnvironment.ModelsDirectory, "manifest.json"), Path.Combine(dir, "manifest.json"));
         var source = TestEnvironment.Manifest;
-        foreach (var m in source.Fetchable.Where(m => !m.Optional)) File.Copy(source.PathOf(m), Path.Combine(dir, m.File));
+        var dir = ModelsCopy([.. source.Fetchable.Where(m => !m.Optional).Select(m => m.Id)]);
         var float32 = source.Get("fr_feature");
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(source.PathOf(float32)));
         var quantized = QdqQuantizer.Quantize(model, ActivationCalibrator.Calibrate(model, QdqQuantizer.TensorsToCalibrate(model), AlignedFaces(4)));
