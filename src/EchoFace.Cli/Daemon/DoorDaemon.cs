@@ -131,7 +131,7 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
             }, loggers.CreateLogger("EchoFace.Fleet"));
         if (_fleet is not null)
             _handlers = new FleetHandlers(_fleet, request.Shadow, config, _door, policy, _outbox, Telemetry, loggers.CreateLogger("EchoFace.Fleet"),
-                faces, store, _terminal, lists, _camera);
+                faces, voice, store, _terminal, lists, _camera);
 
         if (config.Api.Enabled)
             Api = Own(new Api.ApiEngine(config, manifest, factory, face, _pipeline, faces, _voice, voice, store, _terminal, Own(new ApiKeyStore(db)), _pipeline.Provider, request.DataDirectory));

@@ -24,11 +24,13 @@ internal sealed class FleetHandlers
     private readonly DoorTerminal _terminal;
     private readonly RecommendationStore _lists;
     private readonly Media.CameraSource _camera;
+    private readonly Recognition.VoiceRecognizer? _voice;
 
     public FleetHandlers(FleetLink link, ConfigShadow? shadow, EchoFaceConfig config, DoorController door, AccessPolicy policy, EventOutbox outbox,
-        Func<object> telemetry, ILogger log, Recognition.FaceRecognizer faces, GalleryStore store, DoorTerminal terminal, RecommendationStore lists, Media.CameraSource camera)
+        Func<object> telemetry, ILogger log, Recognition.FaceRecognizer faces, Recognition.VoiceRecognizer? voice, GalleryStore store, DoorTerminal terminal,
+        RecommendationStore lists, Media.CameraSource camera)
     {
-        _camera = camera;
+        (_camera, _voice) = (camera, voice);
         (_link, _shadow, _config, _door, _policy, _outbox, _telemetry, _log) = (link, shadow, config, door, policy, outbox, telemetry, log);
         (_faces, _store, _terminal, _lists) = (faces, store, terminal, lists);
         link.Subscribe(link.Topics.EnrollSet);
@@ -162,8 +164,12 @@ internal sealed class FleetHandlers
                 var faces = request.Templates.Where(t => t.Modality == Recognition.FaceRecognizer.Modality).ToList();
                 var voices = request.Templates.Where(t => t.Modality == Recognition.VoiceRecognizer.Modality).ToList();
                 if (request.Templates.Count != faces.Count + voices.Count) throw new BadInputException("template modality must be face or voice");
-                var wrongVoice = voices.FirstOrDefault(v => v.ModelId != _config.Voice.Embedder);
-                if (wrongVoice is not null) throw new BadInputException($"voice template of model '{wrongVoice.ModelId}': this device uses '{_config.Voice.Embedder}'");
+                // checked against the speaker model in use now (an HTTP model switch changes it), and its size
+                if (voices.Count > 0 && _voice is null) throw new BadInputException("voice templates sent, but this device has no voice models loaded");
+                var wrongVoice = voices.FirstOrDefault(v => v.ModelId != _voice!.ModelId);
+                if (wrongVoice is not null) throw new BadInputException($"voice template of model '{wrongVoice.ModelId}': this device uses '{_voice!.ModelId}'");
+                var wrongSize = voices.FirstOrDefault(v => v.Vector.Length != _voice!.Dimension);
+                if (wrongSize is not null) throw new BadInputException($"voice template has {wrongSize.Vector.Length} values; {_voice!.ModelId} makes {_voice.Dimension}");
                 var detail = JsonSerializer.Serialize(new { requestId, from = "fleet" });
                 if (faces.Count > 0) count += _terminal.Exclusive(() => _faces.Import(identity, request.Name, request.Group, faces, detail));
                 if (voices.Count > 0) count += _terminal.Exclusive(() => _store.Replace(identity, request.Name, request.Group, voices, detail).Count);

@@ -29,8 +29,9 @@ public sealed class VoiceRecognizer
 
     public string ModelVersion { get; private set; }
     public VoiceOptions Options => _pipeline.Options;
-    /// <summary>The model voice templates must come from now.</summary>
+    /// <summary>The model voice templates must come from now, and their size.</summary>
     public string ModelId => _pipeline.EmbedderModelId;
+    public int Dimension => _pipeline.EmbeddingDimension;
 
     /// <summary>After the pipeline's embedder changed: the gallery holds that model's templates only (the others wait for re-enrolment).</summary>
     public void Reindex(string modelVersion)

@@ -39,11 +39,17 @@ public class FleetEnrollTests
                 {"requestId": "bad", "action": "upsert", "identity": {"id": "mallory"}, "templates": [{"modality": "face", "modelId": "arcface_r100", "vector": "{{vector}}"}]}
                 """), false, CancellationToken.None);
             await fleet.PublishAsync("echoface/lab/door-e2/enroll/set", Encoding.UTF8.GetBytes("{\"requestId\": \"broken\""), false, CancellationToken.None);
+            // a voice template of the right model but the wrong size is refused too (it used to be stored)
+            await fleet.PublishAsync("echoface/lab/door-e2/enroll/set", Encoding.UTF8.GetBytes($$"""
+                {"requestId": "short", "action": "upsert", "identity": {"id": "mallory"}, "templates": [{"modality": "voice", "modelId": "nnid_speaker", "vector": "{{Convert.ToBase64String(new byte[8])}}"}]}
+                """), false, CancellationToken.None);
             var answers = await fleet.CollectAsync(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(15), CancellationToken.None);
             var refused = Assert.Single(answers, m => m.Payload.GetProperty("requestId").GetString() == "bad").Payload;
             Assert.Equal("refused", refused.GetProperty("status").GetString());
             Assert.Contains("arcface_r100", refused.GetProperty("error").GetString());
             Assert.Contains(answers, m => m.Payload.GetProperty("status").GetString() == "refused" && m.Payload.GetProperty("requestId").ValueKind == System.Text.Json.JsonValueKind.Null);
+            var shortVoice = Assert.Single(answers, m => m.Payload.GetProperty("requestId").GetString() == "short").Payload;
+            Assert.Contains("voice template has 2 values", shortVoice.GetProperty("error").GetString());
         }
         Assert.True(b.Stop(), b.Log);
         Assert.True(a.Stop(), a.Log);
