@@ -15,7 +15,7 @@ public class SoakCommandTests
         var soak = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "soak.json"))).RootElement;
         var samples = soak.GetProperty("samples").EnumerateArray().ToList();
         Assert.InRange(samples.Count, 10, 20);
-        Assert.Equal(2, soak.GetProperty("verdict").GetProperty("brokerRestarts").GetInt32());
+        Assert.InRange(soak.GetProperty("verdict").GetProperty("brokerRestarts").GetInt32(), 2, 3);
         Assert.All(samples, s => Assert.InRange(s.GetProperty("rssMiB").GetDouble(), 50, 600));
         // telemetry came through the broker, before and after its restarts, and the outbox emptied
         Assert.Contains(samples.Take(5), s => s.GetProperty("frameP95").ValueKind == System.Text.Json.JsonValueKind.Number);
