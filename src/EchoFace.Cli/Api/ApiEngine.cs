@@ -82,7 +82,7 @@ public sealed class ApiEngine(
     public string? VoiceEmbedder => voice is null ? null : _voiceOptions.Embedder;
     /// <summary>
     /// Counts model switches: a request that analysed under one generation and stores under another holds embeddings of the old
-    /// model, and is refused. Read and changed only under the gallery's lock.
+    /// model, and is refused. Changed under the gallery's lock, read before analysing and again under it.
     /// </summary>
     public int Generation => Volatile.Read(ref _generation);
 

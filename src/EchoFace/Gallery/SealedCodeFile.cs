@@ -42,7 +42,7 @@ public sealed class SealedCodeFile : IDisposable
 
     /// <summary>
     /// Opens the file, or starts it (a fresh random salt) when it is missing, of another dimension, unreadable or sealed under another
-    /// key: it is rebuilt from the database, never trusted blindly. Only a writer (holding <see cref="WriteLock"/>) may start one.
+    /// key: it is rebuilt from the database, never trusted blindly. Only a writer (holding <see cref="TryWriteLock"/>'s lock) may start one.
     /// </summary>
     public static SealedCodeFile Open(string path, string collection, TemplateCipher cipher, int dimension, bool mayRebuild)
     {
@@ -213,7 +213,6 @@ public sealed class SealedCodeFile : IDisposable
     }
 
     private static readonly System.Collections.Concurrent.ConcurrentBag<Worker> Idle = [];
-
 
     private unsafe (long FaceId, float Score)[] ScanMapped(byte* start, long rows, sbyte[] q, int m)
     {
