@@ -69,23 +69,33 @@ internal static class SoakCommand
         var samples = new List<Sample>();
         var watch = Stopwatch.StartNew();
         var nextRestart = restartEvery > TimeSpan.Zero ? restartEvery : TimeSpan.MaxValue;
-        while (watch.Elapsed < length)
+        try
         {
-            Thread.Sleep(every);
-            if (daemon.HasExited) throw new ToolException($"the daemon exited with {daemon.ExitCode} after {watch.Elapsed.TotalMinutes:F1} minutes (its log: {Path.Combine(dir, "daemon.log")})");
-            if (watch.Elapsed >= nextRestart)
+            while (watch.Elapsed < length)
             {
-                broker.Restart();
-                nextRestart += restartEvery;
+                Thread.Sleep(every);
+                if (daemon.HasExited) throw new ToolException($"the daemon exited with {daemon.ExitCode} after {watch.Elapsed.TotalMinutes:F1} minutes (its log: {Path.Combine(dir, "daemon.log")})");
+                if (watch.Elapsed >= nextRestart)
+                {
+                    broker.Restart();
+                    nextRestart += restartEvery;
+                }
+                var t = telemetry.Latest();
+                samples.Add(new Sample(Math.Round(watch.Elapsed.TotalMinutes, 2), Proc(daemon.Id, "VmRSS") / 1024, Directory.GetFiles($"/proc/{daemon.Id}/fd").Length,
+                    (int)Proc(daemon.Id, "Threads"), t?.P95, t?.Fps, t?.Pending, broker.Up));
+                tick();
             }
-            var t = telemetry.Latest();
-            samples.Add(new Sample(Math.Round(watch.Elapsed.TotalMinutes, 2), Proc(daemon.Id, "VmRSS") / 1024, Directory.GetFiles($"/proc/{daemon.Id}/fd").Length,
-                (int)Proc(daemon.Id, "Threads"), t?.P95, t?.Fps, t?.Pending, broker.Up));
-            tick();
         }
-        telemetry.Dispose();
-        Process.Start("kill", ["-TERM", $"{daemon.Id}"])!.WaitForExit();
-        daemon.WaitForExit(20_000);
+        finally
+        {
+            // whatever ended the run, the daemon stops as systemd would stop it, and is killed if it does not
+            telemetry.Dispose();
+            if (!daemon.HasExited)
+            {
+                Process.Start("kill", ["-TERM", $"{daemon.Id}"])!.WaitForExit();
+                if (!daemon.WaitForExit(20_000)) daemon.Kill(entireProcessTree: true);
+            }
+        }
         return (samples, broker.Restarts);
     }
 
