@@ -98,7 +98,7 @@ internal static class ModelsCommands
         var calibration = new Option<string?>("--calibration") { Description = "folder of images (face models) or recordings (speaker model) to calibrate on (default: ../shared/data photos / LibriSpeech)" };
         var count = new Option<int>("--count") { Description = "calibration inputs", DefaultValueFactory = _ => 32 };
         var data = new Option<string?>("--eval-data") { Description = "evaluation data root holding faces/yaleb, faces/photos and voice/ (default: ../shared/data beside the repository)" };
-        var precision = new Option<string>("--precision") { Description = "int8 (for the CPU) or fp16 (for CUDA and TensorRT)", DefaultValueFactory = _ => "int8" };
+        var precision = new Option<string>("--precision") { Description = "int8 (for the CPU), opt (float32 with PRelu rewritten, for the CPU) or fp16 (for CUDA and TensorRT)", DefaultValueFactory = _ => "int8" };
         precision.AcceptOnlyFromAmong(QuantizationStudy.Precisions);
         var cmd = new Command("quantize", "Make int8 (CPU) or fp16 (GPU) variants, measure them against the float models (latency on one core, TAR@FAR 1e-3 or EER) and accept only those within budget (int8: and faster here)")
             { ids, calibration, count, data, precision };

@@ -50,14 +50,16 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
     public static readonly string[] Tasks = ["face-detect", "face-embed", "speaker-embed"];
     private const int LatencyRuns = 60;
 
-    public static readonly string[] Precisions = ["int8", "fp16"];
+    public static readonly string[] Precisions = ["int8", "fp16", "opt"];
 
-    /// <param name="precision">int8 (CPU: accepted only when faster here and within budget) or fp16 (for CUDA and TensorRT: accepted on
-    /// accuracy alone, since its speed can only be measured on a GPU; timed here on the CPU for the record).</param>
+    /// <param name="precision">int8 (CPU: accepted only when faster here and within budget), opt (float32 with PRelu rewritten, see
+    /// <see cref="PReluRewrite"/>: the same rule) or fp16 (for CUDA and TensorRT: accepted on accuracy alone, since its speed can
+    /// only be measured on a GPU; timed here on the CPU for the record).</param>
     public QuantizationOutcome Run(string modelId, string precision = "int8")
     {
-        if (!Precisions.Contains(precision)) throw new BadInputException($"precision must be int8 or fp16, not '{precision}'");
+        if (!Precisions.Contains(precision)) throw new BadInputException($"precision must be {string.Join(", ", Precisions)}, not '{precision}'");
         var gpu = precision == "fp16";
+        var calibrated = precision == "int8";
         var baseModel = manifest.Get(modelId);
         if (baseModel.Variant is not null) throw new BadInputException($"'{modelId}' is already a variant of '{baseModel.Variant.Of}': quantize '{baseModel.Variant.Of}'");
         if (!Tasks.Contains(baseModel.Task))
@@ -65,11 +67,12 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
         var floatPath = manifest.RequireVerified(modelId);
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(floatPath));
 
-        progress?.Report($"{modelId}: reading {(gpu ? "timing" : "calibration")} inputs from {data.Calibration}");
+        progress?.Report($"{modelId}: reading {(calibrated ? "calibration" : "timing")} inputs from {data.Calibration}");
         var inputs = CalibrationInputs(baseModel);
-        var tensors = gpu ? [] : QdqQuantizer.TensorsToCalibrate(model);
+        var tensors = calibrated ? QdqQuantizer.TensorsToCalibrate(model) : [];
         ModelProto quantized;
         if (gpu) quantized = Fp16Converter.Convert(model);
+        else if (!calibrated) quantized = PReluRewrite.Apply(model);
         else
         {
             progress?.Report($"{modelId}: calibrating {tensors.Count} activations on {inputs.Count} inputs");
@@ -89,7 +92,7 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
             Variant = new VariantInfo
             {
                 Of = modelId, Precision = precision, Created = DateTimeOffset.UtcNow,
-                Calibration = gpu ? "none (weights rounded to float16)" : $"{data.Calibration} ({inputs.Count} inputs, min-max)",
+                Calibration = gpu ? "none (weights rounded to float16)" : calibrated ? $"{data.Calibration} ({inputs.Count} inputs, min-max)" : "none (float32, PRelu rewritten)",
             },
         };
         var withVariant = new ModelManifest { Directory = manifest.Directory, Models = [.. manifest.Models.Where(m => m.Id != id), provisional] };

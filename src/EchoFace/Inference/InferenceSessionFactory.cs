@@ -14,14 +14,15 @@ public sealed class InferenceOptions
     public int DeviceId { get; set; }
     public string? TensorRtEngineCache { get; set; }
     /// <summary>
-    /// auto: on CUDA or TensorRT the fp16 variant, on the CPU the int8 one, each only when `models quantize` accepted it, else the
-    /// float model; float: never a variant; int8 or fp16: that variant on every provider wherever one was made, accepted or not.
+    /// auto: on CUDA or TensorRT the fp16 variant, on the CPU the faster of int8 and opt (PRelu rewritten), each only when
+    /// `models quantize` accepted it, else the float model; float: never a variant; int8, fp16 or opt: that variant on every
+    /// provider wherever one was made, accepted or not.
     /// </summary>
     public string Precision { get; set; } = "auto";
 
     public void Validate()
     {
-        if (Precision is not ("auto" or "float" or "int8" or "fp16")) throw new ArgumentException($"Inference.Precision must be auto, float, int8 or fp16, not '{Precision}'");
+        if (Precision is not ("auto" or "float" or "int8" or "fp16" or "opt")) throw new ArgumentException($"Inference.Precision must be auto, float, int8, fp16 or opt, not '{Precision}'");
     }
 }
 
@@ -110,9 +111,12 @@ public sealed class InferenceSessionFactory
     {
         var model = _manifest.Get(modelId);
         if (model.Variant is not null || _options.Precision == "float") return model;
-        var wanted = _options.Precision == "auto" ? IsGpu(provider) ? "fp16" : "int8" : _options.Precision;
-        var variant = _manifest.VariantsOf(modelId).FirstOrDefault(v => v.Variant!.Precision == wanted
-            && (_options.Precision != "auto" || v.Variant.Accepted && (!IsEmbedder(model) || v.Variant.SharesTemplates)));
+        // auto: the GPU's fp16, or on the CPU the fastest accepted of int8 and opt (the PRelu rewrite)
+        string[] wanted = _options.Precision == "auto" ? IsGpu(provider) ? ["fp16"] : ["int8", "opt"] : [_options.Precision];
+        var variant = _manifest.VariantsOf(modelId)
+            .Where(v => wanted.Contains(v.Variant!.Precision)
+                        && (_options.Precision != "auto" || v.Variant.Accepted && (!IsEmbedder(model) || v.Variant.SharesTemplates)))
+            .OrderBy(v => v.Variant!.Ms).FirstOrDefault();
         return variant is not null && _manifest.Verify(variant) == ModelStatus.Ok ? variant : model;
     }
 

@@ -188,6 +188,55 @@ public class QuantizationTests
         Assert.Contains("Resize", Assert.Throws<ModelException>(() => Fp16Converter.Convert(resize)).Message);
     }
 
+    [Fact]
+    public void The_prelu_rewrite_gives_the_same_embeddings_exactly()
+    {
+        var small = SmallNetwork();
+        var rewritten = PReluRewrite.Apply(small);
+        Assert.DoesNotContain(rewritten.Graph.Node, n => n.OpType == "PRelu");
+        using (var f = new InferenceSession(small.ToByteArray()))
+        using (var r = new InferenceSession(rewritten.ToByteArray()))
+            foreach (var input in Inputs(4, 13)) Assert.Equal(Run(f, input), Run(r, input));
+
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(TestEnvironment.Manifest.PathOf(TestEnvironment.Manifest.Get("fr_feature"))));
+        using var plain = new InferenceSession(model.ToByteArray());
+        using var fast = new InferenceSession(PReluRewrite.Apply(model).ToByteArray());
+        foreach (var face in AlignedFaces(3))
+        {
+            using var v = OrtValue.CreateTensorValueFromMemory(face.Values, face.Shape);
+            using var a = plain.Run(new RunOptions(), [plain.InputMetadata.Keys.First()], [v], [plain.OutputMetadata.Keys.First()]);
+            using var b = fast.Run(new RunOptions(), [fast.InputMetadata.Keys.First()], [v], [fast.OutputMetadata.Keys.First()]);
+            var (x, y) = (a[0].GetTensorDataAsSpan<float>().ToArray(), b[0].GetTensorDataAsSpan<float>().ToArray());
+            for (var i = 0; i < x.Length; i++) Assert.True(Math.Abs(x[i] - y[i]) <= 1e-5f * Math.Max(1, Math.Abs(x[i])), $"{x[i]} vs {y[i]}");
+        }
+        Assert.Throws<ModelException>(() => PReluRewrite.Apply(PReluRewrite.Apply(small)));
+    }
+
+    [Fact]
+    public void On_the_cpu_auto_takes_the_fastest_accepted_variant()
+    {
+        ModelManifest With(double int8Ms, double optMs)
+        {
+            var source = TestEnvironment.Manifest.Get("fr_feature");
+            var dir = ModelsCopy("fr_feature");
+            ModelEntry Variant(string precision, double ms)
+            {
+                File.Copy(Path.Combine(dir, source.File), Path.Combine(dir, $"fr_feature.{precision}.onnx"));
+                return source with
+                {
+                    Id = $"fr_feature.{precision}", File = $"fr_feature.{precision}.onnx", Sources = [],
+                    Variant = new VariantInfo { Of = "fr_feature", Precision = precision, Accepted = true, SharesTemplates = true, Ms = ms },
+                };
+            }
+            ModelManifest.SaveVariants(dir, [Variant("int8", int8Ms), Variant("opt", optMs)]);
+            return ModelManifest.Load(dir);
+        }
+        Assert.Equal("fr_feature.opt", new InferenceSessionFactory(With(10.4, 6.1)).Resolve("fr_feature").Id);
+        Assert.Equal("fr_feature.int8", new InferenceSessionFactory(With(5.0, 6.1)).Resolve("fr_feature").Id);
+        Assert.Equal("fr_feature.opt", new InferenceSessionFactory(With(5.0, 6.1), new InferenceOptions { Precision = "opt" }).Resolve("fr_feature").Id);
+        Assert.Equal("fr_feature", new InferenceSessionFactory(With(5.0, 6.1)).Resolve("fr_feature", "CUDA").Id); // no fp16 made: float on a GPU
+    }
+
     /// <summary>A provider named like a GPU one that adds nothing: the session runs on the CPU, so which file the factory picks for a GPU shows.</summary>
     private sealed class PretendGpu(string name) : IExecutionProvider
     {
