@@ -12,6 +12,8 @@ echo "== publish ($rid)"
 dotnet publish src/EchoFace.Cli -c Release -r "$rid" --self-contained -o /usr/lib/echoface -nologo -clp:ErrorsOnly
 install -d /usr/lib/echoface/models
 for f in models/manifest.json models/*.onnx; do install -m 0644 "$f" /usr/lib/echoface/models/; done
+# the variants set-up measured on this board (install runs where setup.sh ran)
+if [ -f models/variants.json ]; then install -m 0644 models/variants.json /usr/lib/echoface/models/; fi
 install -m 0644 README.md /usr/lib/echoface/README.md
 
 echo "== user and groups"
