@@ -66,9 +66,7 @@ public static class Fp16Converter
 
     private static NodeProto Cast(string from, string to, int type)
     {
-        var node = new NodeProto { OpType = "Cast", Name = $"{to}_Cast" };
-        node.Input.Add(from);
-        node.Output.Add(to);
+        var node = OnnxTensors.Node("Cast", $"{to}_Cast", [from], to);
         node.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = type });
         return node;
     }

@@ -4,7 +4,7 @@ using Onnx;
 
 namespace EchoFace.Inference.Quantization;
 
-/// <summary>Reading and writing ONNX initializers (the schema's classes come from OnnxSharp; the byte layout is ours).</summary>
+/// <summary>Reading and writing ONNX initializers, and making nodes (the schema's classes come from OnnxSharp; the byte layout is ours).</summary>
 internal static class OnnxTensors
 {
     public const int Float = (int)TensorProto.Types.DataType.Float;
@@ -35,5 +35,14 @@ internal static class OnnxTensors
         var t = new TensorProto { Name = name, DataType = type, RawData = ByteString.CopyFrom(bytes) };
         t.Dims.AddRange(dims);
         return t;
+    }
+
+    /// <summary>A node of the default domain with one output.</summary>
+    public static NodeProto Node(string op, string name, string[] inputs, string output)
+    {
+        var node = new NodeProto { OpType = op, Name = name };
+        node.Input.AddRange(inputs);
+        node.Output.Add(output);
+        return node;
     }
 }

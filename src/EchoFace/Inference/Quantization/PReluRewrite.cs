@@ -28,23 +28,15 @@ public static class PReluRewrite
                 continue;
             }
             var (x, slope, y, tag) = (n.Input[0], n.Input[1], n.Output[0], $"prelu{k++}");
-            nodes.Add(Node("Relu", $"{tag}_relu", [x], $"{tag}_positive"));
-            nodes.Add(Node("Min", $"{tag}_min", [x, Zero], $"{tag}_negative"));
-            nodes.Add(Node("Mul", $"{tag}_mul", [$"{tag}_negative", slope], $"{tag}_scaled"));
-            nodes.Add(Node("Add", $"{tag}_add", [$"{tag}_positive", $"{tag}_scaled"], y));
+            nodes.Add(OnnxTensors.Node("Relu", $"{tag}_relu", [x], $"{tag}_positive"));
+            nodes.Add(OnnxTensors.Node("Min", $"{tag}_min", [x, Zero], $"{tag}_negative"));
+            nodes.Add(OnnxTensors.Node("Mul", $"{tag}_mul", [$"{tag}_negative", slope], $"{tag}_scaled"));
+            nodes.Add(OnnxTensors.Node("Add", $"{tag}_add", [$"{tag}_positive", $"{tag}_scaled"], y));
         }
         graph.Node.Clear();
         graph.Node.AddRange(nodes);
         graph.Initializer.Add(OnnxTensors.Floats(Zero, [], [0f]));
         model.ProducerName = "echoface-prelu";
         return model;
-    }
-
-    private static NodeProto Node(string op, string name, string[] inputs, string output)
-    {
-        var node = new NodeProto { OpType = op, Name = name };
-        node.Input.AddRange(inputs);
-        node.Output.Add(output);
-        return node;
     }
 }

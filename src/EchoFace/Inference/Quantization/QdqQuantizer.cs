@@ -137,8 +137,8 @@ public static class QdqQuantizer
         rewired[tensor] = dequantized;
         return
         [
-            Node("QuantizeLinear", $"{tensor}_QuantizeLinear", [tensor, scaleName, zeroName], quantized),
-            Node("DequantizeLinear", $"{tensor}_DequantizeLinear", [quantized, scaleName, zeroName], dequantized),
+            OnnxTensors.Node("QuantizeLinear", $"{tensor}_QuantizeLinear", [tensor, scaleName, zeroName], quantized),
+            OnnxTensors.Node("DequantizeLinear", $"{tensor}_DequantizeLinear", [quantized, scaleName, zeroName], dequantized),
         ];
     }
 
@@ -165,7 +165,7 @@ public static class QdqQuantizer
         initializers[$"{w.Name}_scale"] = OnnxTensors.Floats($"{w.Name}_scale", scaleDims, scales);
         initializers[$"{w.Name}_zero_point"] = OnnxTensors.Int8s($"{w.Name}_zero_point", scaleDims, new sbyte[channels]);
         var dequantized = $"{w.Name}_dequantized";
-        var dq = Node("DequantizeLinear", $"{w.Name}_DequantizeLinear", [qName, $"{w.Name}_scale", $"{w.Name}_zero_point"], dequantized);
+        var dq = OnnxTensors.Node("DequantizeLinear", $"{w.Name}_DequantizeLinear", [qName, $"{w.Name}_scale", $"{w.Name}_zero_point"], dequantized);
         if (perChannel) dq.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
         front.Add(dq);
         return (dequantized, scales);
@@ -189,19 +189,12 @@ public static class QdqQuantizer
         initializers[$"{name}_scale"] = OnnxTensors.Floats($"{name}_scale", [values.Length], scales);
         initializers[$"{name}_zero_point"] = OnnxTensors.Int32s($"{name}_zero_point", [values.Length], new int[values.Length]);
         var dequantized = $"{name}_dequantized";
-        var dq = Node("DequantizeLinear", $"{name}_DequantizeLinear", [qName, $"{name}_scale", $"{name}_zero_point"], dequantized);
+        var dq = OnnxTensors.Node("DequantizeLinear", $"{name}_DequantizeLinear", [qName, $"{name}_scale", $"{name}_zero_point"], dequantized);
         dq.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
         front.Add(dq);
         return dequantized;
     }
 
-    private static NodeProto Node(string op, string name, string[] inputs, string output)
-    {
-        var node = new NodeProto { OpType = op, Name = name };
-        node.Input.AddRange(inputs);
-        node.Output.Add(output);
-        return node;
-    }
 
     public static byte[] Serialize(ModelProto model) => model.ToByteArray();
 }
