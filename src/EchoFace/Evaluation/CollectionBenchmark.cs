@@ -33,7 +33,7 @@ public sealed class CollectionBenchmark(string workDirectory, int queries = 30, 
         try
         {
             var cipher = new TemplateCipher(RandomNumberGenerator.GetBytes(32));
-            var people = faces / FacesPerPhoto;
+            var people = faces / FacesPerPhoto; // as many people as photos: ten people a photo, each person in ten photos
             var centers = new float[people][];
             var rng = new Random(17);
             for (var p = 0; p < people; p++) centers[p] = Noisy(new Random(p), new float[dimension], 2f);
