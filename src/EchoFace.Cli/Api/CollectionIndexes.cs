@@ -21,7 +21,7 @@ public sealed class CollectionIndexes(string databasePath, TemplateCipher cipher
         {
             _store ??= new CollectionStore(databasePath, cipher);
             _search ??= new CollectionSearch(_store, cipher, codesDirectory); // keeps each collection's code file mapped between searches
-            if (_store.ImageCount(collection) is null) return null;
+            if (!_store.Exists(collection)) return null;
             return _search.Search(collection, query, top);
         }
     }

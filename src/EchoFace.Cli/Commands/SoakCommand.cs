@@ -81,8 +81,8 @@ internal static class SoakCommand
                     nextRestart += restartEvery;
                 }
                 var t = telemetry.Latest();
-                samples.Add(new Sample(Math.Round(watch.Elapsed.TotalMinutes, 2), Proc(daemon.Id, "VmRSS") / 1024, Directory.GetFiles($"/proc/{daemon.Id}/fd").Length,
-                    (int)Proc(daemon.Id, "Threads"), t?.P95, t?.Fps, t?.Pending, broker.Up));
+                samples.Add(new Sample(Math.Round(watch.Elapsed.TotalMinutes, 2), (Evaluation.ProcessStatus.Field($"{daemon.Id}", "VmRSS") ?? 0) / 1024,
+                    Directory.GetFiles($"/proc/{daemon.Id}/fd").Length, (int)(Evaluation.ProcessStatus.Field($"{daemon.Id}", "Threads") ?? 0), t?.P95, t?.Fps, t?.Pending, broker.Up));
                 tick();
             }
         }
@@ -154,10 +154,6 @@ internal static class SoakCommand
         Panel(3, "frame p95 ms", [.. samples.Select(s => s.FrameP95 ?? double.NaN)]);
         multi.SavePng(path, 900, 1200);
     }
-
-    private static double Proc(int pid, string field) =>
-        File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith(field + ":", StringComparison.Ordinal))
-            .Select(l => double.Parse(l.Split(' ', '\t').Last(x => x.Length > 0 && char.IsDigit(x[0])), System.Globalization.CultureInfo.InvariantCulture)).FirstOrDefault();
 
     private static int FreePort()
     {

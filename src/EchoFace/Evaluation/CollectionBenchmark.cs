@@ -134,9 +134,7 @@ public sealed class CollectionBenchmark(string workDirectory, int queries = 30, 
     /// <summary>Anonymous (the process's own) and file-backed (mapped code file pages, reclaimable page cache) resident MiB, from /proc.</summary>
     private static (double Anonymous, double FileBacked) Memory()
     {
-        if (!File.Exists("/proc/self/status")) return (Process.GetCurrentProcess().WorkingSet64 / 1048576.0, 0);
-        double Field(string name) => File.ReadLines("/proc/self/status").Where(l => l.StartsWith(name + ":", StringComparison.Ordinal))
-            .Select(l => double.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024).FirstOrDefault();
-        return (Field("RssAnon"), Field("RssFile"));
+        if (ProcessStatus.Field("self", "RssAnon") is not { } anonymous) return (Process.GetCurrentProcess().WorkingSet64 / 1048576.0, 0);
+        return (anonymous / 1024, (ProcessStatus.Field("self", "RssFile") ?? 0) / 1024);
     }
 }

@@ -92,8 +92,7 @@ public sealed class ModelManifest
         ManifestFile parsed;
         try
         {
-            parsed = JsonSerializer.Deserialize<ManifestFile>(System.IO.File.ReadAllText(path),
-                new JsonSerializerOptions { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow })
+            parsed = JsonSerializer.Deserialize<ManifestFile>(System.IO.File.ReadAllText(path), Strict)
                 ?? throw new ModelException($"{path} is empty");
         }
         catch (JsonException e)
@@ -109,6 +108,9 @@ public sealed class ModelManifest
 
     public const string VariantsFile = "variants.json";
 
+    /// <summary>The manifest and the variants file alike: a key nobody reads is a mistake, not something to skip.</summary>
+    private static readonly JsonSerializerOptions Strict = new() { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
+
     /// <summary>Variants made on this device: a damaged file is reported, never half-read (the float models still work without it).</summary>
     private static List<ModelEntry> ReadVariants(string directory, IReadOnlyList<ModelEntry> models)
     {
@@ -117,8 +119,7 @@ public sealed class ModelManifest
         List<ModelEntry> variants;
         try
         {
-            variants = JsonSerializer.Deserialize<List<ModelEntry>>(System.IO.File.ReadAllText(path),
-                new JsonSerializerOptions { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow }) ?? [];
+            variants = JsonSerializer.Deserialize<List<ModelEntry>>(System.IO.File.ReadAllText(path), Strict) ?? [];
         }
         catch (JsonException e)
         {

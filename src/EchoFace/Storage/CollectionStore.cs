@@ -184,15 +184,13 @@ public sealed class CollectionStore(string databasePath, TemplateCipher cipher, 
         tx.Commit();
     }
 
-    /// <summary>Photos indexed into the collection (done or failed), null when there is no such collection: one index lookup, for a cache to tell it grew.</summary>
-    public int? ImageCount(string name)
+    /// <summary>Whether the collection exists: one primary-key lookup (a search asks it every time).</summary>
+    public bool Exists(string name)
     {
         using var cmd = _db.CreateCommand();
-        cmd.CommandText = "SELECT EXISTS(SELECT 1 FROM collections WHERE name = $n), (SELECT COUNT(*) FROM collection_images WHERE collection = $n)";
+        cmd.CommandText = "SELECT EXISTS(SELECT 1 FROM collections WHERE name = $n)";
         cmd.Parameters.AddWithValue("$n", name);
-        using var r = cmd.ExecuteReader();
-        r.Read();
-        return r.GetInt64(0) == 1 ? r.GetInt32(1) : null;
+        return (long)cmd.ExecuteScalar()! == 1;
     }
 
     public CollectionInfo? Info(string name)
