@@ -73,9 +73,22 @@ public sealed class AccessOptions
     public float LivenessThreshold { get; set; } = 0.15f;
     /// <summary>
     /// How a presence's liveness is read (policies with liveness): track = the median over the better-quality half of its faces
-    /// (a blurred or turned frame neither saves nor sinks a person); single = the best-quality face alone.
+    /// (a blurred or turned frame neither saves nor sinks a person); single = the best-quality face alone; challenge = track, then
+    /// prompted head turns (ChallengeSteps, random left or right) checked from the landmarks within ChallengeSeconds; off = not
+    /// checked (the score is still recorded).
     /// </summary>
     public string LivenessMode { get; set; } = "track";
+    /// <summary>challenge: how many turns are asked for (each left or right at random: a replayed video passes one in 2^steps).</summary>
+    public int ChallengeSteps { get; set; } = 2;
+    /// <summary>challenge: time from the prompt to the last turn.</summary>
+    public double ChallengeSeconds { get; set; } = 6;
+    /// <summary>
+    /// challenge: landmark yaw change that counts as a turn. Real turned heads read 17-37 degrees, a flat print rotated up to 60
+    /// degrees at most 6 (README "Liveness"); the person must come back within half of it between turns.
+    /// </summary>
+    public float ChallengeTurnDegrees { get; set; } = 12;
+    /// <summary>challenge: the camera's image is mirrored (a selfie-style preview), so the person's left is on the image's left.</summary>
+    public bool CameraMirrored { get; set; }
     /// <summary>Faces below this quality score are not used for a decision.</summary>
     public float MinQuality { get; set; } = 0.3f;
     /// <summary>Good faces needed before deciding (the debounce: one decision per presence, not per frame).</summary>
@@ -98,10 +111,18 @@ public sealed class AccessOptions
     /// <summary>face+voice: how long to listen after the prompt.</summary>
     public double VoiceListenSeconds { get; set; } = 5;
 
+    public static readonly string[] LivenessModes = ["off", "single", "track", "challenge"];
+
+    /// <summary>The policy asks for liveness and this door's mode checks it.</summary>
+    public bool ChecksLiveness => Policies.NeedsLiveness(Policy) && LivenessMode != "off";
+
     public void Validate()
     {
         if (!Policies.All.Contains(Policy)) throw new ArgumentException($"Access.Policy must be one of {string.Join(", ", Policies.All)}, not '{Policy}'");
-        if (LivenessMode is not ("track" or "single")) throw new ArgumentException($"Access.LivenessMode must be track or single, not '{LivenessMode}' (policy face turns liveness off)");
+        if (!LivenessModes.Contains(LivenessMode)) throw new ArgumentException($"Access.LivenessMode must be one of {string.Join(", ", LivenessModes)}, not '{LivenessMode}'");
+        if (ChallengeSteps is < 1 or > 4) throw new ArgumentException($"Access.ChallengeSteps must be 1..4, not {ChallengeSteps}");
+        if (ChallengeSeconds is < 1 or > 30) throw new ArgumentException($"Access.ChallengeSeconds must be in [1, 30], not {ChallengeSeconds}");
+        if (ChallengeTurnDegrees is < 8 or > 40) throw new ArgumentException($"Access.ChallengeTurnDegrees must be in [8, 40] (a rotated print reads up to 6), not {ChallengeTurnDegrees}");
         if (LivenessThreshold is < 0 or > 1) throw new ArgumentException($"Access.LivenessThreshold must be in [0, 1], not {LivenessThreshold}");
         if (MinQuality is < 0 or > 1) throw new ArgumentException($"Access.MinQuality must be in [0, 1], not {MinQuality}");
         if (MinFaces < 1 || MaxFaces < MinFaces) throw new ArgumentException($"Access.MinFaces must be >= 1 and MaxFaces >= MinFaces (got {MinFaces}, {MaxFaces})");

@@ -3,7 +3,7 @@ using EchoFace.Inference;
 
 namespace EchoFace.Access;
 
-public enum Verdict { Wait, Ignore, Grant, Deny, StepUp }
+public enum Verdict { Wait, Ignore, Grant, Deny, StepUp, Challenge }
 
 /// <summary>What the policy made of a presence: the verdict, why, and every number that led to it.</summary>
 public sealed record PolicyResult(Verdict Verdict, string Reason, string? IdentityId, float FaceScore, float? Liveness, float Quality, int Faces);
@@ -48,14 +48,20 @@ public sealed class AccessPolicy(AccessOptions options, Gallery.MatchOptions mat
         var now = clock.GetUtcNow();
         if (_lastDecided.TryGetValue(id, out var last) && now - last < TimeSpan.FromSeconds(options.ReentrySeconds))
             return Result(Verdict.Ignore, "re-entry", id);
-        if (Policies.NeedsLiveness(options.Policy) && (live ?? 0) < options.LivenessThreshold) return Result(Verdict.Deny, "liveness_failed", id);
+        if (options.ChecksLiveness && (live ?? 0) < options.LivenessThreshold) return Result(Verdict.Deny, "liveness_failed", id);
         if (options.Schedules.TryGetValue(groupOf(id), out var rules))
         {
             var local = TimeZoneInfo.ConvertTime(now, Zone()).DateTime;
             if (!rules.Any(r => r.Allows(local))) return Result(Verdict.Deny, "outside_schedule", id);
         }
-        return options.Policy == Policies.FaceVoice ? Result(Verdict.StepUp, "voice step-up", id) : Result(Verdict.Grant, "face match", id);
+        // the prompted turns come last: nobody is asked to turn who would be refused anyway
+        if (options.ChecksLiveness && options.LivenessMode == "challenge") return Result(Verdict.Challenge, "liveness challenge", id);
+        return AfterLiveness(Result(Verdict.Grant, "face match", id));
     }
+
+    /// <summary>What a presence that passed liveness (and its challenge) gets: the voice step-up under face+voice, else the grant.</summary>
+    public PolicyResult AfterLiveness(PolicyResult r) =>
+        options.Policy == Policies.FaceVoice ? r with { Verdict = Verdict.StepUp, Reason = "voice step-up" } : r with { Verdict = Verdict.Grant, Reason = "face match" };
 
     /// <summary>Remembers a final decision; a denial counts towards lockout. True when this denial engaged the lockout.</summary>
     public bool Record(string? identityId, bool granted)

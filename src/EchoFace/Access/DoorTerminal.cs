@@ -117,13 +117,19 @@ public sealed class DoorTerminal
                 var i = Enumerable.Range(0, detected.Count).MaxBy(k => detected[k].Box.IoU(face.Box));
                 var track = tracks[i];
                 Stats.FacesAnalyzed++;
-                if (track.Decided || face.Embedding is null || face.Quality.Score < _policy.Options.MinQuality) continue;
-                track.Observations.Add(new FaceObservation(face.Embedding, face.Quality.Score, face.Liveness, face.Box));
+                if (track.Decided) continue;
+                // a turned face is what the challenge asks for: its yaw counts whatever its quality
+                if (track.Challenge is { } c) { c.Check.Observe(face.Quality.Yaw, now); continue; }
+                if (face.Embedding is null || face.Quality.Score < _policy.Options.MinQuality) continue;
+                track.Observations.Add(new FaceObservation(face.Embedding, face.Quality.Score, face.Liveness, face.Box, face.Quality.Yaw));
             }
-            foreach (var track in open) Decide(track, frame, presenceOver: false);
+            foreach (var track in open)
+                if (track.Challenge is null) Decide(track, frame, presenceOver: false);
         }
-        foreach (var gone in _tracker.Expire(now))
-            if (!gone.Decided && gone.Observations.Count >= _policy.Options.MinFaces) Decide(gone, frame, presenceOver: true);
+        foreach (var track in _tracker.Tracks)
+            if (track is { Decided: false, Challenge: { } c } && (c.Check.State.Status != ChallengeStatus.Pending || c.Check.Expired(now)))
+                Conclude(track, frame);
+        foreach (var gone in _tracker.Expire(now)) Over(gone, frame);
         Stats.Frame(watch.Elapsed.TotalMilliseconds);
         FrameAnalyzed?.Invoke(stages);
     }
@@ -132,8 +138,19 @@ public sealed class DoorTerminal
     public void Finish(CameraFrame? last)
     {
         var frame = last ?? new CameraFrame(0, _clock.GetUtcNow(), new Media.RgbImage(1, 1));
-        foreach (var track in _tracker.Expire(DateTimeOffset.MaxValue))
-            if (!track.Decided && track.Observations.Count >= _policy.Options.MinFaces) Decide(track, frame, presenceOver: true);
+        foreach (var track in _tracker.Expire(DateTimeOffset.MaxValue)) Over(track, frame);
+    }
+
+    /// <summary>A presence has ended: decided with what there is, or its challenge failed if it was still turning.</summary>
+    private void Over(Track track, CameraFrame frame)
+    {
+        if (track.Decided) return;
+        if (track.Challenge is { } c)
+        {
+            c.Check.Abandon();
+            Conclude(track, frame);
+        }
+        else if (track.Observations.Count >= _policy.Options.MinFaces) Decide(track, frame, presenceOver: true);
     }
 
     /// <summary>Waits for voice step-ups in progress (a stopping daemon finishes them rather than lose their decision).</summary>
@@ -160,19 +177,64 @@ public sealed class DoorTerminal
                 track.Decided = true;
                 if (r.Verdict == Verdict.Grant) Seen(track, frame, r);
                 return;
-            case Verdict.StepUp:
+            case Verdict.Challenge when presenceOver:
                 track.Decided = true;
-                var task = Task.Run(() => StepUpAsync(track, frame, r));
-                lock (_stepUps)
-                {
-                    _stepUps.RemoveAll(t => t.IsCompleted);
-                    _stepUps.Add(task);
-                }
+                Final(track, frame, r, false, "challenge_failed", detail: "the face left before the liveness challenge");
+                return;
+            case Verdict.Challenge:
+                StartChallenge(track, r);
+                return;
+            case Verdict.StepUp:
+                StartStepUp(track, frame, r);
                 return;
             default:
                 track.Decided = true;
                 Final(track, frame, r, r.Verdict == Verdict.Grant, r.Reason);
                 return;
+        }
+    }
+
+    private void StartStepUp(Track track, CameraFrame frame, PolicyResult r)
+    {
+        track.Decided = true;
+        var task = Task.Run(() => StepUpAsync(track, frame, r));
+        lock (_stepUps)
+        {
+            _stepUps.RemoveAll(t => t.IsCompleted);
+            _stepUps.Add(task);
+        }
+    }
+
+    /// <summary>Prompts the prompted head turns; the presence stays open (its faces feed the check) until they pass, fail or time out.</summary>
+    private void StartChallenge(Track track, PolicyResult r)
+    {
+        var o = _policy.Options;
+        var baseline = AccessPolicy.Median(track.Observations.Select(f => f.Yaw)) ?? 0;
+        var check = new LivenessChallenge(LivenessChallenge.RandomSteps(o.ChallengeSteps), baseline, o.ChallengeTurnDegrees,
+            TimeSpan.FromSeconds(o.ChallengeSeconds), o.CameraMirrored, _clock.GetUtcNow());
+        track.Challenge = (check, r);
+        var steps = check.Steps.Select(s => s.ToString().ToLowerInvariant()).ToArray();
+        _outbox.Append("prompt", _doorName, new { type = "liveness_challenge", identity = r.IdentityId, track = track.Id, turns = steps, seconds = o.ChallengeSeconds, say = check.Prompt });
+        _log.LogInformation("Liveness challenge at {Door}, track {Track}: turn {Turns} within {Seconds} s", _doorName, track.Id, string.Join(" ", steps), o.ChallengeSeconds);
+    }
+
+    /// <summary>A challenge has its outcome: the turns done lead on (grant, or the voice step-up), anything else is a denial.</summary>
+    private void Conclude(Track track, CameraFrame frame)
+    {
+        var (check, r) = track.Challenge!.Value;
+        if (check.State.Status == ChallengeStatus.Pending) return;
+        if (check.State.Status == ChallengeStatus.Failed)
+        {
+            track.Decided = true;
+            Final(track, frame, r, false, "challenge_failed", detail: check.State.Detail);
+            return;
+        }
+        var next = _policy.AfterLiveness(r);
+        if (next.Verdict == Verdict.StepUp) StartStepUp(track, frame, next);
+        else
+        {
+            track.Decided = true;
+            Final(track, frame, next, true, "face match and liveness challenge", detail: check.State.Detail);
         }
     }
 

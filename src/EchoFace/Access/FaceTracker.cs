@@ -2,8 +2,8 @@ using EchoFace.Face;
 
 namespace EchoFace.Access;
 
-/// <summary>One good face seen on a track.</summary>
-public sealed record FaceObservation(float[] Embedding, float Quality, float? Liveness, BoxF Box);
+/// <summary>One good face seen on a track (its yaw is the liveness challenge's starting point).</summary>
+public sealed record FaceObservation(float[] Embedding, float Quality, float? Liveness, BoxF Box, float Yaw = 0);
 
 /// <summary>One person in front of the camera, followed from frame to frame until they leave.</summary>
 public sealed class Track(int id, BoxF box, DateTimeOffset now)
@@ -16,6 +16,8 @@ public sealed class Track(int id, BoxF box, DateTimeOffset now)
     public List<FaceObservation> Observations { get; } = [];
     /// <summary>Set once the presence has its decision (or is waiting for the voice step-up): no more analysis for it.</summary>
     public bool Decided { get; set; }
+    /// <summary>The prompted head turns this presence must make (liveness mode challenge), and the policy's result they would confirm.</summary>
+    public (LivenessChallenge Check, PolicyResult Result)? Challenge { get; set; }
 }
 
 /// <summary>Greedy IoU tracking of face boxes (faces at a door move little between frames); a track ends when unseen for the timeout.</summary>

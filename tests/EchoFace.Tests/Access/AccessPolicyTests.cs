@@ -117,8 +117,29 @@ public class AccessPolicyTests
     }
 
     [Fact]
+    public void Challenge_mode_asks_for_turns_only_of_a_live_match_and_off_skips_liveness()
+    {
+        var challenge = Policy(new AccessOptions { TimeZone = "UTC", LivenessMode = "challenge" });
+        var r = challenge.Evaluate(Presence(3), Alice, _ => "default", false);
+        Assert.Equal(Verdict.Challenge, r.Verdict);
+        Assert.Equal("alice", r.IdentityId);
+        Assert.Equal("liveness_failed", challenge.Evaluate(Presence(3, liveness: 0.01f), Alice, _ => "default", false).Reason);
+        Assert.Equal(Verdict.Grant, challenge.AfterLiveness(r).Verdict);
+        var voice = Policy(new AccessOptions { TimeZone = "UTC", LivenessMode = "challenge", Policy = Policies.FaceVoice });
+        Assert.Equal(Verdict.StepUp, voice.AfterLiveness(voice.Evaluate(Presence(3), Alice, _ => "default", false)).Verdict);
+
+        var off = Policy(new AccessOptions { TimeZone = "UTC", LivenessMode = "off" });
+        var granted = off.Evaluate(Presence(3, liveness: 0.01f), Alice, _ => "default", false);
+        Assert.Equal(Verdict.Grant, granted.Verdict);
+        Assert.Equal(0.01f, granted.Liveness); // still recorded
+    }
+
+    [Fact]
     public void Bad_settings_are_refused_naming_the_key()
     {
+        Assert.Contains("Access.LivenessMode", Assert.Throws<ArgumentException>(() => new AccessOptions { LivenessMode = "blink" }.Validate()).Message);
+        Assert.Contains("Access.ChallengeTurnDegrees", Assert.Throws<ArgumentException>(() => new AccessOptions { ChallengeTurnDegrees = 4 }.Validate()).Message);
+        Assert.Contains("Access.ChallengeSteps", Assert.Throws<ArgumentException>(() => new AccessOptions { ChallengeSteps = 0 }.Validate()).Message);
         Assert.Contains("Access.Policy", Assert.Throws<ArgumentException>(() => new AccessOptions { Policy = "face+iris" }.Validate()).Message);
         Assert.Contains("Access.Schedules.staff", Assert.Throws<ArgumentException>(() =>
             new AccessOptions { Schedules = { ["staff"] = [new ScheduleRule { From = "7am" }] } }.Validate()).Message);
