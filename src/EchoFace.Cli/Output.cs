@@ -13,7 +13,8 @@ public sealed class Output(IAnsiConsole console, TextWriter stdout, TextWriter s
 
     public static Output Standard() => new(AnsiConsole.Console, System.Console.Out, System.Console.Error);
 
-    private static readonly JsonSerializerOptions JsonOptions = new()
+    /// <summary>What --json prints and the reports are written with: camelCase, as every machine-readable output of the CLI.</summary>
+    public static readonly JsonSerializerOptions JsonOptions = new()
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,

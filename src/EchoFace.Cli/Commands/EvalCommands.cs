@@ -250,7 +250,7 @@ internal static class EvalCommands
             perFrame = new { AtT(frames).Apcer, AtT(frames).Bpcer, AtT(frames).Acer },
             perPresence = new { AtT(perPresence).Apcer, AtT(perPresence).Bpcer, AtT(perPresence).Acer },
             cues = Cues(scored, t),
-            presences = presences.Select(x => new { path = x.Path, x.Live, x.Attack, score = x.PresenceScore, frames = x.FrameScores.Length, calledLive = x.PresenceScore >= t }),
+            presences = presences.Select(x => new { path = x.Path, live = x.Live, attack = x.Attack, score = x.PresenceScore, frames = x.FrameScores.Length, calledLive = x.PresenceScore >= t, cues = x.Cues }),
         };
         if (report is not null && perPresence.Any(x => x.Live) && perPresence.Any(x => !x.Live) && frames.Any(x => x.Live) && frames.Any(x => !x.Live))
             WriteReport(report, summary, "EchoFace liveness per presence and per frame (DET)",
@@ -300,6 +300,20 @@ internal static class EvalCommands
         var still = Rates(p => p.Cues!.Motion >= MinMotion);
         rows.Add(new("head motion (landmarks, share of eye distance per frame)", Median(true, p => p.Cues!.Motion), Median(false, p => p.Cues!.Motion),
             Eer(p => p.Cues!.Motion), $">= {MinMotion:F3}", still.Apcer, still.Bpcer));
+        // the two cues with no rule of their own yet: alone (EER) and beside the model at the threshold that keeps every live presence
+        foreach (var (name, cue) in new (string, Func<LivenessPresence, float?>)[]
+                 {
+                     ("non-planar motion (share an affine map cannot explain)", p => p.Cues!.NonPlanar),
+                     ("texture detail (Laplacian / intensity variance)", p => p.Cues!.Detail),
+                 })
+        {
+            if (!withCues.Any(p => cue(p) is not null)) continue;
+            var floor = withCues.Where(p => p.Live).Select(cue).OfType<float>().DefaultIfEmpty(0).Min();
+            var alone = Rates(p => cue(p) >= floor);
+            rows.Add(new(name, Median(true, cue), Median(false, cue), Eer(cue), $">= {floor:F3} (lowest live)", alone.Apcer, alone.Bpcer));
+            var both = Rates(p => p.PresenceScore >= t && cue(p) >= floor);
+            rows.Add(new($"fr_liveness and {name.Split(' ')[0]} {name.Split(' ')[1]}", null, null, null, "both", both.Apcer, both.Bpcer));
+        }
         return rows;
     }
 
@@ -332,7 +346,7 @@ internal static class EvalCommands
             if (p.GetValue(report) is { } dir)
             {
                 Directory.CreateDirectory(dir);
-                File.WriteAllText(Path.Combine(dir, "report.json"), System.Text.Json.JsonSerializer.Serialize(summary, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                File.WriteAllText(Path.Combine(dir, "report.json"), System.Text.Json.JsonSerializer.Serialize(summary, Output.JsonOptions));
                 var best = r.Methods.Single(m => m.Method == r.Best);
                 foreach (var ext in new[] { "png", "svg" })
                     ConfusionPlot.Write(Path.Combine(dir, $"confusion.{ext}"), $"EchoFace identification, {best.Method} ({best.Accuracy * 100:F1}% correct)", r.Labels, best.Confusion);
@@ -356,7 +370,7 @@ internal static class EvalCommands
     {
         if (dir is null) return;
         Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, "report.json"), System.Text.Json.JsonSerializer.Serialize(summary, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        File.WriteAllText(Path.Combine(dir, "report.json"), System.Text.Json.JsonSerializer.Serialize(summary, Output.JsonOptions));
         RocPlot.WriteDet(Path.Combine(dir, "det.png"), title, curves);
         RocPlot.WriteDet(Path.Combine(dir, "det.svg"), title, curves);
     }

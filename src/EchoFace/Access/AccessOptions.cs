@@ -83,10 +83,11 @@ public sealed class AccessOptions
     /// <summary>challenge: time from the prompt to the last turn.</summary>
     public double ChallengeSeconds { get; set; } = 6;
     /// <summary>
-    /// challenge: landmark yaw change that counts as a turn. Real turned heads read 17-37 degrees, a flat print rotated up to 60
-    /// degrees at most 6 (README "Liveness"); the person must come back within half of it between turns.
+    /// challenge: landmark yaw change that counts as a turn. Real turned heads in the shared photos read 18-27 degrees from the same
+    /// person's frontal photo, a flat print of them turned up to 60 degrees at most 8.6 (README "Liveness"); the person comes back
+    /// within half of it between turns.
     /// </summary>
-    public float ChallengeTurnDegrees { get; set; } = 12;
+    public float ChallengeTurnDegrees { get; set; } = 14;
     /// <summary>challenge: the camera's image is mirrored (a selfie-style preview), so the person's left is on the image's left.</summary>
     public bool CameraMirrored { get; set; }
     /// <summary>Faces below this quality score are not used for a decision.</summary>
@@ -122,7 +123,7 @@ public sealed class AccessOptions
         if (!LivenessModes.Contains(LivenessMode)) throw new ArgumentException($"Access.LivenessMode must be one of {string.Join(", ", LivenessModes)}, not '{LivenessMode}'");
         if (ChallengeSteps is < 1 or > 4) throw new ArgumentException($"Access.ChallengeSteps must be 1..4, not {ChallengeSteps}");
         if (ChallengeSeconds is < 1 or > 30) throw new ArgumentException($"Access.ChallengeSeconds must be in [1, 30], not {ChallengeSeconds}");
-        if (ChallengeTurnDegrees is < 8 or > 40) throw new ArgumentException($"Access.ChallengeTurnDegrees must be in [8, 40] (a rotated print reads up to 6), not {ChallengeTurnDegrees}");
+        if (ChallengeTurnDegrees is < 10 or > 40) throw new ArgumentException($"Access.ChallengeTurnDegrees must be in [10, 40] (a turned print reads up to 9), not {ChallengeTurnDegrees}");
         if (LivenessThreshold is < 0 or > 1) throw new ArgumentException($"Access.LivenessThreshold must be in [0, 1], not {LivenessThreshold}");
         if (MinQuality is < 0 or > 1) throw new ArgumentException($"Access.MinQuality must be in [0, 1], not {MinQuality}");
         if (MinFaces < 1 || MaxFaces < MinFaces) throw new ArgumentException($"Access.MinFaces must be >= 1 and MaxFaces >= MinFaces (got {MinFaces}, {MaxFaces})");

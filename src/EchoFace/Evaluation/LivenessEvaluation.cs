@@ -20,9 +20,11 @@ public sealed record LivenessPresence(string Path, bool Live, string Attack, flo
 /// <summary>
 /// What a presence shows beyond the per-frame model. EyeSwing: the largest minus the smallest eye-open probability (the lower of the
 /// two eyes) over the frames, near 1 when the eyes closed and opened again (a blink), near 0 for eyes that never change; null without
-/// the eye model. Motion: the median frame-to-frame landmark displacement as a share of the eye distance.
+/// the eye model. Motion: the median frame-to-frame landmark displacement as a share of the eye distance. NonPlanar: the median share
+/// of that displacement an affine map cannot explain (a flat print moved by hand moves affinely, a head does not). Detail: the
+/// median contrast-normalised Laplacian energy of the face (print and recapture blur lower it, a screen's moire raises it).
 /// </summary>
-public sealed record PresenceCues(float? EyeSwing, float Motion);
+public sealed record PresenceCues(float? EyeSwing, float Motion, float? NonPlanar = null, float? Detail = null);
 
 /// <summary>Presentation-attack detection over a folder with live/ and spoof/ sub-folders (and, when present, a manifest.csv naming attack types and splits).</summary>
 public static class LivenessEvaluation
@@ -149,6 +151,8 @@ public static class LivenessEvaluation
                 var faces = new List<Access.FaceObservation>();
                 var open = new List<float>();
                 var motion = new List<float>();
+                var nonPlanar = new List<float>();
+                var detail = new List<float>();
                 Vector2[]? previous = null;
                 for (var f = 0; f + w * h * 3 <= run.Output.Length; f += w * h * 3)
                 {
@@ -158,16 +162,25 @@ public static class LivenessEvaluation
                     faces.Add(new Access.FaceObservation([], found[0].Quality.Score, l, found[0].Box));
                     var points = found[0].Landmarks;
                     if (eyes?.Score(frame, points) is { } e) open.Add(Math.Min(e.Left, e.Right));
+                    detail.Add(Detail(frame, found[0].Box));
                     if (previous is not null && points.Length == previous.Length && points.Length == 68)
                     {
                         var eyeDistance = Vector2.Distance(points[36], points[45]);
-                        var moved = 0f;
-                        for (var i = 0; i < points.Length; i++) moved += Vector2.Distance(points[i], previous[i]);
+                        var fit = Affine2.Fit(previous, points);
+                        float moved = 0, moved2 = 0, residual2 = 0;
+                        for (var i = 0; i < points.Length; i++)
+                        {
+                            moved += Vector2.Distance(points[i], previous[i]);
+                            moved2 += Vector2.DistanceSquared(points[i], previous[i]);
+                            residual2 += Vector2.DistanceSquared(points[i], fit.Apply(previous[i]));
+                        }
                         if (eyeDistance > 1) motion.Add(moved / points.Length / eyeDistance);
+                        if (moved2 > 1e-6f) nonPlanar.Add(MathF.Sqrt(residual2 / moved2));
                     }
                     previous = points;
                 }
-                var cues = new PresenceCues(open.Count >= 2 ? open.Max() - open.Min() : null, motion.Count > 0 ? Access.AccessPolicy.Median(motion)!.Value : 0);
+                var cues = new PresenceCues(open.Count >= 2 ? open.Max() - open.Min() : null, motion.Count > 0 ? Access.AccessPolicy.Median(motion)!.Value : 0,
+                    Access.AccessPolicy.Median(nonPlanar), Access.AccessPolicy.Median(detail));
                 p = faces.Count == 0
                     ? new LivenessPresence(path, live, attack, [], null, "no face in any frame")
                     : new LivenessPresence(path, live, attack, [.. faces.Select(x => x.Liveness!.Value)], Access.AccessPolicy.PresenceLiveness(faces, "track"), null, cues);
@@ -176,6 +189,20 @@ public static class LivenessEvaluation
             progress?.Report(p);
         }
         return result;
+    }
+
+    /// <summary>Laplacian variance over intensity variance of the face box resampled to 112x112 grey: fine detail whatever the lighting.</summary>
+    public static float Detail(RgbImage frame, BoxF box)
+    {
+        var crop = ImageSampler.WarpImage(frame, Affine2.BoxToGrid(box, 112, 112), 112, 112);
+        double sum = 0, sq = 0;
+        for (var i = 0; i < 112 * 112; i++)
+        {
+            var g = 0.299 * crop.Data[3 * i] + 0.587 * crop.Data[3 * i + 1] + 0.114 * crop.Data[3 * i + 2];
+            sum += g; sq += g * g;
+        }
+        var variance = sq / (112 * 112) - (sum / (112 * 112)) * (sum / (112 * 112));
+        return (float)(FaceQualityMeter.LaplacianVariance(crop) / (variance + 1));
     }
 
     /// <summary>Live scores as genuine, spoof scores as impostor: FAR is APCER and 1 - TAR is BPCER.</summary>

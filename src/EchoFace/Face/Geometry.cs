@@ -55,6 +55,33 @@ public readonly record struct Affine2(float A, float B, float C, float D, float 
     public static Affine2 BoxToGrid(in BoxF box, int w, int h) =>
         new(box.Width / w, 0, 0, box.Height / h, box.X1, box.Y1);
 
+    /// <summary>
+    /// Least-squares general affine map taking <paramref name="src"/> onto <paramref name="dst"/> (three or more points; the 3x3 normal
+    /// equations solved by Cramer's rule, written here: nothing on the mirror fits so small a system without a matrix library).
+    /// </summary>
+    public static Affine2 Fit(ReadOnlySpan<Vector2> src, ReadOnlySpan<Vector2> dst)
+    {
+        if (src.Length != dst.Length || src.Length < 3) throw new ArgumentException("need three or more point pairs");
+        double sxx = 0, sxy = 0, syy = 0, sx = 0, sy = 0, n = src.Length;
+        double uxx = 0, uxy = 0, ux = 0, vxx = 0, vxy = 0, vx = 0;
+        for (var i = 0; i < src.Length; i++)
+        {
+            double x = src[i].X, y = src[i].Y, u = dst[i].X, v = dst[i].Y;
+            sxx += x * x; sxy += x * y; syy += y * y; sx += x; sy += y;
+            uxx += u * x; uxy += u * y; ux += u; vxx += v * x; vxy += v * y; vx += v;
+        }
+        // [sxx sxy sx; sxy syy sy; sx sy n] [a b t] = [Σux Σuy Σu]
+        double Det(double a1, double a2, double a3, double b1, double b2, double b3, double c1, double c2, double c3) =>
+            a1 * (b2 * c3 - b3 * c2) - a2 * (b1 * c3 - b3 * c1) + a3 * (b1 * c2 - b2 * c1);
+        var det = Det(sxx, sxy, sx, sxy, syy, sy, sx, sy, n);
+        if (Math.Abs(det) < 1e-9) throw new InvalidOperationException("source points are collinear");
+        (double, double, double) Solve(double r1, double r2, double r3) =>
+            (Det(r1, sxy, sx, r2, syy, sy, r3, sy, n) / det, Det(sxx, r1, sx, sxy, r2, sy, sx, r3, n) / det, Det(sxx, sxy, r1, sxy, syy, r2, sx, sy, r3) / det);
+        var (a, b, tx) = Solve(uxx, uxy, ux);
+        var (c, d, ty) = Solve(vxx, vxy, vx);
+        return new Affine2((float)a, (float)b, (float)c, (float)d, (float)tx, (float)ty);
+    }
+
     /// <summary>Least-squares similarity (rotation, uniform scale, translation) taking <paramref name="src"/> onto <paramref name="dst"/> (Umeyama 1991, closed form for 2-D).</summary>
     public static Affine2 Similarity(ReadOnlySpan<Vector2> src, ReadOnlySpan<Vector2> dst)
     {

@@ -138,7 +138,7 @@ public class AccessPolicyTests
     public void Bad_settings_are_refused_naming_the_key()
     {
         Assert.Contains("Access.LivenessMode", Assert.Throws<ArgumentException>(() => new AccessOptions { LivenessMode = "blink" }.Validate()).Message);
-        Assert.Contains("Access.ChallengeTurnDegrees", Assert.Throws<ArgumentException>(() => new AccessOptions { ChallengeTurnDegrees = 4 }.Validate()).Message);
+        Assert.Contains("Access.ChallengeTurnDegrees", Assert.Throws<ArgumentException>(() => new AccessOptions { ChallengeTurnDegrees = 6 }.Validate()).Message);
         Assert.Contains("Access.ChallengeSteps", Assert.Throws<ArgumentException>(() => new AccessOptions { ChallengeSteps = 0 }.Validate()).Message);
         Assert.Contains("Access.Policy", Assert.Throws<ArgumentException>(() => new AccessOptions { Policy = "face+iris" }.Validate()).Message);
         Assert.Contains("Access.Schedules.staff", Assert.Throws<ArgumentException>(() =>

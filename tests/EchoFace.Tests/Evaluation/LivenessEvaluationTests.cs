@@ -49,12 +49,17 @@ public class LivenessEvaluationTests(PipelineFixture fixture) : IClassFixture<Pi
         Assert.True(presence.GetProperty("acer").GetDouble() <= frame.GetProperty("acer").GetDouble());
 
         // each cue measured alone and beside the model; on NUAA neither blink nor motion adds anything (README "Liveness")
-        Assert.Equal(["fr_liveness", "blink", "fr_liveness", "head"], json.GetProperty("cues").EnumerateArray().Select(c => c.GetProperty("cue").GetString()!.Split(' ')[0]));
+        Assert.Equal(["fr_liveness", "blink", "fr_liveness", "head", "non-planar", "fr_liveness", "texture", "fr_liveness"],
+            json.GetProperty("cues").EnumerateArray().Select(c => c.GetProperty("cue").GetString()!.Split(' ')[0]));
         var blink = json.GetProperty("cues")[1];
         Assert.InRange(blink.GetProperty("liveMedian").GetDouble(), 0, 1);
         Assert.True(blink.GetProperty("eer").GetDouble() > 0.05, "the eye model separates NUAA's prints from live people far worse than fr_liveness");
         var motion = json.GetProperty("cues")[3];
         Assert.True(motion.GetProperty("spoofMedian").GetDouble() > motion.GetProperty("liveMedian").GetDouble(), "NUAA's hand-held prints move more than its still subjects");
+        // ...but a print moves as a plane: its landmarks follow an affine map, a head's do not
+        var planar = json.GetProperty("cues")[4];
+        Assert.True(planar.GetProperty("spoofMedian").GetDouble() * 4 < planar.GetProperty("liveMedian").GetDouble(), planar.ToString());
+        Assert.All(json.GetProperty("presences").EnumerateArray(), p => Assert.InRange(p.GetProperty("cues").GetProperty("nonPlanar").GetDouble(), 0, 1));
     }
 
     [Fact]

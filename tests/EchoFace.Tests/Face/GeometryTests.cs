@@ -38,4 +38,18 @@ public class GeometryTests
         Assert.Equal(0.9f, kept[0].Score);
         Assert.Equal(0.75f, kept[1].Score);
     }
+
+    [Fact]
+    public void Affine_fit_recovers_a_shear_exactly_and_leaves_a_non_planar_move_as_residual()
+    {
+        var known = new Affine2(1.1f, 0.3f, -0.2f, 0.9f, 5, -7);
+        Vector2[] src = [new(0, 0), new(10, 0), new(0, 10), new(7, 3), new(-4, 6)];
+        var dst = src.Select(known.Apply).ToArray();
+        var fit = Affine2.Fit(src, dst);
+        foreach (var p in src) Assert.True(Vector2.Distance(known.Apply(p), fit.Apply(p)) < 1e-3f);
+        dst[3] += new Vector2(2, 0); // one point moves on its own, as a nose does when a head turns
+        fit = Affine2.Fit(src, dst);
+        Assert.True(Vector2.Distance(dst[3], fit.Apply(src[3])) > 0.5f);
+        Assert.Throws<InvalidOperationException>(() => Affine2.Fit([new(0, 0), new(1, 1), new(2, 2)], [new(0, 0), new(1, 1), new(2, 2)]));
+    }
 }
