@@ -91,7 +91,7 @@ internal static class FaceCommands
             var decoded = ctx.Decode(p.GetValue(image)!);
             var recognized = ctx.Recognizer.Identify(decoded);
             if (p.GetValue(annotate) is { } outPath)
-                FaceAnnotator.Write(decoded, [.. recognized.Select(r => new FaceLabel(r.Face, $"{r.IdentityId ?? "unknown"} {F(r.Score)}", r.IdentityId is not null))], outPath);
+                FaceAnnotator.Write(decoded, [.. recognized.Select(r => new FaceLabel(r.Face, FormattableString.Invariant($"{r.IdentityId ?? "unknown"} {F(r.Score)} yaw {r.Face.Quality.Yaw:+0;-0} deg"), r.IdentityId is not null))], outPath);
             if (ctx.Json)
             {
                 o.Json(new
