@@ -122,7 +122,7 @@ public partial class LivenessChallengeDoorTests(PipelineFixture fixture) : IClas
         using var camera = new LiveCamera(fifo, poses, "empty");
         var settings = new Dictionary<string, string>
         {
-            ["ECHOFACE__Access__LivenessMode"] = "challenge", ["ECHOFACE__Access__ChallengeSeconds"] = "6", ["ECHOFACE__Access__ReentrySeconds"] = "0",
+            ["ECHOFACE__Access__LivenessMode"] = "challenge", ["ECHOFACE__Access__ChallengeSeconds"] = "8", ["ECHOFACE__Access__ReentrySeconds"] = "0",
         };
         using var daemon = new DaemonProcess(null, _cli.DataDirectory, "door-1", settings, camera: $"file:{fifo}");
         camera.Start();
@@ -168,7 +168,7 @@ public partial class LivenessChallengeDoorTests(PipelineFixture fixture) : IClas
         Assert.All(decisions, d => Assert.Equal("dorsey", d.GetProperty("identity").GetString()));
         string Field(int i, string name) => decisions[i].GetProperty(name).GetString()!;
         Assert.Equal(("denied", "challenge_failed"), (Field(0, "outcome"), Field(0, "reason")));
-        Assert.Matches("no (left|right) turn within 6 s", Field(0, "detail"));
+        Assert.Matches("no (left|right) turn within 8 s", Field(0, "detail"));
         Assert.Equal(("denied", "challenge_failed"), (Field(1, "outcome"), Field(1, "reason")));
         Assert.Contains($"when asked {first}", Field(1, "detail"));
         Assert.Equal(("granted", "face match and liveness challenge"), (Field(2, "outcome"), Field(2, "reason")));
