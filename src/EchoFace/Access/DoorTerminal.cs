@@ -118,8 +118,11 @@ public sealed class DoorTerminal
                 var track = tracks[i];
                 Stats.FacesAnalyzed++;
                 if (track.Decided) continue;
-                // a turned face is what the challenge asks for: its yaw counts whatever its quality
-                if (track.Challenge is { } c) { c.Check.Observe(face.Quality.Yaw, now); continue; }
+                if (track.Challenge is { } c)
+                {
+                    Challenged(c.Check, c.Result.IdentityId!, face, now);
+                    continue;
+                }
                 if (face.Embedding is null || face.Quality.Score < _policy.Options.MinQuality) continue;
                 track.Observations.Add(new FaceObservation(face.Embedding, face.Quality.Score, face.Liveness, face.Box, face.Quality.Yaw));
             }
@@ -216,6 +219,25 @@ public sealed class DoorTerminal
         var steps = check.Steps.Select(s => s.ToString().ToLowerInvariant()).ToArray();
         _outbox.Append("prompt", _doorName, new { type = "liveness_challenge", identity = r.IdentityId, track = track.Id, turns = steps, seconds = o.ChallengeSeconds, say = check.Prompt });
         _log.LogInformation("Liveness challenge at {Door}, track {Track}: turn {Turns} within {Seconds} s", _doorName, track.Id, string.Join(" ", steps), o.ChallengeSeconds);
+    }
+
+    /// <summary>
+    /// One face of a presence being challenged: a face good enough to match must still be the person asked (else someone took
+    /// their place), and its yaw counts towards the turns whatever its quality (a turned face is what was asked for).
+    /// </summary>
+    private void Challenged(LivenessChallenge check, string identityId, FaceResult face, DateTimeOffset now)
+    {
+        if (face.Embedding is not null && face.Quality.Score >= _policy.Options.MinQuality)
+        {
+            float score;
+            lock (_decide) score = _faces.Gallery.Verify(identityId, face.Embedding) ?? -1;
+            if (score < _faces.Match.VerifyThreshold)
+            {
+                check.Replaced(score, _faces.Match.VerifyThreshold);
+                return;
+            }
+        }
+        check.Observe(face.Quality.Yaw, now);
     }
 
     /// <summary>A challenge has its outcome: the turns done lead on (grant, or the voice step-up), anything else is a denial.</summary>

@@ -15,6 +15,7 @@ public readonly record struct ChallengeState(ChallengeStatus Status, string Deta
 /// Yaw is read as where the nose sits between the jaw ends; a flat print or screen turned in front of the camera keeps those
 /// ratios (an affine view of a plane), so it does not turn, and a replayed video turns the asked way by chance only (one in
 /// 2^steps; a wrong turn fails at once). Between two turns the person comes back to within half a turn of where they started.
+/// The door also checks that the face stays the one asked (<see cref="Replaced"/>): a print cannot hand over to a live stranger.
 /// </summary>
 public sealed class LivenessChallenge
 {
@@ -69,6 +70,14 @@ public sealed class LivenessChallenge
         if (State.Status == ChallengeStatus.Pending && now > Deadline)
             State = new(ChallengeStatus.Failed, Trace(FormattableString.Invariant($"no {Steps[_step].ToString().ToLowerInvariant()} turn within {(Deadline - _start).TotalSeconds:0.#} s")));
         return State.Status == ChallengeStatus.Failed;
+    }
+
+    /// <summary>A face on the presence no longer matches the person asked to turn: someone else took their place.</summary>
+    public ChallengeState Replaced(float score, float threshold)
+    {
+        if (State.Status == ChallengeStatus.Pending)
+            State = new(ChallengeStatus.Failed, Trace(FormattableString.Invariant($"a different face during the challenge (match {score:F2} < {threshold:F2})")));
+        return State;
     }
 
     /// <summary>The presence ended (the face left) before the last turn.</summary>

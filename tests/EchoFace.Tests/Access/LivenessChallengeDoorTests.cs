@@ -105,7 +105,7 @@ public partial class LivenessChallengeDoorTests(PipelineFixture fixture) : IClas
     private static int Count(DaemonProcess daemon, string text) => Regex.Count(daemon.Log, Regex.Escape(text));
 
     [Fact]
-    public void A_person_who_turns_as_asked_is_let_in_and_a_turned_print_or_a_wrong_turn_is_not()
+    public void A_person_who_turns_as_asked_is_let_in_and_a_turned_print_a_wrong_turn_or_a_stand_in_is_not()
     {
         Assert.Equal(0, _cli.Run("enroll", "dorsey", "--name", "Jack Dorsey", Photo("img59.jpg"), Photo("img62.jpg")).ExitCode);
         string Framed(string file) => HeadTurnFrames.Framed(fixture.Pipeline, Photo(file), Path.Combine(_dir, file + ".png"));
@@ -116,6 +116,7 @@ public partial class LivenessChallengeDoorTests(PipelineFixture fixture) : IClas
             // the worst case measured in HeadTurnTests: a print held close to the lens, turned 45 degrees either way
             ["print-left"] = HeadTurnFrames.TurnedPrint(front, 45, 1.2, Path.Combine(_dir, "print-left.png")),
             ["print-right"] = HeadTurnFrames.TurnedPrint(front, -45, 1.2, Path.Combine(_dir, "print-right.png")),
+            ["stranger"] = HeadTurnFrames.Framed(fixture.Pipeline, TestEnvironment.Data("faces", "photos", "df_jeff_bezos", "img21.jpg"), Path.Combine(_dir, "bezos.png")),
             ["empty"] = TestEnvironment.Ffmpeg(Path.Combine(_dir, "empty.png"), "-v", "error", "-f", "lavfi", "-i", "color=gray:s=640x480", "-frames:v", "1"),
         };
         var fifo = Path.Combine(_dir, "camera.y4m");
@@ -148,9 +149,17 @@ public partial class LivenessChallengeDoorTests(PipelineFixture fixture) : IClas
         camera.Pose = "empty";
         Thread.Sleep(2500);
 
-        // 3. he turns as asked, coming back between the turns
+        // 3. someone else steps into his place and turns
         camera.Pose = "front";
-        var asked = Challenge(daemon, 3);
+        Challenge(daemon, 3);
+        camera.Pose = "stranger";
+        Until(daemon, () => Count(daemon, "Access denied") >= 3, "third denial");
+        camera.Pose = "empty";
+        Thread.Sleep(2500);
+
+        // 4. he turns as asked, coming back between the turns
+        camera.Pose = "front";
+        var asked = Challenge(daemon, 4);
         foreach (var turn in asked)
         {
             camera.Pose = turn;
@@ -158,26 +167,28 @@ public partial class LivenessChallengeDoorTests(PipelineFixture fixture) : IClas
             camera.Pose = "front";
             Thread.Sleep(1000);
         }
-        Until(daemon, () => Count(daemon, "Access granted") >= 1 || Count(daemon, "Access denied") >= 3, "third decision");
+        Until(daemon, () => Count(daemon, "Access granted") >= 1 || Count(daemon, "Access denied") >= 4, "fourth decision");
         camera.Pose = "empty";
         Assert.True(daemon.Stop(), daemon.Log);
 
         using var outbox = new EventOutbox(Path.Combine(_cli.DataDirectory, "echoface.db"));
         var decisions = outbox.Read(kind: "access", includeSent: true).Select(e => JsonDocument.Parse(e.Payload).RootElement).ToList();
-        Assert.True(decisions.Count == 3, daemon.Log);
+        Assert.True(decisions.Count == 4, daemon.Log);
         Assert.All(decisions, d => Assert.Equal("dorsey", d.GetProperty("identity").GetString()));
         string Field(int i, string name) => decisions[i].GetProperty(name).GetString()!;
         Assert.Equal(("denied", "challenge_failed"), (Field(0, "outcome"), Field(0, "reason")));
         Assert.Matches("no (left|right) turn within 8 s", Field(0, "detail"));
         Assert.Equal(("denied", "challenge_failed"), (Field(1, "outcome"), Field(1, "reason")));
         Assert.Contains($"when asked {first}", Field(1, "detail"));
-        Assert.Equal(("granted", "face match and liveness challenge"), (Field(2, "outcome"), Field(2, "reason")));
-        Assert.Contains($"turned {asked[0]} ", Field(2, "detail"));
-        Assert.Contains($", {asked[1]} ", Field(2, "detail"));
+        Assert.Equal(("denied", "challenge_failed"), (Field(2, "outcome"), Field(2, "reason")));
+        Assert.Contains("a different face during the challenge", Field(2, "detail"));
+        Assert.Equal(("granted", "face match and liveness challenge"), (Field(3, "outcome"), Field(3, "reason")));
+        Assert.Contains($"turned {asked[0]} ", Field(3, "detail"));
+        Assert.Contains($", {asked[1]} ", Field(3, "detail"));
 
         var prompts = outbox.Read(kind: "prompt", includeSent: true).Select(e => JsonDocument.Parse(e.Payload).RootElement).ToList();
-        Assert.Equal(3, prompts.Count);
+        Assert.Equal(4, prompts.Count);
         Assert.All(prompts, p => Assert.Equal("liveness_challenge", p.GetProperty("type").GetString()));
-        Assert.Equal(asked, prompts[2].GetProperty("turns").EnumerateArray().Select(t => t.GetString()!).ToArray());
+        Assert.Equal(asked, prompts[3].GetProperty("turns").EnumerateArray().Select(t => t.GetString()!).ToArray());
     }
 }

@@ -48,6 +48,17 @@ public class LivenessChallengeTests
     }
 
     [Fact]
+    public void A_face_that_no_longer_matches_fails_the_challenge_even_after_the_turns_began()
+    {
+        var c = Challenge(false, Turn.Left, Turn.Right);
+        Feed(c, 16);
+        Assert.Equal(ChallengeStatus.Failed, c.Replaced(0.12f, 0.4f).Status);
+        Assert.Contains("turned left", c.State.Detail);
+        Assert.Contains("a different face during the challenge (match 0.12 < 0.40)", c.State.Detail);
+        Assert.Equal(ChallengeStatus.Failed, c.Observe(3, T0.AddSeconds(1)).Status);
+    }
+
+    [Fact]
     public void A_mirrored_camera_swaps_the_sides()
     {
         Assert.Equal(ChallengeStatus.Passed, Feed(Challenge(true, Turn.Right), 15).Status);
