@@ -139,6 +139,9 @@ internal static class ApiEndpoints
         // the shelf display polls this: the opted-in customer last seen and their products, empty (204) once they have gone
         v1.MapGet("/shelf/latest", () => daemon.ShelfCustomer is { } c ? Results.Json(c) : Results.NoContent()).Role(ApiRole.Read)
             .WithSummary("Retail: the customer the shelf display shows (customer_seen within Retail.DisplaySeconds), or 204").Produces<Access.CustomerSeen>().Produces(204);
+        v1.MapGet("/snapshots/{name}", (string name) => Snapshot(name)).Role(ApiRole.Enrol)
+            .WithSummary("The picture of a door decision (its access event's snapshot): the presence's best frame, face boxed and labelled, JPEG")
+            .Produces(200, contentType: "image/jpeg").Problems(400, 404);
         v1.MapGet("/stats", () => Stats(daemon.Api!)).Role(ApiRole.Read)
             .WithSummary("Requests, outcomes, latency percentiles per endpoint, provider and models in use").Produces<object>();
         v1.MapGet("/models", () => Models(daemon.Api!)).Role(ApiRole.Read)
@@ -146,6 +149,12 @@ internal static class ApiEndpoints
         v1.MapPut("/models/active", (ActiveModelRequest body, CancellationToken cancel) => SetActiveAsync(daemon.Api!, body, cancel)).Role(ApiRole.Admin)
             .WithSummary("Switch the face or voice embedder live among the manifest's; templates of another model are reported as needing re-enrolment (409 unless reEnrol: true), never mixed")
             .Produces<object>().Problems(400, 404, 409, 422);
+
+        IResult Snapshot(string name)
+        {
+            if (!Access.DecisionSnapshots.IsName(name)) return Problem(400, $"'{name}' is not a snapshot name (an access event's snapshot field, e.g. 20261130T101500123Z-t4.jpg)");
+            return daemon.Snapshots?.Find(name) is { } path ? Results.File(path, "image/jpeg") : Problem(404, $"no snapshot {name} (only the newest Access.SnapshotKeep are kept)");
+        }
 
         async Task<IResult> RegisterAsync(HttpContext http, CancellationToken cancel)
         {

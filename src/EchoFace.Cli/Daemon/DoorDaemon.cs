@@ -57,6 +57,8 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
     public string Provider => _pipeline?.Provider ?? "";
     public DateTimeOffset LastFrameAt { get; private set; }
     /// <summary>The customer the shelf display shows: the last one seen, while within Retail.DisplaySeconds.</summary>
+    /// <summary>Where the door's decision pictures are (the API serves them by name).</summary>
+    public DecisionSnapshots? Snapshots => _terminal?.Snapshots;
     public CustomerSeen? ShelfCustomer =>
         _terminal?.LatestCustomer is { } c && DateTimeOffset.UtcNow - c.At <= TimeSpan.FromSeconds(config.Retail.DisplaySeconds) ? c : null;
     /// <summary>Why the camera stream could not be read at all (a corrupt file): `run` exits 2 with it.</summary>
@@ -105,6 +107,7 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
         {
             // built whatever the policy, so a fleet may switch a camera to retail without a restart
             Shelf = new ShelfRecommendations(lists, LoadRecommender(), config.Retail.TopK),
+            Snapshots = new DecisionSnapshots(Path.Combine(request.DataDirectory, "snapshots"), () => config.Access.SnapshotKeep, loggers.CreateLogger("EchoFace.Access")),
         };
         _terminal.Decided += d =>
         {

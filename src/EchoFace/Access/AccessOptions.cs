@@ -109,6 +109,8 @@ public sealed class AccessOptions
     public Dictionary<string, List<ScheduleRule>> Schedules { get; set; } = new();
     /// <summary>IANA time zone for schedules (default: the system's).</summary>
     public string? TimeZone { get; set; }
+    /// <summary>Door decisions keep a picture each (the presence's best frame, annotated) in DATA/snapshots: the newest this many; 0 keeps none.</summary>
+    public int SnapshotKeep { get; set; } = 1000;
     /// <summary>face+voice: how long to listen after the prompt.</summary>
     public double VoiceListenSeconds { get; set; } = 5;
 
@@ -129,6 +131,7 @@ public sealed class AccessOptions
         if (MinFaces < 1 || MaxFaces < MinFaces) throw new ArgumentException($"Access.MinFaces must be >= 1 and MaxFaces >= MinFaces (got {MinFaces}, {MaxFaces})");
         if (ReentrySeconds < 0 || TrackTimeoutSeconds <= 0 || FailureWindowSeconds <= 0 || LockoutSeconds < 0 || VoiceListenSeconds is <= 0 or > 60)
             throw new ArgumentException("Access: ReentrySeconds and LockoutSeconds must be >= 0, TrackTimeoutSeconds and FailureWindowSeconds > 0, VoiceListenSeconds in (0, 60]");
+        if (SnapshotKeep is < 0 or > 1_000_000) throw new ArgumentException($"Access.SnapshotKeep must be 0..1000000, not {SnapshotKeep}");
         if (MaxFailures < 1) throw new ArgumentException($"Access.MaxFailures must be >= 1, not {MaxFailures}");
         if (TrackIoU is <= 0 or >= 1) throw new ArgumentException($"Access.TrackIoU must be in (0, 1), not {TrackIoU}");
         foreach (var (group, rules) in Schedules)

@@ -16,7 +16,7 @@ public sealed record ModelsUsed(string Detector, string Embedder, string Embedde
 public sealed record AccessDecision(
     string Door, string Outcome, string Reason, string Policy, string? Identity, string? Name, string? Group, int Track, int Faces,
     float FaceScore, float FaceThreshold, float? Liveness, float LivenessThreshold, float Quality,
-    float? VoiceScore, float? VoiceThreshold, string? Detail, ModelsUsed Models, double PresenceMs, double FrameToDecisionMs);
+    float? VoiceScore, float? VoiceThreshold, string? Detail, ModelsUsed Models, double PresenceMs, double FrameToDecisionMs, string? Snapshot = null);
 
 /// <summary>Counts and latencies for health, metrics and the benchmark.</summary>
 public sealed class TerminalStats
@@ -75,6 +75,8 @@ public sealed class DoorTerminal
     public event Action<AccessDecision>? Decided;
     /// <summary>Under the retail policy: where a recognised, opted-in customer's products come from.</summary>
     public ShelfRecommendations? Shelf { get; init; }
+    /// <summary>Where door decisions leave their picture; null keeps none.</summary>
+    public DecisionSnapshots? Snapshots { get; init; }
     /// <summary>The last opted-in customer seen under the retail policy (what the shelf display shows).</summary>
     public CustomerSeen? LatestCustomer { get; private set; }
     /// <summary>Per-stage milliseconds of each frame (detect on every frame; the other stages only while a presence is open).</summary>
@@ -118,6 +120,7 @@ public sealed class DoorTerminal
                 var track = tracks[i];
                 Stats.FacesAnalyzed++;
                 if (track.Decided) continue;
+                KeepBest(track, frame, face);
                 if (track.Challenge is { } c)
                 {
                     Challenged(c.Check, c.Result.IdentityId!, face, now);
@@ -135,6 +138,14 @@ public sealed class DoorTerminal
         foreach (var gone in _tracker.Expire(now)) Over(gone, frame);
         Stats.Frame(watch.Elapsed.TotalMilliseconds);
         FrameAnalyzed?.Invoke(stages);
+    }
+
+    /// <summary>Copies the frame when this face is the presence's best so far (a few copies per presence; the camera reuses its buffers).</summary>
+    private void KeepBest(Track track, CameraFrame frame, FaceResult face)
+    {
+        if (Snapshots is null || _policy.Options.SnapshotKeep <= 0 || _policy.Options.Policy == Policies.Retail) return;
+        if (track.Best is { } best && best.Face.Quality.Score >= face.Quality.Score) return;
+        track.Best = (new Media.RgbImage(frame.Image.Width, frame.Image.Height, [.. frame.Image.Data]), face);
     }
 
     /// <summary>The stream has ended (a file source): every presence still open is over, and gets its decision now.</summary>
@@ -298,6 +309,11 @@ public sealed class DoorTerminal
     private void Final(Track track, CameraFrame frame, PolicyResult r, bool granted, string reason, float? voiceScore = null, float? voiceThreshold = null, string? detail = null)
     {
         AccessDecision decision;
+        // written before the event that names it, outside the lock (a JPEG takes a few milliseconds)
+        var snapshot = track.Best is { } best
+            ? Snapshots?.Save(best.Frame, best.Face, $"{r.IdentityId ?? "unknown"} {(granted ? "granted" : "denied")} {reason}", granted, _clock.GetUtcNow(), track.Id)
+            : null;
+        track.Best = null;
         lock (_decide)
         {
             var lockout = _policy.Record(r.IdentityId, granted);
@@ -306,7 +322,7 @@ public sealed class DoorTerminal
             var who = r.IdentityId is null ? null : _store.GetIdentity(r.IdentityId);
             decision = new AccessDecision(_doorName, granted ? "granted" : "denied", reason, _policy.Options.Policy, r.IdentityId, who?.DisplayName, who?.Group,
                 track.Id, r.Faces, r.FaceScore, _faces.Match.IdentifyThreshold, r.Liveness, _policy.Options.LivenessThreshold, r.Quality,
-                voiceScore, voiceThreshold, detail, _models, (now - track.FirstSeen).TotalMilliseconds, (now - frame.CapturedAt).TotalMilliseconds);
+                voiceScore, voiceThreshold, detail, _models, (now - track.FirstSeen).TotalMilliseconds, (now - frame.CapturedAt).TotalMilliseconds, snapshot);
             _outbox.Append("access", _doorName, decision, _door.State.ToString());
             if (lockout)
                 _outbox.Append("alarm", _doorName, new { type = "lockout", until = _policy.LockedUntil, failures = _policy.Options.MaxFailures, windowSeconds = _policy.Options.FailureWindowSeconds }, _door.State.ToString());

@@ -16,6 +16,8 @@ public sealed class Track(int id, BoxF box, DateTimeOffset now)
     public List<FaceObservation> Observations { get; } = [];
     /// <summary>Set once the presence has its decision (or is waiting for the voice step-up): no more analysis for it.</summary>
     public bool Decided { get; set; }
+    /// <summary>The presence's best-quality face so far and a copy of its frame: the decision's snapshot.</summary>
+    public (Media.RgbImage Frame, FaceResult Face)? Best { get; set; }
     /// <summary>The prompted head turns this presence must make (liveness mode challenge), and the policy's result they would confirm.</summary>
     public (LivenessChallenge Check, PolicyResult Result)? Challenge { get; set; }
 }

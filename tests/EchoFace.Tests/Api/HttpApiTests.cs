@@ -164,7 +164,11 @@ public class HttpApiTests
     [Fact]
     public async Task Every_error_is_a_problem_document_with_the_right_status_and_the_openapi_document_lists_every_endpoint()
     {
-        var read = Key("read");
+        var (read, enrol) = (Key("read"), Key("enrol"));
+        // a decision picture as the door leaves one (the door's own writing is tested in RunCommandTests)
+        var snapshot = Path.Combine(_cli.DataDirectory, "snapshots", "20261130T101500000Z-t1.jpg");
+        Directory.CreateDirectory(Path.GetDirectoryName(snapshot)!);
+        System.IO.File.Copy(Jolie[0], snapshot);
         var revoked = _cli.Run("api-key", "create", "--role", "admin", "--json").Json;
         Assert.Equal(0, _cli.Run("api-key", "revoke", revoked.GetProperty("id").GetString()!).ExitCode);
         var blank = TestEnvironment.Ffmpeg(Path.Combine(_dir, "blank.png"), "-f", "lavfi", "-i", "color=c=gray:s=320x240", "-frames:v", "1");
@@ -200,6 +204,17 @@ public class HttpApiTests
             }), HttpStatusCode.UnprocessableEntity, "no face found");
             await Problem(await reader.PostAsJsonAsync("/v1/compare", new { a = new[] { 1f, 0f }, b = new[] { 1f } }), HttpStatusCode.UnprocessableEntity, "differ in length");
 
+            // decision pictures: to enrol keys, by the name in the access event, nothing else
+            using (var enroller = Client(at, enrol))
+            {
+                var picture = await enroller.GetAsync("/v1/snapshots/20261130T101500000Z-t1.jpg");
+                Assert.Equal("image/jpeg", picture.Content.Headers.ContentType?.MediaType);
+                Assert.Equal(System.IO.File.ReadAllBytes(snapshot), await picture.Content.ReadAsByteArrayAsync());
+                await Problem(await enroller.GetAsync("/v1/snapshots/echoface.db"), HttpStatusCode.BadRequest, "is not a snapshot name");
+                await Problem(await enroller.GetAsync("/v1/snapshots/20261130T101500000Z-t2.jpg"), HttpStatusCode.NotFound, "no snapshot");
+            }
+            await Problem(await reader.GetAsync("/v1/snapshots/20261130T101500000Z-t1.jpg"), HttpStatusCode.Forbidden, "needs enrol");
+
             // the OpenAPI document parses without errors and lists every endpoint
             var text = await anonymous.GetStringAsync("/openapi.json");
             var parsed = Microsoft.OpenApi.OpenApiDocument.Parse(text, "json");
@@ -209,7 +224,7 @@ public class HttpApiTests
                      {
                          ("/v1/people", "post"), ("/v1/people", "get"), ("/v1/people/{id}", "get"), ("/v1/people/{id}", "delete"), ("/v1/recognize", "post"),
                          ("/v1/verify/{id}", "post"), ("/v1/compare", "post"), ("/v1/embeddings", "post"), ("/v1/stats", "get"), ("/v1/models", "get"),
-                         ("/v1/models/active", "put"), ("/v1/shelf/latest", "get"), ("/v1/collections/{name}/search", "post"),
+                         ("/v1/models/active", "put"), ("/v1/shelf/latest", "get"), ("/v1/collections/{name}/search", "post"), ("/v1/snapshots/{name}", "get"),
                      })
                 Assert.True(paths.TryGetValue(path, out var item) && item.Operations!.Keys.Any(k => k.ToString().Equals(method, StringComparison.OrdinalIgnoreCase)), $"{method} {path} missing");
 

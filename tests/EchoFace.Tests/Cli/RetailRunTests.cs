@@ -55,6 +55,7 @@ public class RetailRunTests
         // once the consent is withdrawn, the same person is not reported any more
         Assert.Equal(0, _cli.Run("customers", "opt-out", "jolie").ExitCode);
         Assert.Empty(Run(video).Events);
+        Assert.False(Directory.Exists(Path.Combine(_cli.DataDirectory, "snapshots")), "a shelf camera keeps no picture of anyone");
         Assert.Contains(_cli.Run("people", "show", "jolie", "--json").Json.GetProperty("audit").EnumerateArray(), a => a.GetProperty("action").GetString() == "opt-out");
     }
 

@@ -43,11 +43,16 @@ public class RunCommandTests
         Assert.Equal("face+liveness", granted.GetProperty("policy").GetString());
         Assert.True(granted.GetProperty("faceScore").GetSingle() >= granted.GetProperty("faceThreshold").GetSingle());
         Assert.Equal("fr_feature", granted.GetProperty("models").GetProperty("embedder").GetString());
+        // the picture behind the decision: the presence's best frame, boxed and labelled, with the aligned crop below it
+        var snapshot = Path.Combine(_cli.DataDirectory, "snapshots", granted.GetProperty("snapshot").GetString()!);
+        var picture = ImageDecoder.DecodeFile(snapshot);
+        Assert.True(picture.Width == 640 && picture.Height > 480, $"{picture.Width}x{picture.Height}");
 
         var stranger = TestEnvironment.Video(Path.Combine(_dir, "bezos.mp4"), 2, 0, CliRunner.Photos("df_jeff_bezos")[0]);
         var denied = Assert.Single(Decisions(Run(stranger)));
         Assert.Equal("denied", denied.GetProperty("outcome").GetString());
         Assert.Equal("unknown_face", denied.GetProperty("reason").GetString());
+        Assert.True(File.Exists(Path.Combine(_cli.DataDirectory, "snapshots", denied.GetProperty("snapshot").GetString()!)));
     }
 
     private string NuaaVideo(string label, string subject, int count) =>
