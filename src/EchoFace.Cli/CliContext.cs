@@ -19,6 +19,7 @@ public sealed class CliContext : IDisposable
     private InferenceSessionFactory? _factory;
     private FacePipeline? _pipeline;
     private GalleryStore? _store;
+    private TemplateCipher? _cipher;
     private FaceRecognizer? _recognizer;
     private VoicePipeline? _voice;
     private VoiceRecognizer? _voiceRecognizer;
@@ -60,9 +61,12 @@ public sealed class CliContext : IDisposable
 
     public FacePipeline Pipeline => _pipeline ??= new FacePipeline(Factory, Config.Face);
 
-    public GalleryStore Store => _store ??= new GalleryStore(
-        Path.Combine(DataDirectory, Config.Storage.Database),
-        TemplateCipher.FromKeyFile(Path.Combine(DataDirectory, Config.Storage.KeyFile)));
+    public TemplateCipher Cipher => _cipher ??= TemplateCipher.FromKeyFile(Path.Combine(DataDirectory, Config.Storage.KeyFile));
+
+    public GalleryStore Store => _store ??= new GalleryStore(Path.Combine(DataDirectory, Config.Storage.Database), Cipher);
+
+    public Access.DecisionSnapshots Snapshots =>
+        Access.DecisionSnapshots.In(DataDirectory, Cipher, () => Config.Access.SnapshotKeep, LoggerFactory.CreateLogger("EchoFace.Access"));
 
     public FaceRecognizer Recognizer => _recognizer ??= new FaceRecognizer(Pipeline, Store, Config.Match,
         Manifest.Get(Config.Face.Embedder).Sha256[..12]);

@@ -18,7 +18,7 @@ public static class EchoFaceCli
                      FaceCommands.Enroll(globals, output), FaceCommands.Identify(globals, output), FaceCommands.Verify(globals, output),
                      FaceCommands.Faces(globals, output), VoiceCommands.Build(globals, output), PeopleCommands.Build(globals, output), ModelsCommands.Build(globals, output),
                      EvalCommands.Build(globals, output), RunCommand.Build(globals, output), FleetCommands.Build(globals, output),
-                     RecommendCommands.Build(globals, output), CustomerCommands.Build(globals, output), ApiKeyCommands.Build(globals, output), BenchCommands.Build(globals, output), CollectionCommands.Build(globals, output), ConfigCommands.Build(globals, output),
+                     RecommendCommands.Build(globals, output), CustomerCommands.Build(globals, output), SnapshotCommands.Build(globals, output), ApiKeyCommands.Build(globals, output), BenchCommands.Build(globals, output), CollectionCommands.Build(globals, output), ConfigCommands.Build(globals, output),
                  })
             root.Subcommands.Add(command);
 

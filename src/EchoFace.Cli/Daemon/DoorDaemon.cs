@@ -84,7 +84,8 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
         Sync.ConfigShadow.CopyInto(face, config.Face);
         face.PadOnMiss = 0;
         _pipeline = Own(new FacePipeline(factory, face));
-        var store = Own(new GalleryStore(db, TemplateCipher.FromKeyFile(Path.Combine(request.DataDirectory, config.Storage.KeyFile))));
+        var cipher = TemplateCipher.FromKeyFile(Path.Combine(request.DataDirectory, config.Storage.KeyFile));
+        var store = Own(new GalleryStore(db, cipher));
         var faces = new FaceRecognizer(_pipeline, store, config.Match, manifest.Get(config.Face.Embedder).Sha256[..12]);
         _faceTemplates = faces.Gallery.TemplateCount;
         // the voice models load whatever the policy, so a fleet may switch a door to face+voice without a restart
@@ -107,7 +108,7 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
         {
             // built whatever the policy, so a fleet may switch a camera to retail without a restart
             Shelf = new ShelfRecommendations(lists, LoadRecommender(), config.Retail.TopK),
-            Snapshots = new DecisionSnapshots(Path.Combine(request.DataDirectory, "snapshots"), () => config.Access.SnapshotKeep, loggers.CreateLogger("EchoFace.Access")),
+            Snapshots = DecisionSnapshots.In(request.DataDirectory, cipher, () => config.Access.SnapshotKeep, loggers.CreateLogger("EchoFace.Access")),
         };
         _terminal.Decided += d =>
         {

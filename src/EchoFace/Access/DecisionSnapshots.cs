@@ -1,18 +1,29 @@
+using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using EchoFace.Face;
 using EchoFace.Media;
+using EchoFace.Storage;
 using Microsoft.Extensions.Logging;
+using SkiaSharp;
 
 namespace EchoFace.Access;
 
 /// <summary>
 /// The picture behind each door decision: the presence's best frame with the face boxed, its landmarks, a label (who, outcome,
-/// reason) and the aligned crop, as a JPEG named in the decision's event, so an operator can look rather than read. Only the newest
-/// <c>Access.SnapshotKeep</c> are kept; the directory is the owner's only (faces are personal data). Retail writes none.
+/// reason) and the aligned crop, as a JPEG named in the decision's event, so an operator can look rather than read. Sealed at rest
+/// like the templates (AES-256-GCM under a key derived from the template key, the name as associated data), owner-only, and only
+/// the newest <c>Access.SnapshotKeep</c> kept. Retail writes none.
 /// </summary>
-public sealed partial class DecisionSnapshots(string directory, Func<int> keep, ILogger logger)
+public sealed partial class DecisionSnapshots(string directory, TemplateCipher templateKey, Func<int> keep, ILogger logger)
 {
+    private const string Suffix = ".sealed";
+    private readonly TemplateCipher _cipher = new(templateKey.DeriveKey("echoface decision snapshots"));
+
     public string Directory { get; } = directory;
+
+    /// <summary>The store of a data directory (its snapshots/ folder), as the daemon writes it and the CLI reads it.</summary>
+    public static DecisionSnapshots In(string dataDirectory, TemplateCipher templateKey, Func<int> keep, ILogger logger) =>
+        new(Path.Combine(dataDirectory, "snapshots"), templateKey, keep, logger);
 
     [GeneratedRegex(@"^\d{8}T\d{9}Z-t\d+\.jpg$")]
     private static partial Regex Name();
@@ -20,15 +31,23 @@ public sealed partial class DecisionSnapshots(string directory, Func<int> keep, 
     /// <summary>A name this store could have written (anything else, a path included, is refused before touching the disk).</summary>
     public static bool IsName(string name) => Name().IsMatch(name);
 
-    /// <summary>The file of a snapshot, or null when there is none by that name.</summary>
-    public string? Find(string name)
+    /// <summary>The names kept, oldest first.</summary>
+    public IReadOnlyList<string> List() =>
+        System.IO.Directory.Exists(Directory)
+            ? [.. System.IO.Directory.GetFiles(Directory, "*" + Suffix).Select(f => Path.GetFileName(f)[..^Suffix.Length]).Where(IsName).Order(StringComparer.Ordinal)]
+            : [];
+
+    /// <summary>The JPEG of a snapshot, or null when there is none by that name; a file that does not open under this key is an error naming it.</summary>
+    public byte[]? Read(string name)
     {
         if (!IsName(name)) return null;
-        var path = Path.Combine(Directory, name);
-        return File.Exists(path) ? path : null;
+        var path = Path.Combine(Directory, name + Suffix);
+        if (!File.Exists(path)) return null;
+        try { return _cipher.OpenBytes(File.ReadAllBytes(path), name); }
+        catch (CryptographicException) { throw new InvalidDataException($"snapshot {name} does not open with this device's template key (damaged, or sealed under another key)"); }
     }
 
-    /// <summary>Writes the snapshot (whole or not at all) and prunes the oldest; the file's name, or null when it could not be written.</summary>
+    /// <summary>Writes the snapshot (whole or not at all) and prunes the oldest; the snapshot's name, or null when it could not be written.</summary>
     public string? Save(RgbImage frame, FaceResult face, string label, bool granted, DateTimeOffset at, int track)
     {
         if (keep() <= 0) return null;
@@ -40,7 +59,13 @@ public sealed partial class DecisionSnapshots(string directory, Func<int> keep, 
                 if (OperatingSystem.IsWindows()) System.IO.Directory.CreateDirectory(Directory);
                 else System.IO.Directory.CreateDirectory(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             }
-            FaceAnnotator.Write(frame, [new FaceLabel(face, label, granted)], Path.Combine(Directory, name));
+            byte[] jpeg;
+            using (var picture = FaceAnnotator.Render(frame, [new FaceLabel(face, label, granted)])) jpeg = ImageEncoder.Encode(picture, SKEncodedImageFormat.Jpeg);
+            var path = Path.Combine(Directory, name + Suffix);
+            var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            using (var file = new FileStream(path + ".part", options)) file.Write(_cipher.SealBytes(jpeg, name));
+            File.Move(path + ".part", path, overwrite: true);
             Prune();
             return name;
         }
@@ -54,7 +79,7 @@ public sealed partial class DecisionSnapshots(string directory, Func<int> keep, 
     /// <summary>Deletes the oldest snapshots beyond the number to keep (names sort by time).</summary>
     private void Prune()
     {
-        var files = System.IO.Directory.GetFiles(Directory, "*.jpg").Where(f => IsName(Path.GetFileName(f))).Order(StringComparer.Ordinal).ToList();
-        for (var i = 0; i < files.Count - keep(); i++) File.Delete(files[i]);
+        var names = List();
+        for (var i = 0; i < names.Count - keep(); i++) File.Delete(Path.Combine(Directory, names[i] + Suffix));
     }
 }

@@ -10,10 +10,16 @@ public static class FaceAnnotator
 {
     public static void Write(RgbImage image, IReadOnlyList<FaceLabel> faces, string path)
     {
+        using var bitmap = Render(image, faces);
+        ImageEncoder.Save(bitmap, path);
+    }
+
+    public static SKBitmap Render(RgbImage image, IReadOnlyList<FaceLabel> faces)
+    {
         const int crop = FaceEmbedder.Size;
         var stripHeight = faces.Count > 0 ? crop + 24 : 0;
         var width = Math.Max(image.Width, faces.Count * (crop + 8));
-        using var canvasBitmap = new SKBitmap(width, image.Height + stripHeight);
+        var canvasBitmap = new SKBitmap(width, image.Height + stripHeight);
         using var canvas = new SKCanvas(canvasBitmap);
         canvas.Clear(SKColors.Black);
         using (var photo = ImageEncoder.ToBitmap(image)) canvas.DrawBitmap(photo, 0, 0);
@@ -48,6 +54,6 @@ public static class FaceAnnotator
                 canvas.DrawText($"#{i} q={face.Quality.Score:F2}", x, y - 5, smallFont, fill);
             }
         }
-        ImageEncoder.Save(canvasBitmap, path);
+        return canvasBitmap;
     }
 }

@@ -30,10 +30,16 @@ public static class ImageEncoder
             _ => throw new BadInputException($"cannot write {path}: use a .png or .jpg file name"),
         };
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var bytes = Encode(bitmap, format);
+        var tmp = path + ".part";
+        File.WriteAllBytes(tmp, bytes);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    public static byte[] Encode(SKBitmap bitmap, SKEncodedImageFormat format)
+    {
         using var image = SKImage.FromBitmap(bitmap);
         using var data = image.Encode(format, 92);
-        var tmp = path + ".part";
-        using (var stream = File.Create(tmp)) data.SaveTo(stream);
-        File.Move(tmp, path, overwrite: true);
+        return data.ToArray();
     }
 }

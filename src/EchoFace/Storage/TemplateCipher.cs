@@ -43,9 +43,20 @@ public sealed class TemplateCipher
     /// <summary>A 32-byte key for another use of the same secret (HMAC-SHA256 of the purpose), so one key file protects everything.</summary>
     public byte[] DeriveKey(string purpose) => HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes(purpose));
 
-    public byte[] Seal(ReadOnlySpan<float> vector, string associated)
+    public byte[] Seal(ReadOnlySpan<float> vector, string associated) => SealBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(vector), associated);
+
+    public float[] Open(ReadOnlySpan<byte> sealedBlob, string associated)
     {
-        var plain = System.Runtime.InteropServices.MemoryMarshal.AsBytes(vector);
+        if (sealedBlob.Length < NonceSize + TagSize || (sealedBlob.Length - NonceSize - TagSize) % 4 != 0)
+            throw new CryptographicException("sealed template has an impossible length");
+        var vector = new float[(sealedBlob.Length - NonceSize - TagSize) / 4];
+        OpenInto(sealedBlob, System.Runtime.InteropServices.MemoryMarshal.AsBytes(vector.AsSpan()), associated);
+        return vector;
+    }
+
+    /// <summary>Any bytes (a decision snapshot), sealed the same way: nonce, tag, ciphertext.</summary>
+    public byte[] SealBytes(ReadOnlySpan<byte> plain, string associated)
+    {
         var sealedBlob = new byte[NonceSize + TagSize + plain.Length];
         var nonce = sealedBlob.AsSpan(0, NonceSize);
         RandomNumberGenerator.Fill(nonce);
@@ -54,14 +65,17 @@ public sealed class TemplateCipher
         return sealedBlob;
     }
 
-    public float[] Open(ReadOnlySpan<byte> sealedBlob, string associated)
+    public byte[] OpenBytes(ReadOnlySpan<byte> sealedBlob, string associated)
     {
-        if (sealedBlob.Length < NonceSize + TagSize || (sealedBlob.Length - NonceSize - TagSize) % 4 != 0)
-            throw new CryptographicException("sealed template has an impossible length");
-        var vector = new float[(sealedBlob.Length - NonceSize - TagSize) / 4];
+        if (sealedBlob.Length < NonceSize + TagSize) throw new CryptographicException("sealed data is shorter than its nonce and tag");
+        var plain = new byte[sealedBlob.Length - NonceSize - TagSize];
+        OpenInto(sealedBlob, plain, associated);
+        return plain;
+    }
+
+    private void OpenInto(ReadOnlySpan<byte> sealedBlob, Span<byte> plain, string associated)
+    {
         using var gcm = new AesGcm(_key, TagSize);
-        gcm.Decrypt(sealedBlob[..NonceSize], sealedBlob[(NonceSize + TagSize)..], sealedBlob.Slice(NonceSize, TagSize),
-            System.Runtime.InteropServices.MemoryMarshal.AsBytes(vector.AsSpan()), Encoding.UTF8.GetBytes(associated));
-        return vector;
+        gcm.Decrypt(sealedBlob[..NonceSize], sealedBlob[(NonceSize + TagSize)..], sealedBlob.Slice(NonceSize, TagSize), plain, Encoding.UTF8.GetBytes(associated));
     }
 }

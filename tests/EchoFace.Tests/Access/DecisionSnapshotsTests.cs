@@ -1,37 +1,59 @@
+using System.Security.Cryptography;
 using EchoFace.Access;
 using EchoFace.Face;
 using EchoFace.Media;
+using EchoFace.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EchoFace.Tests.Access;
 
-/// <summary>The decision pictures' store: names, retention, the owner-only folder, and nothing written when keeping none.</summary>
+/// <summary>The decision pictures' store: sealed at rest, names, retention, the owner-only folder, and nothing written when keeping none.</summary>
 public class DecisionSnapshotsTests
 {
-    private readonly string _dir = Path.Combine(TestEnvironment.TempDirectory(), "snapshots");
+    private readonly string _data = TestEnvironment.TempDirectory();
+    private readonly TemplateCipher _key = new(RandomNumberGenerator.GetBytes(32));
     private int _keep = 3;
     private static readonly DateTimeOffset T0 = new(2026, 11, 30, 10, 15, 0, TimeSpan.Zero);
 
-    private DecisionSnapshots Store() => new(_dir, () => _keep, NullLogger.Instance);
+    private DecisionSnapshots Store(TemplateCipher? key = null) => DecisionSnapshots.In(_data, key ?? _key, () => _keep, NullLogger.Instance);
 
-    private static FaceResult Face => new(new BoxF(200, 120, 420, 380), 0.9f, [], [], default, 0.9f, null);
+    /// <summary>A real photo and a face box on it (the door passes the pipeline's face; the annotation needs only its box here).</summary>
+    private static (RgbImage, FaceResult) Photo() =>
+        (ImageDecoder.DecodeFile(CliPhoto()), new FaceResult(new BoxF(60, 40, 200, 220), 0.9f, [], [], default, 0.9f, null));
+
+    private static string CliPhoto() => TestEnvironment.Data("faces", "photos", "df_jeff_bezos", "img21.jpg");
 
     [Fact]
-    public void Keeps_the_newest_and_names_only_what_it_could_have_written()
+    public void Keeps_the_newest_sealed_and_opens_them_only_under_the_same_key_and_name()
     {
         var store = Store();
-        var names = Enumerable.Range(0, 5).Select(i => store.Save(new RgbImage(640, 480), Face, "alice granted face match", true, T0.AddSeconds(i), i + 1)!).ToList();
+        var (frame, face) = Photo();
+        var names = Enumerable.Range(0, 5).Select(i => store.Save(frame, face, "bezos granted face match", true, T0.AddSeconds(i), i + 1)!).ToList();
         Assert.Equal("20261130T101500000Z-t1.jpg", names[0]);
-        Assert.Equal(names[2..], Directory.GetFiles(_dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
-        Assert.Null(store.Find(names[0])); // pruned
-        Assert.Equal(Path.Combine(_dir, names[4]), store.Find(names[4]));
-        Assert.Equal(640, ImageDecoder.DecodeFile(store.Find(names[4])!).Width);
+        Assert.Equal(names[2..], store.List());
+        Assert.Null(store.Read(names[0])); // pruned
+        var jpeg = store.Read(names[4])!;
+        Assert.Equal(frame.Width, ImageDecoder.Decode(jpeg, names[4]).Width);
+
+        // at rest: no JPEG to be read off the card, and the file opens only as what it was written as
+        var file = Path.Combine(store.Directory, names[4] + ".sealed");
+        var bytes = File.ReadAllBytes(file);
+        Assert.False(bytes.AsSpan().IndexOf(jpeg.AsSpan(0, 64)) >= 0, "the JPEG is in the clear");
+        Assert.Throws<InvalidDataException>(() => Store(new TemplateCipher(RandomNumberGenerator.GetBytes(32))).Read(names[4]));
+        File.Copy(file, Path.Combine(store.Directory, "20261130T101600000Z-t9.jpg.sealed"));
+        Assert.Throws<InvalidDataException>(() => store.Read("20261130T101600000Z-t9.jpg"));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(store.Directory));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+        }
+
         Assert.False(DecisionSnapshots.IsName("../echoface.db"));
         Assert.False(DecisionSnapshots.IsName("20261130T101500000Z-t1.jpg/../../x"));
-        if (!OperatingSystem.IsWindows()) Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(_dir));
+        Assert.Null(store.Read("../template.key"));
 
         _keep = 0;
-        Assert.Null(store.Save(new RgbImage(640, 480), Face, "bob denied", false, T0.AddSeconds(9), 9));
-        Assert.Equal(3, Directory.GetFiles(_dir).Length);
+        Assert.Null(store.Save(frame, face, "bob denied", false, T0.AddSeconds(99), 99));
+        Assert.DoesNotContain(store.List(), n => n.Contains("t99"));
     }
 }

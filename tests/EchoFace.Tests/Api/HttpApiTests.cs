@@ -166,9 +166,11 @@ public class HttpApiTests
     {
         var (read, enrol) = (Key("read"), Key("enrol"));
         // a decision picture as the door leaves one (the door's own writing is tested in RunCommandTests)
-        var snapshot = Path.Combine(_cli.DataDirectory, "snapshots", "20261130T101500000Z-t1.jpg");
-        Directory.CreateDirectory(Path.GetDirectoryName(snapshot)!);
-        System.IO.File.Copy(Jolie[0], snapshot);
+        var snapshots = EchoFace.Access.DecisionSnapshots.In(_cli.DataDirectory, EchoFace.Storage.TemplateCipher.FromKeyFile(Path.Combine(_cli.DataDirectory, "template.key")),
+            () => 10, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var snapshot = snapshots.Save(EchoFace.Media.ImageDecoder.DecodeFile(Jolie[0]), new EchoFace.Face.FaceResult(new EchoFace.Face.BoxF(10, 10, 90, 90), 0.9f, [], [], default, 0.9f, null),
+            "jolie granted", true, new DateTimeOffset(2026, 11, 30, 10, 15, 0, TimeSpan.Zero), 1);
+        Assert.Equal("20261130T101500000Z-t1.jpg", snapshot);
         var revoked = _cli.Run("api-key", "create", "--role", "admin", "--json").Json;
         Assert.Equal(0, _cli.Run("api-key", "revoke", revoked.GetProperty("id").GetString()!).ExitCode);
         var blank = TestEnvironment.Ffmpeg(Path.Combine(_dir, "blank.png"), "-f", "lavfi", "-i", "color=c=gray:s=320x240", "-frames:v", "1");
@@ -209,7 +211,7 @@ public class HttpApiTests
             {
                 var picture = await enroller.GetAsync("/v1/snapshots/20261130T101500000Z-t1.jpg");
                 Assert.Equal("image/jpeg", picture.Content.Headers.ContentType?.MediaType);
-                Assert.Equal(System.IO.File.ReadAllBytes(snapshot), await picture.Content.ReadAsByteArrayAsync());
+                Assert.Equal(snapshots.Read(snapshot!), await picture.Content.ReadAsByteArrayAsync());
                 await Problem(await enroller.GetAsync("/v1/snapshots/echoface.db"), HttpStatusCode.BadRequest, "is not a snapshot name");
                 await Problem(await enroller.GetAsync("/v1/snapshots/20261130T101500000Z-t2.jpg"), HttpStatusCode.NotFound, "no snapshot");
             }

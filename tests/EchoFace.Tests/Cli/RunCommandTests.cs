@@ -44,15 +44,18 @@ public class RunCommandTests
         Assert.True(granted.GetProperty("faceScore").GetSingle() >= granted.GetProperty("faceThreshold").GetSingle());
         Assert.Equal("fr_feature", granted.GetProperty("models").GetProperty("embedder").GetString());
         // the picture behind the decision: the presence's best frame, boxed and labelled, with the aligned crop below it
-        var snapshot = Path.Combine(_cli.DataDirectory, "snapshots", granted.GetProperty("snapshot").GetString()!);
+        var snapshot = Path.Combine(_dir, "granted.jpg");
+        var export = _cli.Run("snapshots", "export", granted.GetProperty("snapshot").GetString()!, snapshot);
+        Assert.True(export.ExitCode == 0, export.Stderr);
         var picture = ImageDecoder.DecodeFile(snapshot);
         Assert.True(picture.Width == 640 && picture.Height > 480, $"{picture.Width}x{picture.Height}");
+        Assert.Equal(2, _cli.Run("snapshots", "export", "../template.key", snapshot).ExitCode);
 
         var stranger = TestEnvironment.Video(Path.Combine(_dir, "bezos.mp4"), 2, 0, CliRunner.Photos("df_jeff_bezos")[0]);
         var denied = Assert.Single(Decisions(Run(stranger)));
         Assert.Equal("denied", denied.GetProperty("outcome").GetString());
         Assert.Equal("unknown_face", denied.GetProperty("reason").GetString());
-        Assert.True(File.Exists(Path.Combine(_cli.DataDirectory, "snapshots", denied.GetProperty("snapshot").GetString()!)));
+        Assert.Contains(denied.GetProperty("snapshot").GetString()!, _cli.Run("snapshots", "list", "--json").Json.EnumerateArray().Select(n => n.GetString()));
     }
 
     private string NuaaVideo(string label, string subject, int count) =>
