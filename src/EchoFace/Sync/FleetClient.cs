@@ -19,7 +19,6 @@ public sealed class FleetClient : IAsyncDisposable
     public static async Task<FleetClient> ConnectAsync(FleetOptions o, CancellationToken cancel)
     {
         var c = new FleetClient();
-        var b = o.ClientOptions($"echoface-fleet-{Guid.NewGuid():N}"[..30]);
         c._client.ApplicationMessageReceivedAsync += e =>
         {
             try
@@ -30,7 +29,8 @@ public sealed class FleetClient : IAsyncDisposable
             catch (JsonException) { c.Malformed++; }
             return Task.CompletedTask;
         };
-        try { o.EnsureAccepted(await c._client.ConnectAsync(b.Build(), cancel)); }
+        // the options inside the try: reading Fleet.PasswordFile can fail too, and is reported like the broker's refusal
+        try { o.EnsureAccepted(await c._client.ConnectAsync(o.ClientOptions($"echoface-fleet-{Guid.NewGuid():N}"[..30]).Build(), cancel)); }
         catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Adapter.MqttConnectingFailedException or OperationCanceledException
                                       or InvalidOperationException)
         {

@@ -13,7 +13,13 @@ public sealed class FleetOptions
     /// <summary>Client id and topic segment; default: the machine's host name.</summary>
     public string? DeviceId { get; set; }
     public string? Username { get; set; }
+    /// <summary>In the configuration file in plain text (0640): prefer PasswordFile.</summary>
     public string? Password { get; set; }
+    /// <summary>
+    /// A file holding the password, read at each connection (a trailing newline is ignored): e.g. a systemd credential sealed to
+    /// the TPM, /run/credentials/echoface.service/fleet-password, so no secret sits in echoface.json.
+    /// </summary>
+    public string? PasswordFile { get; set; }
     /// <summary>PEM file of the CA that signed the broker's certificate (mqtts; default: the system's trust store).</summary>
     public string? CaFile { get; set; }
     /// <summary>PEM client certificate and key, for brokers that authenticate devices by certificate.</summary>
@@ -41,7 +47,7 @@ public sealed class FleetOptions
     {
         if (result.ResultCode != MqttClientConnectResultCode.Success)
             throw new InvalidOperationException($"the broker {Broker} refused the connection: {result.ResultCode}{(string.IsNullOrEmpty(result.ReasonString) ? "" : $" ({result.ReasonString})")}" +
-                (result.ResultCode is MqttClientConnectResultCode.NotAuthorized or MqttClientConnectResultCode.BadUserNameOrPassword ? "; check Fleet.Username and Fleet.Password" : ""));
+                (result.ResultCode is MqttClientConnectResultCode.NotAuthorized or MqttClientConnectResultCode.BadUserNameOrPassword ? $"; check Fleet.Username and {(PasswordFile is null ? "Fleet.Password" : $"the password in Fleet.PasswordFile {PasswordFile}")}" : ""));
     }
 
     /// <summary>How to reach the broker (address, MQTT 5, credentials, TLS trust and client certificate): shared by the device link and the fleet client.</summary>
@@ -53,7 +59,7 @@ public sealed class FleetOptions
             .WithClientId(clientId)
             .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
             .WithTimeout(TimeSpan.FromSeconds(10));
-        if (Username is not null) b.WithCredentials(Username, Password ?? "");
+        if (Username is not null) b.WithCredentials(Username, Secret() ?? "");
         if (Tls)
             b.WithTlsOptions(t =>
             {
@@ -69,6 +75,21 @@ public sealed class FleetOptions
         return b;
     }
 
+    /// <summary>The password in force: the file's (read now, so a rotated credential is used at the next reconnection) or the setting's.</summary>
+    private string? Secret()
+    {
+        if (PasswordFile is null) return Password;
+        try
+        {
+            var secret = File.ReadAllText(PasswordFile).TrimEnd('\r', '\n');
+            return secret.Length > 0 ? secret : throw new InvalidOperationException($"Fleet.PasswordFile {PasswordFile} is empty");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"Fleet.PasswordFile {PasswordFile} cannot be read: {e.Message}");
+        }
+    }
+
     public void Validate()
     {
         if (!Uri.TryCreate(Broker, UriKind.Absolute, out var uri) || uri.Scheme is not ("mqtt" or "mqtts"))
@@ -79,6 +100,8 @@ public sealed class FleetOptions
         if (Site == "_all") throw new ArgumentException("Fleet.Site '_all' is reserved for group settings");
         foreach (var (name, file) in new[] { ("Fleet.CaFile", CaFile), ("Fleet.CertFile", CertFile), ("Fleet.KeyFile", KeyFile) })
             if (file is not null && Enabled && !File.Exists(file)) throw new ArgumentException($"{name} {file} does not exist");
+        if (Password is not null && PasswordFile is not null) throw new ArgumentException("Fleet.Password and Fleet.PasswordFile are two places for one secret: set one");
+        if (PasswordFile is not null && Enabled && !File.Exists(PasswordFile)) throw new ArgumentException($"Fleet.PasswordFile {PasswordFile} does not exist");
         if ((CertFile is null) != (KeyFile is null)) throw new ArgumentException("Fleet.CertFile and Fleet.KeyFile go together");
         if (KeepAliveSeconds is < 5 or > 3600) throw new ArgumentException($"Fleet.KeepAliveSeconds must be 5..3600, not {KeepAliveSeconds}");
         if (ReconnectMinSeconds <= 0 || ReconnectMaxSeconds < ReconnectMinSeconds) throw new ArgumentException("Fleet.ReconnectMinSeconds must be > 0 and ReconnectMaxSeconds >= it");

@@ -94,5 +94,16 @@ public class BrokerAclTests
             Enabled = true, Broker = broker.Url(), Site = "lab", DeviceId = "x", Username = "fleet", Password = "guess",
         }, CancellationToken.None));
         Assert.Contains("Fleet.Password", wrong.Message);
+
+        // the password from a file (a systemd credential), trailing newline and all; a wrong one is named by its file
+        var secret = Path.Combine(TestEnvironment.TempDirectory(), "fleet-password");
+        File.WriteAllText(secret, "monitor-secret\n");
+        var fromFile = new FleetOptions { Enabled = true, Broker = broker.Url(), Site = "lab", DeviceId = "x", Username = "monitor", PasswordFile = secret };
+        fromFile.Validate();
+        await using (await FleetClient.ConnectAsync(fromFile, CancellationToken.None)) { }
+        File.WriteAllText(secret, "guess\n");
+        Assert.Contains($"Fleet.PasswordFile {secret}", (await Assert.ThrowsAsync<ToolException>(() => FleetClient.ConnectAsync(fromFile, CancellationToken.None))).Message);
+        Assert.Contains("set one", Assert.Throws<ArgumentException>(() => new FleetOptions { Password = "a", PasswordFile = secret }.Validate()).Message);
+        Assert.Contains("does not exist", Assert.Throws<ArgumentException>(() => new FleetOptions { Enabled = true, PasswordFile = secret + ".gone" }.Validate()).Message);
     }
 }
