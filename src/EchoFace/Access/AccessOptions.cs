@@ -83,9 +83,9 @@ public sealed class AccessOptions
     /// <summary>challenge: time from the prompt to the last turn.</summary>
     public double ChallengeSeconds { get; set; } = 6;
     /// <summary>
-    /// challenge: landmark yaw change that counts as a turn. Real turned heads in the shared photos read 18-27 degrees from the same
-    /// person's frontal photo, a flat print of them turned up to 60 degrees at most 8.6 (README "Liveness"); the person comes back
-    /// within half of it between turns.
+    /// challenge: landmark yaw change that counts as a turn. Real turned heads in the shared photos read 18.8-26.5 degrees from the
+    /// same person's frontal photo, a flat print of them turned up to 60 degrees at most 8.1 (README "Liveness"); the person comes
+    /// back within half of it between turns.
     /// </summary>
     public float ChallengeTurnDegrees { get; set; } = 14;
     /// <summary>challenge: the camera's image is mirrored (a selfie-style preview), so the person's left is on the image's left.</summary>
