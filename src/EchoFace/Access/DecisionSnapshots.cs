@@ -37,6 +37,9 @@ public sealed partial class DecisionSnapshots(string directory, TemplateCipher t
             ? [.. System.IO.Directory.GetFiles(Directory, "*" + Suffix).Select(f => Path.GetFileName(f)[..^Suffix.Length]).Where(IsName).Order(StringComparer.Ordinal)]
             : [];
 
+    /// <summary>The name a snapshot taken at <paramref name="at"/> of a track gets (the event carries it before the file is written).</summary>
+    public static string NameFor(DateTimeOffset at, int track) => $"{at.UtcDateTime:yyyyMMdd'T'HHmmssfff}Z-t{track}.jpg";
+
     /// <summary>The JPEG of a snapshot, or null when there is none by that name; a file that does not open under this key is an error naming it.</summary>
     public byte[]? Read(string name)
     {
@@ -51,7 +54,7 @@ public sealed partial class DecisionSnapshots(string directory, TemplateCipher t
     public string? Save(RgbImage frame, FaceResult face, string label, bool granted, DateTimeOffset at, int track)
     {
         if (keep() <= 0) return null;
-        var name = $"{at.UtcDateTime:yyyyMMdd'T'HHmmssfff}Z-t{track}.jpg";
+        var name = NameFor(at, track);
         try
         {
             if (!System.IO.Directory.Exists(Directory))

@@ -60,7 +60,7 @@ public sealed class DoorTerminal
     private readonly Lock _frame = new();
     private readonly string _doorName;
     private readonly Lock _decide = new();
-    private readonly List<Task> _stepUps = [];
+    private readonly List<Task> _pending = [];
     private readonly CancellationTokenSource _stopping = new();
 
     public DoorTerminal(FacePipeline pipeline, FaceRecognizer faces, VoiceRecognizer? voice, MicrophoneSource microphone, AccessPolicy policy,
@@ -167,11 +167,11 @@ public sealed class DoorTerminal
         else if (track.Observations.Count >= _policy.Options.MinFaces) Decide(track, frame, presenceOver: true);
     }
 
-    /// <summary>Waits for voice step-ups in progress (a stopping daemon finishes them rather than lose their decision).</summary>
+    /// <summary>Waits for voice step-ups and snapshots in progress (a stopping daemon finishes them rather than lose them).</summary>
     public async Task DrainAsync(TimeSpan timeout)
     {
         Task[] pending;
-        lock (_stepUps) pending = [.. _stepUps];
+        lock (_pending) pending = [.. _pending];
         await Task.WhenAny(Task.WhenAll(pending), Task.Delay(timeout));
     }
 
@@ -211,11 +211,16 @@ public sealed class DoorTerminal
     private void StartStepUp(Track track, CameraFrame frame, PolicyResult r)
     {
         track.Decided = true;
-        var task = Task.Run(() => StepUpAsync(track, frame, r));
-        lock (_stepUps)
+        Pending(Task.Run(() => StepUpAsync(track, frame, r)));
+    }
+
+    /// <summary>Work a stopping daemon waits for (voice step-ups, snapshots being written).</summary>
+    private void Pending(Task task)
+    {
+        lock (_pending)
         {
-            _stepUps.RemoveAll(t => t.IsCompleted);
-            _stepUps.Add(task);
+            _pending.RemoveAll(t => t.IsCompleted);
+            _pending.Add(task);
         }
     }
 
@@ -309,11 +314,11 @@ public sealed class DoorTerminal
     private void Final(Track track, CameraFrame frame, PolicyResult r, bool granted, string reason, float? voiceScore = null, float? voiceThreshold = null, string? detail = null)
     {
         AccessDecision decision;
-        // written before the event that names it, outside the lock (a JPEG takes a few milliseconds)
-        var snapshot = track.Best is { } best
-            ? Snapshots?.Save(best.Frame, best.Face, $"{r.IdentityId ?? "unknown"} {(granted ? "granted" : "denied")} {reason}", granted, _clock.GetUtcNow(), track.Id)
-            : null;
+        // the picture is named now and written after the door has moved (rendering and sealing it take ~30 ms on two cores)
+        var best = track.Best;
         track.Best = null;
+        var snapshotAt = _clock.GetUtcNow();
+        var snapshot = best is not null && Snapshots is not null && _policy.Options.SnapshotKeep > 0 ? DecisionSnapshots.NameFor(snapshotAt, track.Id) : null;
         lock (_decide)
         {
             var lockout = _policy.Record(r.IdentityId, granted);
@@ -328,6 +333,8 @@ public sealed class DoorTerminal
                 _outbox.Append("alarm", _doorName, new { type = "lockout", until = _policy.LockedUntil, failures = _policy.Options.MaxFailures, windowSeconds = _policy.Options.FailureWindowSeconds }, _door.State.ToString());
             Stats.Decision(granted, decision.FrameToDecisionMs);
         }
+        if (snapshot is not null)
+            Pending(Task.Run(() => Snapshots!.Save(best!.Value.Frame, best.Value.Face, $"{r.IdentityId ?? "unknown"} {decision.Outcome} {reason}", granted, snapshotAt, track.Id)));
         _log.LogInformation("Access {Outcome} at {Door}: {Reason}, identity {Identity}, face {Score:F3}, liveness {Liveness:F3}",
             decision.Outcome, _doorName, reason, r.IdentityId ?? "unknown", r.FaceScore, r.Liveness ?? -1);
         Decided?.Invoke(decision);
