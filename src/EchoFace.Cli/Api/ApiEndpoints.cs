@@ -155,7 +155,6 @@ internal static class ApiEndpoints
             if (!Access.DecisionSnapshots.IsName(name)) return Problem(400, $"'{name}' is not a snapshot name (an access event's snapshot field, e.g. 20261130T101500123Z-t4.jpg)");
             try { return daemon.Snapshots?.Read(name) is { } jpeg ? Results.File(jpeg, "image/jpeg") : Problem(404, $"no snapshot {name} (only the newest Access.SnapshotKeep are kept)"); }
             catch (InvalidDataException e) { return Problem(500, e.Message); } // the device's own file is damaged: not the caller's fault
-
         }
 
         async Task<IResult> RegisterAsync(HttpContext http, CancellationToken cancel)
