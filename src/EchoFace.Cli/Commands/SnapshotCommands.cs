@@ -17,7 +17,7 @@ internal static class SnapshotCommands
             if (ctx.Json) { o.Json(names); return EchoFaceCli.Ok; }
             var table = new Table().AddColumns("snapshot", "taken (UTC)");
             foreach (var n in names)
-                table.AddRow(n, DateTime.ParseExact(n[..18], "yyyyMMdd'T'HHmmssfff", System.Globalization.CultureInfo.InvariantCulture).ToString("yyyy-MM-dd HH:mm:ss.fff"));
+                table.AddRow(n, Access.DecisionSnapshots.TakenAt(n).ToString("yyyy-MM-dd HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture));
             o.Console.Write(table);
             o.Line($"{names.Count} snapshots in {Output.Esc(ctx.Snapshots.Directory)}");
             return EchoFaceCli.Ok;
@@ -34,8 +34,7 @@ internal static class SnapshotCommands
             try { jpeg = ctx.Snapshots.Read(n) ?? throw new BadInputException($"no snapshot {n} (see `echoface snapshots list`)", BadInputKind.NotFound); }
             catch (InvalidDataException e) { throw new BadInputException(e.Message); }
             var path = Path.GetFullPath(p.GetValue(output)!);
-            File.WriteAllBytes(path + ".part", jpeg);
-            File.Move(path + ".part", path, overwrite: true);
+            Storage.AtomicFile.Write(path, jpeg);
             if (ctx.Json) o.Json(new { snapshot = n, path, bytes = jpeg.Length });
             else o.Line($"{Output.Esc(n)} written to {Output.Esc(path)} ({jpeg.Length / 1024} KiB)");
             return EchoFaceCli.Ok;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using EchoFace.Face;
@@ -37,8 +38,14 @@ public sealed partial class DecisionSnapshots(string directory, TemplateCipher t
             ? [.. System.IO.Directory.GetFiles(Directory, "*" + Suffix).Select(f => Path.GetFileName(f)[..^Suffix.Length]).Where(IsName).Order(StringComparer.Ordinal)]
             : [];
 
+    private const string TimeFormat = "yyyyMMdd'T'HHmmssfff";
+
     /// <summary>The name a snapshot taken at <paramref name="at"/> of a track gets (the event carries it before the file is written).</summary>
-    public static string NameFor(DateTimeOffset at, int track) => $"{at.UtcDateTime:yyyyMMdd'T'HHmmssfff}Z-t{track}.jpg";
+    public static string NameFor(DateTimeOffset at, int track) => $"{at.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture)}Z-t{track}.jpg";
+
+    /// <summary>When a snapshot of that name was taken (UTC).</summary>
+    public static DateTime TakenAt(string name) =>
+        DateTime.ParseExact(name[..18], TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
 
     /// <summary>The JPEG of a snapshot, or null when there is none by that name; a file that does not open under this key is an error naming it.</summary>
     public byte[]? Read(string name)
@@ -64,11 +71,7 @@ public sealed partial class DecisionSnapshots(string directory, TemplateCipher t
             }
             byte[] jpeg;
             using (var picture = FaceAnnotator.Render(frame, [new FaceLabel(face, label, granted)])) jpeg = ImageEncoder.Encode(picture, SKEncodedImageFormat.Jpeg);
-            var path = Path.Combine(Directory, name + Suffix);
-            var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            using (var file = new FileStream(path + ".part", options)) file.Write(_cipher.SealBytes(jpeg, name));
-            File.Move(path + ".part", path, overwrite: true);
+            AtomicFile.Write(Path.Combine(Directory, name + Suffix), _cipher.SealBytes(jpeg, name), ownerOnly: true);
             Prune();
             return name;
         }

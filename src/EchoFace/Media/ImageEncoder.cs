@@ -30,10 +30,7 @@ public static class ImageEncoder
             _ => throw new BadInputException($"cannot write {path}: use a .png or .jpg file name"),
         };
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var bytes = Encode(bitmap, format);
-        var tmp = path + ".part";
-        File.WriteAllBytes(tmp, bytes);
-        File.Move(tmp, path, overwrite: true);
+        Storage.AtomicFile.Write(path, Encode(bitmap, format));
     }
 
     public static byte[] Encode(SKBitmap bitmap, SKEncodedImageFormat format)
