@@ -301,18 +301,18 @@ internal static class EvalCommands
         rows.Add(new("head motion (landmarks, share of eye distance per frame)", Median(true, p => p.Cues!.Motion), Median(false, p => p.Cues!.Motion),
             Eer(p => p.Cues!.Motion), $">= {MinMotion:F3}", still.Apcer, still.Bpcer));
         // the two cues with no rule of their own yet: alone (EER) and beside the model at the threshold that keeps every live presence
-        foreach (var (name, cue) in new (string, Func<LivenessPresence, float?>)[]
+        foreach (var (name, detail, cue) in new (string, string, Func<LivenessPresence, float?>)[]
                  {
-                     ("non-planar motion (share an affine map cannot explain)", p => p.Cues!.NonPlanar),
-                     ("texture detail (Laplacian / intensity variance)", p => p.Cues!.Detail),
+                     ("non-planar motion", "share an affine map cannot explain", p => p.Cues!.NonPlanar),
+                     ("texture detail", "Laplacian / intensity variance", p => p.Cues!.Detail),
                  })
         {
             if (!withCues.Any(p => cue(p) is not null)) continue;
             var floor = withCues.Where(p => p.Live).Select(cue).OfType<float>().DefaultIfEmpty(0).Min();
             var alone = Rates(p => cue(p) >= floor);
-            rows.Add(new(name, Median(true, cue), Median(false, cue), Eer(cue), $">= {floor:F3} (lowest live)", alone.Apcer, alone.Bpcer));
+            rows.Add(new($"{name} ({detail})", Median(true, cue), Median(false, cue), Eer(cue), $">= {floor:F3} (lowest live)", alone.Apcer, alone.Bpcer));
             var both = Rates(p => p.PresenceScore >= t && cue(p) >= floor);
-            rows.Add(new($"fr_liveness and {name.Split(' ')[0]} {name.Split(' ')[1]}", null, null, null, "both", both.Apcer, both.Bpcer));
+            rows.Add(new($"fr_liveness and {name}", null, null, null, "both", both.Apcer, both.Bpcer));
         }
         return rows;
     }

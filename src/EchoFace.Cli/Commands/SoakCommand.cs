@@ -41,7 +41,7 @@ internal static class SoakCommand
             var (samples, restarts) = o.Progress(!ctx.Json, "soaking", (int)Math.Ceiling(p.GetValue(minutes) * 60 / p.GetValue(every)),
                 tick => Run(ctx, dir, data, clip, TimeSpan.FromMinutes(p.GetValue(minutes)), TimeSpan.FromMinutes(p.GetValue(restart)), TimeSpan.FromSeconds(p.GetValue(every)), tick));
             var verdict = Verdict(samples, restarts);
-            File.WriteAllText(Path.Combine(dir, "soak.json"), JsonSerializer.Serialize(new { verdict, samples }, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
+            File.WriteAllText(Path.Combine(dir, "soak.json"), JsonSerializer.Serialize(new { verdict, samples }, Output.JsonOptions));
             Plot(samples, p.GetValue(restart), Path.Combine(dir, "soak.png"));
             if (ctx.Json) { o.Json(new { report = dir, verdict }); return verdict.Flat ? EchoFaceCli.Ok : EchoFaceCli.Failure; }
             var table = new Table().AddColumns("measure", "first third", "last third", "change");

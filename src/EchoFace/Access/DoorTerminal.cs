@@ -232,7 +232,7 @@ public sealed class DoorTerminal
         var check = new LivenessChallenge(LivenessChallenge.RandomSteps(o.ChallengeSteps), baseline, o.ChallengeTurnDegrees,
             TimeSpan.FromSeconds(o.ChallengeSeconds), o.CameraMirrored, _clock.GetUtcNow());
         track.Challenge = (check, r);
-        var steps = check.Steps.Select(s => s.ToString().ToLowerInvariant()).ToArray();
+        var steps = check.Steps.Select(LivenessChallenge.Word).ToArray();
         _outbox.Append("prompt", _doorName, new { type = "liveness_challenge", identity = r.IdentityId, track = track.Id, turns = steps, seconds = o.ChallengeSeconds, say = check.Prompt });
         _log.LogInformation("Liveness challenge at {Door}, track {Track}: turn {Turns} within {Seconds} s", _doorName, track.Id, string.Join(" ", steps), o.ChallengeSeconds);
     }

@@ -40,8 +40,11 @@ public sealed class LivenessChallenge
     /// <summary>Turns drawn with the system's cryptographic generator: a replay cannot learn the order in advance.</summary>
     public static Turn[] RandomSteps(int count) => [.. Enumerable.Range(0, count).Select(_ => RandomNumberGenerator.GetInt32(2) == 0 ? Turn.Left : Turn.Right)];
 
+    /// <summary>A turn as the prompt, the event and the decision's detail name it.</summary>
+    public static string Word(Turn turn) => turn == Turn.Left ? "left" : "right";
+
     /// <summary>What the prompt says.</summary>
-    public string Prompt => "Please turn your head to your " + string.Join(", then to your ", Steps.Select(s => s.ToString().ToLowerInvariant()));
+    public string Prompt => "Please turn your head to your " + string.Join(", then to your ", Steps.Select(Word));
 
     /// <summary>One face of the presence: its yaw in degrees (positive: the nose towards the image's right).</summary>
     public ChallengeState Observe(float yaw, DateTimeOffset now)
@@ -56,9 +59,9 @@ public sealed class LivenessChallenge
         }
         Turn? turned = delta >= _degrees ? Turn.Left : delta <= -_degrees ? Turn.Right : null;
         if (turned is null) return State;
-        var what = FormattableString.Invariant($"{turned.Value.ToString().ToLowerInvariant()} {delta:+0.0;-0.0} deg at {(now - _start).TotalSeconds:F1} s");
+        var what = FormattableString.Invariant($"{Word(turned.Value)} {delta:+0.0;-0.0} deg at {(now - _start).TotalSeconds:F1} s");
         if (turned != Steps[_step])
-            return State = new(ChallengeStatus.Failed, Trace($"turned {what} when asked {Steps[_step].ToString().ToLowerInvariant()}"));
+            return State = new(ChallengeStatus.Failed, Trace($"turned {what} when asked {Word(Steps[_step])}"));
         _done.Add(what);
         (_step, _centred) = (_step + 1, false);
         return State = _step == Steps.Count ? new(ChallengeStatus.Passed, Trace(null)) : new(ChallengeStatus.Pending, Trace(null));
@@ -68,7 +71,7 @@ public sealed class LivenessChallenge
     public bool Expired(DateTimeOffset now)
     {
         if (State.Status == ChallengeStatus.Pending && now > Deadline)
-            State = new(ChallengeStatus.Failed, Trace(FormattableString.Invariant($"no {Steps[_step].ToString().ToLowerInvariant()} turn within {(Deadline - _start).TotalSeconds:0.#} s")));
+            State = new(ChallengeStatus.Failed, Trace(FormattableString.Invariant($"no {Word(Steps[_step])} turn within {(Deadline - _start).TotalSeconds:0.#} s")));
         return State.Status == ChallengeStatus.Failed;
     }
 
@@ -83,13 +86,13 @@ public sealed class LivenessChallenge
     /// <summary>The presence ended (the face left) before the last turn.</summary>
     public ChallengeState Abandon()
     {
-        if (State.Status == ChallengeStatus.Pending) State = new(ChallengeStatus.Failed, Trace($"the face left before the {Steps[_step].ToString().ToLowerInvariant()} turn"));
+        if (State.Status == ChallengeStatus.Pending) State = new(ChallengeStatus.Failed, Trace($"the face left before the {Word(Steps[_step])} turn"));
         return State;
     }
 
     private string Trace(string? failure)
     {
-        var asked = "asked " + string.Join(", ", Steps.Select(s => s.ToString().ToLowerInvariant())) + FormattableString.Invariant($" from yaw {_baseline:+0.0;-0.0}");
+        var asked = "asked " + string.Join(", ", Steps.Select(Word)) + FormattableString.Invariant($" from yaw {_baseline:+0.0;-0.0}");
         var done = _done.Count > 0 ? "; turned " + string.Join(", ", _done) : "";
         return asked + done + (failure is null ? "" : "; " + failure);
     }

@@ -194,15 +194,11 @@ public static class LivenessEvaluation
     /// <summary>Laplacian variance over intensity variance of the face box resampled to 112x112 grey: fine detail whatever the lighting.</summary>
     public static float Detail(RgbImage frame, BoxF box)
     {
-        var crop = ImageSampler.WarpImage(frame, Affine2.BoxToGrid(box, 112, 112), 112, 112);
+        var grey = FaceQualityMeter.Luma(ImageSampler.WarpImage(frame, Affine2.BoxToGrid(box, 112, 112), 112, 112));
         double sum = 0, sq = 0;
-        for (var i = 0; i < 112 * 112; i++)
-        {
-            var g = 0.299 * crop.Data[3 * i] + 0.587 * crop.Data[3 * i + 1] + 0.114 * crop.Data[3 * i + 2];
-            sum += g; sq += g * g;
-        }
-        var variance = sq / (112 * 112) - (sum / (112 * 112)) * (sum / (112 * 112));
-        return (float)(FaceQualityMeter.LaplacianVariance(crop) / (variance + 1));
+        foreach (var g in grey) { sum += g; sq += (double)g * g; }
+        var variance = sq / grey.Length - (sum / grey.Length) * (sum / grey.Length);
+        return (float)(FaceQualityMeter.LaplacianVariance(grey, 112, 112) / (variance + 1));
     }
 
     /// <summary>Live scores as genuine, spoof scores as impostor: FAR is APCER and 1 - TAR is BPCER.</summary>

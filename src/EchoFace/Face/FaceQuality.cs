@@ -53,12 +53,19 @@ public static class FaceQualityMeter
     }
 
     /// <summary>Variance of the 4-neighbour Laplacian on the aligned crop's luma: low means blurred.</summary>
-    public static float LaplacianVariance(RgbImage image)
+    public static float LaplacianVariance(RgbImage image) => LaplacianVariance(Luma(image), image.Width, image.Height);
+
+    /// <summary>BT.601 luma of each pixel.</summary>
+    public static float[] Luma(RgbImage image)
     {
-        int w = image.Width, h = image.Height;
-        var grey = new float[w * h];
-        for (var i = 0; i < w * h; i++)
+        var grey = new float[image.Width * image.Height];
+        for (var i = 0; i < grey.Length; i++)
             grey[i] = 0.299f * image.Data[3 * i] + 0.587f * image.Data[3 * i + 1] + 0.114f * image.Data[3 * i + 2];
+        return grey;
+    }
+
+    public static float LaplacianVariance(float[] grey, int w, int h)
+    {
         double sum = 0, sq = 0; var n = 0;
         for (var y = 1; y < h - 1; y++)
         for (var x = 1; x < w - 1; x++)

@@ -12,7 +12,7 @@ namespace EchoFace.Inference.Quantization;
 /// </summary>
 public static class Fp16Converter
 {
-    private const int Float = (int)TensorProto.Types.DataType.Float, Float16 = (int)TensorProto.Types.DataType.Float16;
+    private const int Float = OnnxTensors.Float, Float16 = OnnxTensors.Float16;
 
     /// <summary>Operators with a float input that is a size or a scale (they keep float32 in every opset).</summary>
     private static readonly HashSet<string> Refused = ["Resize", "Upsample", "RoiAlign", "NonMaxSuppression", "RandomNormal", "RandomUniform"];

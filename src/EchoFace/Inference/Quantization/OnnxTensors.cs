@@ -8,6 +8,7 @@ namespace EchoFace.Inference.Quantization;
 internal static class OnnxTensors
 {
     public const int Float = (int)TensorProto.Types.DataType.Float;
+    public const int Float16 = (int)TensorProto.Types.DataType.Float16;
     public const int UInt8 = (int)TensorProto.Types.DataType.Uint8;
     public const int Int8 = (int)TensorProto.Types.DataType.Int8;
     public const int Int32 = (int)TensorProto.Types.DataType.Int32;
