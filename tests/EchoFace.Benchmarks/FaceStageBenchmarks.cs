@@ -19,17 +19,21 @@ public class FaceStageBenchmarks
     private Vector2[] _landmarks = null!;
     private EyeStateScorer _eyes = null!;
 
+    /// <summary>Inference.FlushDenormals: false is the face path as it ran before the flush (issue 17), to show what it saves on this host.</summary>
+    [Params(true, false)] public bool FlushDenormals { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
         var manifest = ModelManifest.Discover();
-        _pipeline = new FacePipeline(new InferenceSessionFactory(manifest, new InferenceOptions { Providers = ["CPU"], IntraOpThreads = 1 }));
+        var options = new InferenceOptions { Providers = ["CPU"], IntraOpThreads = 1, FlushDenormals = FlushDenormals };
+        _pipeline = new FacePipeline(new InferenceSessionFactory(manifest, options));
         _frame = ImageDecoder.DecodeFile(Data.Path("faces", "spoof-samples", "live", "image_T2.jpg"));
         // image_T2 is a 1617x2160 phone photo: scale it to a 480x640 frame, as a camera would deliver it
         _frame = ImageSampler.WarpImage(_frame, Affine2.BoxToGrid(new BoxF(0, 0, _frame.Width, _frame.Height), 480, 640), 480, 640);
         var face = _pipeline.Analyze(_frame).First();
         (_box, _five, _landmarks) = (face.Box, face.Points5, face.Landmarks);
-        _eyes = new EyeStateScorer(new InferenceSessionFactory(manifest, new InferenceOptions { Providers = ["CPU"], IntraOpThreads = 1 }).Create("eye_blink"));
+        _eyes = new EyeStateScorer(new InferenceSessionFactory(manifest, options).Create("eye_blink"));
     }
 
     [GlobalCleanup]
@@ -41,7 +45,10 @@ public class FaceStageBenchmarks
 
     [Benchmark] public int Detect() => _pipeline.Detector.Detect(_frame).Count;
     [Benchmark] public Vector2[] Landmarks() => _pipeline.Landmarker.Detect(_frame, _box);
-    [Benchmark] public RgbImage AlignAndQuality() => FaceEmbedder.AlignedCrop(_frame, _five);
+    private readonly RgbImage _aligned = new(FaceEmbedder.Size, FaceEmbedder.Size);
+    private readonly float[] _grey = new float[FaceEmbedder.Size * FaceEmbedder.Size];
+    /// <summary>The quality crop and its sharpness, into buffers reused frame to frame as the pipeline does.</summary>
+    [Benchmark] public float AlignAndQuality() => FaceQualityMeter.LaplacianVariance(FaceEmbedder.AlignedCrop(_frame, _five, _aligned), _grey);
     [Benchmark] public float Liveness() => _pipeline.Liveness.Score(_frame, _box);
     [Benchmark] public float[] Embed() => _pipeline.Embedder.Embed(_frame, _five);
     /// <summary>The blink cue's per-frame cost (both eyes), measured for issue 10 and not in the default pipeline.</summary>

@@ -13,13 +13,12 @@ public sealed class EyeStateScorer : IDisposable
 {
     public const int Width = 34, Height = 26;
     private readonly ModelSession _model;
-    private readonly float[] _input = new float[Width * Height];
-    private readonly OrtValue _inputValue;
+    private readonly BoundModel _run;
 
     public EyeStateScorer(ModelSession model)
     {
         _model = model;
-        _inputValue = OrtValue.CreateTensorValueFromMemory(_input, [1, Height, Width, 1]);
+        _run = new BoundModel(model, [1, Height, Width, 1]);
     }
 
     public string ModelId => _model.ModelId;
@@ -47,10 +46,14 @@ public sealed class EyeStateScorer : IDisposable
         var h = w * Height / Width;
         var (cx, cy) = ((x1 + x2) / 2, (y1 + y2) / 2);
         var box = new BoxF(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2);
-        ImageSampler.WarpGrey(image, Affine2.BoxToGrid(box, Width, Height), Width, Height, _input, 1 / 255f, 0);
-        using var outputs = _model.Session.Run(_model.RunOptions, [_model.InputName], [_inputValue], [_model.Session.OutputMetadata.Keys.First()]);
-        return outputs[0].GetTensorDataAsSpan<float>()[0];
+        ImageSampler.WarpGrey(image, Affine2.BoxToGrid(box, Width, Height), Width, Height, _run.Input, 1 / 255f, 0);
+        _run.Run();
+        return _run.Output()[0];
     }
 
-    public void Dispose() => _inputValue.Dispose();
+    public void Dispose()
+    {
+        _run.Dispose();
+        _model.Dispose();
+    }
 }

@@ -11,9 +11,9 @@ public sealed class FaceDetector : IDisposable
 {
     private readonly ModelSession _model;
     private readonly int _w, _h;
-    private readonly float[] _input;
-    private readonly OrtValue _inputValue;
-    private readonly string[] _outputNames;
+    private readonly BoundModel _run;
+    private readonly int _scores, _boxes;
+    private readonly List<Detection> _candidates = [];
 
     public float ScoreThreshold { get; set; } = 0.7f;
     public float NmsIoU { get; set; } = 0.3f;
@@ -24,11 +24,10 @@ public sealed class FaceDetector : IDisposable
         var shape = model.InputShape; // [1,3,H,W]
         if (shape.Length != 4 || shape[1] != 3) throw new ModelException($"{model.ModelId}: expected a [1,3,H,W] input, got [{string.Join(",", shape)}]");
         (_h, _w) = (shape[2], shape[3]);
-        _input = new float[3 * _w * _h];
-        _inputValue = OrtValue.CreateTensorValueFromMemory(_input, [1, 3, _h, _w]);
-        _outputNames = [.. model.Session.OutputMetadata.Keys];
-        if (!_outputNames.Contains("scores") || !_outputNames.Contains("boxes"))
-            throw new ModelException($"{model.ModelId}: expected outputs 'scores' and 'boxes', got {string.Join(", ", _outputNames)}");
+        if (!model.OutputNames.Contains("scores") || !model.OutputNames.Contains("boxes"))
+            throw new ModelException($"{model.ModelId}: expected outputs 'scores' and 'boxes', got {string.Join(", ", model.OutputNames)}");
+        _run = new BoundModel(model, [1, 3, _h, _w]);
+        (_scores, _boxes) = (_run.OutputIndex("scores"), _run.OutputIndex("boxes"));
     }
 
     public string ModelId => _model.ModelId;
@@ -49,15 +48,11 @@ public sealed class FaceDetector : IDisposable
     public List<Detection> Detect(RgbImage image, float? threshold = null)
     {
         var minScore = threshold ?? ScoreThreshold;
-        var map = Prepare(image, _input);
-        using var outputs = _model.Session.Run(_model.RunOptions, [_model.InputName], [_inputValue], _outputNames);
-        ReadOnlySpan<float> scores = default, boxes = default;
-        for (var i = 0; i < _outputNames.Length; i++)
-        {
-            if (_outputNames[i] == "scores") scores = outputs[i].GetTensorDataAsSpan<float>();
-            else if (_outputNames[i] == "boxes") boxes = outputs[i].GetTensorDataAsSpan<float>();
-        }
-        var candidates = new List<Detection>();
+        Prepare(image, _run.Input);
+        _run.Run();
+        ReadOnlySpan<float> scores = _run.Output(_scores), boxes = _run.Output(_boxes);
+        var candidates = _candidates;
+        candidates.Clear();
         var count = scores.Length / 2;
         for (var i = 0; i < count; i++)
         {
@@ -86,5 +81,9 @@ public sealed class FaceDetector : IDisposable
         return kept;
     }
 
-    public void Dispose() => _inputValue.Dispose();
+    public void Dispose()
+    {
+        _run.Dispose();
+        _model.Dispose();
+    }
 }

@@ -17,14 +17,13 @@ public sealed class FaceEmbedder : IDisposable
     ];
 
     private readonly ModelSession _model;
-    private readonly float[] _input = new float[3 * Size * Size];
-    private readonly OrtValue _inputValue;
+    private readonly BoundModel _run;
 
     public FaceEmbedder(ModelSession model)
     {
         _model = model;
-        _inputValue = OrtValue.CreateTensorValueFromMemory(_input, [1, 3, Size, Size]);
-        Dimension = (int)model.Session.OutputMetadata.Values.First().Dimensions[^1];
+        _run = new BoundModel(model, [1, 3, Size, Size]);
+        Dimension = _run.Output().Length;
     }
 
     /// <summary>The model templates are kept under (a quantized variant measured to share them reports its float model).</summary>
@@ -39,7 +38,11 @@ public sealed class FaceEmbedder : IDisposable
 
     /// <summary>The aligned crop as an image (for annotations and the sharpness measure).</summary>
     public static RgbImage AlignedCrop(RgbImage image, ReadOnlySpan<Vector2> fivePoints) =>
-        ImageSampler.WarpImage(image, AlignmentFor(fivePoints), Size, Size);
+        AlignedCrop(image, fivePoints, new RgbImage(Size, Size));
+
+    /// <summary>The aligned crop drawn into <paramref name="into"/> (Size x Size), which is returned.</summary>
+    public static RgbImage AlignedCrop(RgbImage image, ReadOnlySpan<Vector2> fivePoints, RgbImage into) =>
+        ImageSampler.WarpImage(image, AlignmentFor(fivePoints), into);
 
     /// <summary>Fills the model's [1, 3, 112, 112] input with the aligned face.</summary>
     public static void Prepare(RgbImage image, ReadOnlySpan<Vector2> fivePoints, Span<float> chw) =>
@@ -47,16 +50,23 @@ public sealed class FaceEmbedder : IDisposable
 
     public float[] Embed(RgbImage image, ReadOnlySpan<Vector2> fivePoints)
     {
-        Prepare(image, fivePoints, _input);
-        using var outputs = _model.Session.Run(_model.RunOptions, [_model.InputName], [_inputValue], [_model.Session.OutputMetadata.Keys.First()]);
-        var embedding = outputs[0].GetTensorDataAsSpan<float>().ToArray();
-        Embeddings.Normalize(embedding);
+        var embedding = new float[Dimension];
+        Embed(image, fivePoints, embedding);
         return embedding;
+    }
+
+    /// <summary>The L2-normalised embedding into <paramref name="embedding"/> (Dimension floats).</summary>
+    public void Embed(RgbImage image, ReadOnlySpan<Vector2> fivePoints, Span<float> embedding)
+    {
+        Prepare(image, fivePoints, _run.Input);
+        _run.Run();
+        _run.Output().CopyTo(embedding);
+        Embeddings.Normalize(embedding);
     }
 
     public void Dispose()
     {
-        _inputValue.Dispose();
+        _run.Dispose();
         _model.Dispose();
     }
 }

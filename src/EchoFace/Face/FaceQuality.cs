@@ -27,7 +27,11 @@ public sealed class QualityOptions
 
 public static class FaceQualityMeter
 {
-    public static FaceQuality Measure(ReadOnlySpan<Vector2> p68, ReadOnlySpan<Vector2> five, RgbImage aligned, QualityOptions options)
+    public static FaceQuality Measure(ReadOnlySpan<Vector2> p68, ReadOnlySpan<Vector2> five, RgbImage aligned, QualityOptions options) =>
+        Measure(p68, five, LaplacianVariance(aligned), options);
+
+    /// <summary>Quality with the sharpness already measured (the pipeline reads it off the embedder's input).</summary>
+    public static FaceQuality Measure(ReadOnlySpan<Vector2> p68, ReadOnlySpan<Vector2> five, float sharpness, QualityOptions options)
     {
         var eyeL = five[0]; var eyeR = five[1];
         var eyeDistance = Vector2.Distance(eyeL, eyeR);
@@ -42,7 +46,6 @@ public static class FaceQualityMeter
         float eyesY = (Ry(eyeL) + Ry(eyeR)) / 2, mouthY = (Ry(five[3]) + Ry(five[4])) / 2;
         var t = mouthY - eyesY > 1e-3f ? (Ry(five[2]) - eyesY) / (mouthY - eyesY) : 0.49f;
         var pitch = Math.Clamp((t - 0.49f) * 150, -90, 90);
-        var sharpness = LaplacianVariance(aligned);
 
         float Ramp(float v, float bad, float good) => Math.Clamp((v - bad) / (good - bad), 0, 1);
         var score = Ramp(eyeDistance, options.MinEyeDistance * 0.5f, options.MinEyeDistance * 2)
@@ -55,16 +58,28 @@ public static class FaceQualityMeter
     /// <summary>Variance of the 4-neighbour Laplacian on the aligned crop's luma: low means blurred.</summary>
     public static float LaplacianVariance(RgbImage image) => LaplacianVariance(Luma(image), image.Width, image.Height);
 
+    /// <summary>The same with the luma written into <paramref name="grey"/> (Width x Height, reused by the caller).</summary>
+    public static float LaplacianVariance(RgbImage image, Span<float> grey)
+    {
+        Luma(image, grey);
+        return LaplacianVariance(grey, image.Width, image.Height);
+    }
+
     /// <summary>BT.601 luma of each pixel.</summary>
     public static float[] Luma(RgbImage image)
     {
         var grey = new float[image.Width * image.Height];
-        for (var i = 0; i < grey.Length; i++)
-            grey[i] = 0.299f * image.Data[3 * i] + 0.587f * image.Data[3 * i + 1] + 0.114f * image.Data[3 * i + 2];
+        Luma(image, grey);
         return grey;
     }
 
-    public static float LaplacianVariance(float[] grey, int w, int h)
+    public static void Luma(RgbImage image, Span<float> grey)
+    {
+        for (var i = 0; i < image.Width * image.Height; i++)
+            grey[i] = 0.299f * image.Data[3 * i] + 0.587f * image.Data[3 * i + 1] + 0.114f * image.Data[3 * i + 2];
+    }
+
+    public static float LaplacianVariance(ReadOnlySpan<float> grey, int w, int h)
     {
         double sum = 0, sq = 0; var n = 0;
         for (var y = 1; y < h - 1; y++)

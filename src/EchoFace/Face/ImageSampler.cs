@@ -49,9 +49,12 @@ public static class ImageSampler
     }
 
     /// <summary>Renders an RGB image of the warped region, one bilinear sample per pixel (for annotated crops and the sharpness measure).</summary>
-    public static RgbImage WarpImage(RgbImage src, in Affine2 gridToSource, int w, int h)
+    public static RgbImage WarpImage(RgbImage src, in Affine2 gridToSource, int w, int h) => WarpImage(src, gridToSource, new RgbImage(w, h));
+
+    /// <summary>The same into an image of the wanted size, which is returned (the face pipeline reuses one per face).</summary>
+    public static RgbImage WarpImage(RgbImage src, in Affine2 gridToSource, RgbImage image)
     {
-        var image = new RgbImage(w, h);
+        var (w, h) = (image.Width, image.Height);
         Span<float> rgb = stackalloc float[3];
         for (var y = 0; y < h; y++)
         for (var x = 0; x < w; x++)

@@ -11,8 +11,7 @@ public sealed class Landmarker : IDisposable
     private readonly ModelSession _model;
     private readonly int _size;
     private readonly bool _grey;
-    private readonly float[] _input;
-    private readonly OrtValue _inputValue;
+    private readonly BoundModel _run;
 
     /// <summary>How much larger than the box the crop is, and whether it is made square first.</summary>
     public float CropScale { get; set; }
@@ -25,8 +24,7 @@ public sealed class Landmarker : IDisposable
         if (shape.Length != 4 || shape[2] != shape[3]) throw new ModelException($"{model.ModelId}: expected a square [N,C,S,S] input, got [{string.Join(",", shape)}]");
         _grey = shape[1] == 1;
         _size = shape[3];
-        _input = new float[shape[1] * _size * _size];
-        _inputValue = OrtValue.CreateTensorValueFromMemory(_input, [1, shape[1], _size, _size]);
+        _run = new BoundModel(model, [1, shape[1], _size, _size]);
         // fr_landmark: the box as the package crops it; PFLD: a square crop a little larger than the box, as FaceONNX feeds it.
         // The refinement pass (FaceOptions.RefineScale) re-crops around the first points, which is what the README measured.
         (CropScale, Square) = _grey ? (1.0f, false) : (1.1f, true);
@@ -36,16 +34,22 @@ public sealed class Landmarker : IDisposable
 
     public Vector2[] Detect(RgbImage image, in BoxF box)
     {
+        var points = new Vector2[68];
+        Detect(image, box, points);
+        return points;
+    }
+
+    /// <summary>The 68 points into <paramref name="points"/> (the pipeline reuses its buffers frame to frame).</summary>
+    public void Detect(RgbImage image, in BoxF box, Span<Vector2> points)
+    {
         var crop = box.Scale(CropScale, Square);
         var map = Affine2.BoxToGrid(crop, _size, _size);
-        if (_grey) ImageSampler.WarpGrey(image, map, _size, _size, _input, 1f / 256, 0); // fr_landmark: grey / 256
-        else ImageSampler.WarpChw(image, map, _size, _size, _input, 1f / 255, 0);      // PFLD: RGB / 255
-        using var outputs = _model.Session.Run(_model.RunOptions, [_model.InputName], [_inputValue], [_model.Session.OutputMetadata.Keys.First()]);
-        var o = outputs[0].GetTensorDataAsSpan<float>();
+        if (_grey) ImageSampler.WarpGrey(image, map, _size, _size, _run.Input, 1f / 256, 0); // fr_landmark: grey / 256
+        else ImageSampler.WarpChw(image, map, _size, _size, _run.Input, 1f / 255, 0);      // PFLD: RGB / 255
+        _run.Run();
+        var o = _run.Output();
         if (o.Length < 136) throw new ModelException($"{_model.ModelId}: expected 136 outputs, got {o.Length}");
-        var points = new Vector2[68];
         for (var i = 0; i < 68; i++) points[i] = new Vector2(crop.X1 + o[2 * i] * crop.Width, crop.Y1 + o[2 * i + 1] * crop.Height);
-        return points;
     }
 
     /// <summary>The 5 alignment points from 68: eye centres, nose tip, mouth corners (outer and inner averaged, as the ArcFace template expects).</summary>
@@ -67,5 +71,9 @@ public sealed class Landmarker : IDisposable
         ];
     }
 
-    public void Dispose() => _inputValue.Dispose();
+    public void Dispose()
+    {
+        _run.Dispose();
+        _model.Dispose();
+    }
 }

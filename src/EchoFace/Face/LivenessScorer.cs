@@ -9,8 +9,7 @@ public sealed class LivenessScorer : IDisposable
 {
     private readonly ModelSession _model;
     private readonly int _size;
-    private readonly float[] _input;
-    private readonly OrtValue _inputValue;
+    private readonly BoundModel _run;
 
     /// <summary>Context around the box the model sees (2.7x in the package's own pre-processing).</summary>
     public float CropScale { get; set; } = 2.7f;
@@ -24,8 +23,7 @@ public sealed class LivenessScorer : IDisposable
     {
         _model = model;
         _size = model.InputShape[^1];
-        _input = new float[3 * _size * _size];
-        _inputValue = OrtValue.CreateTensorValueFromMemory(_input, [1, 3, _size, _size]);
+        _run = new BoundModel(model, [1, 3, _size, _size]);
     }
 
     public string ModelId => _model.ModelId;
@@ -33,9 +31,9 @@ public sealed class LivenessScorer : IDisposable
     public float Score(RgbImage image, in BoxF box)
     {
         var crop = ClampInside(box.Scale(CropScale), image.Width, image.Height);
-        ImageSampler.WarpChw(image, Affine2.BoxToGrid(crop, _size, _size), _size, _size, _input, 1, 0, Channels);
-        using var outputs = _model.Session.Run(_model.RunOptions, [_model.InputName], [_inputValue], [_model.Session.OutputMetadata.Keys.First()]);
-        var o = outputs[0].GetTensorDataAsSpan<float>();
+        ImageSampler.WarpChw(image, Affine2.BoxToGrid(crop, _size, _size), _size, _size, _run.Input, 1, 0, Channels);
+        _run.Run();
+        var o = _run.Output();
         // the graph may or may not end in a softmax: normalise unless it already sums to one
         float sum = 0;
         foreach (var v in o) sum += v;
@@ -51,5 +49,9 @@ public sealed class LivenessScorer : IDisposable
     private static BoxF ClampInside(in BoxF b, int w, int h) =>
         new(Math.Max(0, b.X1), Math.Max(0, b.Y1), Math.Min(w, b.X2), Math.Min(h, b.Y2));
 
-    public void Dispose() => _inputValue.Dispose();
+    public void Dispose()
+    {
+        _run.Dispose();
+        _model.Dispose();
+    }
 }

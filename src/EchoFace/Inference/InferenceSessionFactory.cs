@@ -19,6 +19,11 @@ public sealed class InferenceOptions
     /// provider wherever one was made, accepted or not.
     /// </summary>
     public string Precision { get; set; } = "auto";
+    /// <summary>
+    /// Flush denormal floats to zero on every thread that runs a model (docs/performance.md: 10-20x on hosts that trap them, the same
+    /// scores). Off only to measure what it saves.
+    /// </summary>
+    public bool FlushDenormals { get; set; } = true;
 
     public void Validate()
     {
@@ -60,27 +65,6 @@ public sealed class CpuProvider : IExecutionProvider
 {
     public string Name => "CPU";
     public void Append(SessionOptions options, InferenceOptions settings) { }
-}
-
-/// <summary>A loaded model and the provider it runs on.</summary>
-public sealed class ModelSession(string modelId, string provider, InferenceSession session, string? templateModelId = null) : IDisposable
-{
-    /// <summary>The manifest entry loaded (a variant's own id when one was chosen).</summary>
-    public string ModelId { get; } = modelId;
-    /// <summary>The model whose templates this one's embeddings match: its own id, or the float model's for a variant measured to share them.</summary>
-    public string TemplateModelId { get; } = templateModelId ?? modelId;
-    public string Provider { get; } = provider;
-    public InferenceSession Session { get; } = session;
-    public string InputName => Session.InputMetadata.Keys.First();
-    public int[] InputShape => Session.InputMetadata.Values.First().Dimensions;
-    /// <summary>One per session, reused by every call: a fresh RunOptions per frame would be a native allocation left to the finalizer.</summary>
-    public RunOptions RunOptions { get; } = new();
-
-    public void Dispose()
-    {
-        Session.Dispose();
-        RunOptions.Dispose();
-    }
 }
 
 /// <summary>Creates every ONNX Runtime session: tries the configured providers in order, logs each failure once, reports the provider used.</summary>
@@ -154,11 +138,13 @@ public sealed class InferenceSessionFactory
                 // the packaged graphs list their initializers as inputs: ORT warns once per weight, which buries real messages
                 LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
             };
+            // ORT's pool threads (IntraOpThreads != 1); the calling thread is ModelSession's to set
+            if (_options.FlushDenormals) options.AddSessionConfigEntry(DenormalFlush.SessionConfigKey, "1");
             try
             {
                 provider.Append(options, _options);
                 var session = new InferenceSession(path, options);
-                return new ModelSession(entry.Id, provider.Name, session, templates);
+                return new ModelSession(entry.Id, provider.Name, session, templates, _options.FlushDenormals);
             }
             catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException or NotSupportedException or InvalidOperationException)
             {

@@ -9,7 +9,7 @@ public abstract class SpeakerEmbedder : IDisposable
     protected SpeakerEmbedder(ModelSession model)
     {
         Model = model;
-        Dimension = (int)model.Session.OutputMetadata.Values.First().Dimensions[^1];
+        Dimension = model.OutputDimensions(model.OutputName)[^1];
         if (Dimension <= 0) throw new ModelException($"speaker model '{model.ModelId}' does not declare its embedding size in its first output");
     }
 
@@ -38,7 +38,7 @@ public abstract class SpeakerEmbedder : IDisposable
 
     protected float[] RunFirstOutput(OrtValue input, int batch)
     {
-        using var outputs = Model.Session.Run(Model.RunOptions, [Model.InputName], [input], [Model.Session.OutputMetadata.Keys.First()]);
+        using var outputs = Model.Run([Model.InputName], [input], [Model.OutputName]);
         var all = outputs[0].GetTensorDataAsSpan<float>();
         if (all.Length != batch * Dimension) throw new ModelException($"speaker model '{ModelId}' returned {all.Length} values for {batch} input(s), expected {batch * Dimension}");
         return all.ToArray();

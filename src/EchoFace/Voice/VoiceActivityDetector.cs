@@ -69,7 +69,7 @@ public sealed class VoiceActivityDetector : IDisposable
             var part = samples.Slice(w * step, Math.Min(step, samples.Length - w * step));
             part.CopyTo(_window);
             _window.AsSpan(part.Length).Clear();
-            using var outputs = _model.Session.Run(_model.RunOptions, _inputNames, inputs, _outputNames);
+            using var outputs = _model.Run(_inputNames, inputs, _outputNames);
             probabilities[w] = outputs[0].GetTensorDataAsSpan<float>()[0];
             // the LSTM state carries over to the next window
             outputs[1].GetTensorDataAsSpan<float>().CopyTo(_h);

@@ -26,6 +26,7 @@ public static class ActivationCalibrator
         foreach (var name in fetched.Where(t => !existing.Contains(t)))
             graph.Output.Add(new ValueInfoProto { Name = name }); // no type: ONNX Runtime infers it, and integer tensors (shape arithmetic) are skipped below
         using var options = new SessionOptions { IntraOpNumThreads = 0, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        DenormalFlush.ForSession(options); // ranges as the product computes them, at the product's speed
         InferenceSession session;
         try
         {
