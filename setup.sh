@@ -28,8 +28,9 @@ echoface models fetch
 
 echo "== main job: the door terminal on a video made from the shared photos (simulated door), then the face, voice and recommender evaluations"
 if [ -d ../shared/data/faces/photos ]; then
-  # the face embedder with PRelu rewritten (same numbers): kept only if it measures faster on this machine (README, "Quantization")
-  echoface models quantize fr_feature --precision opt
+  # the face embedder and the liveness model with PRelu rewritten (same numbers): each kept only if it measures faster on this
+  # machine (README, "Quantization"; docs/performance.md)
+  echoface models quantize fr_feature fr_liveness --precision opt
   deploy/demo.sh
   echoface eval faces ../shared/data/faces/photos --report reports/photos
   echoface eval voice --trials ../shared/data/voice/trials-librispeech-test-other.txt --report reports/librispeech

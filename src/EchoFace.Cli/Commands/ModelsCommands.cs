@@ -38,7 +38,15 @@ internal static class ModelsCommands
                 };
             }).ToList();
             var failures = ctx.Factory.ProviderFailures;
-            if (ctx.Json) { o.Json(new { directory = manifest.Directory, providers = ctx.Config.Inference.Providers, precision = ctx.Config.Inference.Precision, providerFailures = failures, models = rows }); }
+            var denormals = ctx.Config.Inference.FlushDenormals ? DenormalFlush.Mechanism : "computed in full (Inference.FlushDenormals false)";
+            if (ctx.Json)
+            {
+                o.Json(new
+                {
+                    directory = manifest.Directory, providers = ctx.Config.Inference.Providers, precision = ctx.Config.Inference.Precision,
+                    denormals, providerFailures = failures, models = rows,
+                });
+            }
             else
             {
                 var table = new Table().AddColumns("id", "task", "file", "sha256", "provider", "loads on CPU", "on CUDA/TensorRT", "source", "licence");
@@ -48,6 +56,7 @@ internal static class ModelsCommands
                         Output.Esc(r.Source), Output.Esc(r.Licence));
                 o.Console.Write(table);
                 o.Line($"providers tried in order: {string.Join(" -> ", ctx.Config.Inference.Providers)}; precision {ctx.Config.Inference.Precision}");
+                o.Line($"denormal floats: {Output.Esc(denormals)}");
                 foreach (var (name, why) in failures) o.Line($"  [yellow]{name} unavailable[/]: {Output.Esc(why)}");
                 var variants = rows.Where(r => r.Variant is not null).ToList();
                 if (variants.Count > 0)

@@ -20,6 +20,8 @@ public sealed class QuantizationData
     public required IReadOnlyList<string> FaceSets { get; init; }
     public required string VoiceTrials { get; init; }
     public required string VoiceRoot { get; init; }
+    /// <summary>live/ and spoof/ face images a liveness model's EER is measured on (fed BGR, as the door runs it).</summary>
+    public string? LivenessSet { get; init; }
 
     /// <summary>The shared evaluation data: Yale B and the photo set for faces, the LibriSpeech trials for voice.</summary>
     public static QuantizationData Shared(string dataRoot, string task, string? calibration = null, int count = 32) => new()
@@ -29,6 +31,7 @@ public sealed class QuantizationData
         FaceSets = [Path.Combine(dataRoot, "faces/yaleb"), Path.Combine(dataRoot, "faces/photos")],
         VoiceTrials = Path.Combine(dataRoot, "voice/trials-librispeech-test-other.txt"),
         VoiceRoot = Path.Combine(dataRoot, "voice"),
+        LivenessSet = Path.Combine(dataRoot, "faces/nuaa-subset"),
     };
 }
 
@@ -47,7 +50,7 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
 {
     public const double FaceBudgetPoints = 0.5;
     public const double VoiceBudgetPoints = 0.3;
-    public static readonly string[] Tasks = ["face-detect", "face-embed", "speaker-embed"];
+    public static readonly string[] Tasks = ["face-detect", "face-embed", "face-liveness", "speaker-embed"];
     private const int LatencyRuns = 60;
 
     public static readonly string[] Precisions = ["int8", "fp16", "opt"];
@@ -101,26 +104,32 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
         var floatMs = Latency(floatPath, inputs);
         var int8Ms = Latency(path, inputs);
         progress?.Report($"{modelId}: measuring accuracy");
-        var accuracy = baseModel.Task == "speaker-embed" ? VoiceAccuracy(withVariant, modelId, id) : FaceAccuracy(withVariant, baseModel, id);
+        var accuracy = baseModel.Task switch
+        {
+            "speaker-embed" => VoiceAccuracy(withVariant, modelId, id),
+            "face-liveness" => LivenessAccuracy(withVariant, id),
+            _ => FaceAccuracy(withVariant, baseModel, id),
+        };
 
         var embedder = baseModel.Task is "face-embed" or "speaker-embed";
         var voice = baseModel.Task == "speaker-embed";
+        var byEer = voice || baseModel.Task == "face-liveness";
         var budget = voice ? VoiceBudgetPoints : FaceBudgetPoints;
-        // faces: TAR (higher is better); voice: EER (lower is better); both in percentage points
-        double Loss(double f, double v) => voice ? (v - f) * 100 : (f - v) * 100;
+        // recognition: TAR (higher is better); voice and liveness: EER (lower is better); both in percentage points
+        double Loss(double f, double v) => byEer ? (v - f) * 100 : (f - v) * 100;
         var accurate = accuracy.All(a => Loss(a.Float, a.Variant) <= budget);
         var shares = embedder && accurate && accuracy.All(a => a.Mixed is { } m && Loss(a.Float, m) <= budget);
         var faster = gpu || int8Ms < floatMs;
         var worst = accuracy.MaxBy(a => Loss(a.Float, a.Variant))!;
         var reason = !faster ? $"slower on this CPU ({int8Ms:F2} ms vs {floatMs:F2} ms float): float kept"
-            : !accurate ? $"loses {Loss(worst.Float, worst.Variant):F2} points of {Metric(voice)} on {worst.Set} (budget {budget}): float kept"
-            : gpu ? $"within {budget} points of {Metric(voice)}; loaded only by CUDA or TensorRT (its speed there is not measured on this CPU)"
-            : $"{floatMs / int8Ms:F2}x faster, within {budget} points of {Metric(voice)}";
+            : !accurate ? $"loses {Loss(worst.Float, worst.Variant):F2} points of {Metric(byEer)} on {worst.Set} (budget {budget}): float kept"
+            : gpu ? $"within {budget} points of {Metric(byEer)}; loaded only by CUDA or TensorRT (its speed there is not measured on this CPU)"
+            : $"{floatMs / int8Ms:F2}x faster, within {budget} points of {Metric(byEer)}";
         var variant = provisional with
         {
             Variant = provisional.Variant! with
             {
-                Accepted = faster && accurate, Reason = reason, SharesTemplates = shares, Metric = Metric(voice),
+                Accepted = faster && accurate, Reason = reason, SharesTemplates = shares, Metric = Metric(byEer),
                 FloatAccuracy = worst.Float, Accuracy = worst.Variant, MixedAccuracy = worst.Mixed, FloatMs = floatMs, Ms = int8Ms,
             },
         };
@@ -130,7 +139,7 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
         return new QuantizationOutcome(variant, accuracy, inputs.Count, tensors.Count);
     }
 
-    private static string Metric(bool voice) => voice ? "EER" : "TAR@FAR1e-3";
+    private static string Metric(bool byEer) => byEer ? "EER" : "TAR@FAR1e-3";
 
     private List<CalibrationInput> CalibrationInputs(ModelEntry model)
     {
@@ -157,6 +166,14 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
             {
                 if (inputs.Count >= data.CalibrationCount) break;
                 var image = ImageDecoder.DecodeFile(file);
+                if (model.Task == "face-liveness")
+                {
+                    if (pipeline.Analyze(image, FaceSteps.Detect) is not [var face, ..]) continue;
+                    var chw = new float[pipeline.Liveness.InputLength];
+                    pipeline.Liveness.Prepare(image, face.Box, chw);
+                    inputs.Add(new CalibrationInput(chw, pipeline.Liveness.InputShape));
+                    continue;
+                }
                 if (model.Task == "face-detect")
                 {
                     var shape = pipeline.Detector.InputShape;
@@ -210,6 +227,19 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
             figures.Add(new AccuracyFigure(Path.GetFileName(set), TarAt(FaceEvaluation.Score(floatImages)), TarAt(FaceEvaluation.Score(variantImages)), mixed));
         }
         return figures;
+    }
+
+    /// <summary>EER of the float model and the variant on the liveness set (bona fide vs attacks), fed BGR as the door runs it.</summary>
+    private List<AccuracyFigure> LivenessAccuracy(ModelManifest withVariant, string variantId)
+    {
+        if (data.LivenessSet is not { } set || !Directory.Exists(set)) throw new BadInputException($"liveness evaluation folder not found: {data.LivenessSet} ({ModelManifest.SetupHint})");
+        var items = LivenessEvaluation.ListSamples(set);
+        double Eer(FaceOptions options)
+        {
+            using var pipeline = new FacePipeline(FloatFactory(withVariant), options);
+            return LivenessEvaluation.Metrics(LivenessEvaluation.Run(pipeline, items), s => s.Bgr).Eer;
+        }
+        return [new AccuracyFigure(Path.GetFileName(set), Eer(new FaceOptions()), Eer(new FaceOptions { Liveness = variantId }), null)];
     }
 
     private IReadOnlyList<EvaluatedImage> Evaluate(ModelManifest withVariant, FaceOptions options, string set)

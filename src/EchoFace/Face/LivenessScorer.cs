@@ -28,10 +28,20 @@ public sealed class LivenessScorer : IDisposable
 
     public string ModelId => _model.ModelId;
 
-    public float Score(RgbImage image, in BoxF box)
+    /// <summary>The model's input shape [1, 3, S, S] and its length.</summary>
+    public long[] InputShape => [1, 3, _size, _size];
+    public int InputLength => 3 * _size * _size;
+
+    /// <summary>Fills the model's input with the face and its context, as <see cref="Score"/> feeds it (calibration, timing).</summary>
+    public void Prepare(RgbImage image, in BoxF box, Span<float> chw)
     {
         var crop = ClampInside(box.Scale(CropScale), image.Width, image.Height);
-        ImageSampler.WarpChw(image, Affine2.BoxToGrid(crop, _size, _size), _size, _size, _run.Input, 1, 0, Channels);
+        ImageSampler.WarpChw(image, Affine2.BoxToGrid(crop, _size, _size), _size, _size, chw, 1, 0, Channels);
+    }
+
+    public float Score(RgbImage image, in BoxF box)
+    {
+        Prepare(image, box, _run.Input);
         _run.Run();
         var o = _run.Output();
         // the graph may or may not end in a softmax: normalise unless it already sums to one

@@ -385,6 +385,28 @@ public class QuantizationTests
     }
 
     [Fact]
+    public void Models_quantize_opt_measures_the_liveness_model_by_its_eer_on_nuaa()
+    {
+        var models = ModelsCopy("fr_detect", "pfld_68", "fr_feature", "fr_liveness");
+        var cli = new CliRunner { ModelsDirectory = models };
+        var r = cli.Run("--json", "models", "quantize", "fr_liveness", "--precision", "opt", "--count", "4", "--eval-data", TestEnvironment.SharedData);
+        Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+        var outcome = r.Json[0];
+        var variant = outcome.GetProperty("variant");
+        Assert.Equal("EER", variant.GetProperty("metric").GetString());
+        Assert.Equal(4, outcome.GetProperty("calibrationInputs").GetInt32());
+        var set = Assert.Single(outcome.GetProperty("accuracy").EnumerateArray());
+        Assert.Equal("nuaa-subset", set.GetProperty("set").GetString());
+        // the PRelu rewrite is exact: the same EER as the float model (0.00% fed BGR on this subset)
+        Assert.Equal(set.GetProperty("float").GetDouble(), set.GetProperty("variant").GetDouble(), 4);
+        Assert.True(set.GetProperty("float").GetDouble() < 0.01, set.ToString());
+        var accepted = variant.GetProperty("accepted").GetBoolean();
+        Assert.Contains(accepted ? "faster" : "slower on this CPU", variant.GetProperty("reason").GetString());
+        var rows = cli.Run("--json", "models").Json.GetProperty("models").EnumerateArray().ToList();
+        Assert.Equal(accepted ? "fr_liveness.opt" : "fr_liveness", rows.Single(m => m.GetProperty("id").GetString() == "fr_liveness").GetProperty("loads").GetString());
+    }
+
+    [Fact]
     public void Quantizing_a_model_with_no_measure_or_without_calibration_data_is_refused_clearly()
     {
         var cli = new CliRunner();
