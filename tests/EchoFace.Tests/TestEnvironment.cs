@@ -7,7 +7,7 @@ namespace EchoFace.Tests;
 /// <summary>Finds the repository, its fetched models and ../shared/data; fails (never skips) with the set-up command when they are missing.</summary>
 public static class TestEnvironment
 {
-    public const string SetupCommand = "./setup.sh (README.md, \"Set-up\")";
+    public const string SetupCommand = "./setup.sh (README.md, \"Quick start\")";
 
     public static string RepoRoot { get; } = FindRoot();
 

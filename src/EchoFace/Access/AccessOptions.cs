@@ -68,7 +68,7 @@ public sealed class AccessOptions
     public string Policy { get; set; } = Policies.FaceLiveness;
     /// <summary>
     /// fr_liveness "live" probability (median over the presence) at or above which a face counts as live: 0.15, the log-odds middle
-    /// between the highest spoof seen (0.036, NUAA) and the lowest live face seen (0.47, a phone photo of a real person); README "Liveness".
+    /// between the highest spoof seen (0.036, NUAA) and the lowest live face seen (0.47, a phone photo of a real person); docs/liveness.md.
     /// </summary>
     public float LivenessThreshold { get; set; } = 0.15f;
     /// <summary>
@@ -84,7 +84,7 @@ public sealed class AccessOptions
     public double ChallengeSeconds { get; set; } = 6;
     /// <summary>
     /// challenge: landmark yaw change that counts as a turn. Real turned heads in the shared photos read 18.8-26.5 degrees from the
-    /// same person's frontal photo, a flat print of them turned up to 60 degrees at most 8.1 (README "Liveness"); the person comes
+    /// same person's frontal photo, a flat print of them turned up to 60 degrees at most 8.1 (docs/liveness.md); the person comes
     /// back within half of it between turns.
     /// </summary>
     public float ChallengeTurnDegrees { get; set; } = 14;

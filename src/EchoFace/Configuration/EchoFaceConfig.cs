@@ -48,7 +48,7 @@ public sealed class ApiOptions
     public string? KeyFile { get; set; }
     /// <summary>
     /// What an embedder switched to over PUT /v1/models/active may take on one thread, timed before the switch: the whole face
-    /// path's 30 ms less the other stages' ~16.5 ms, and a 3 s voice check's 100 ms less decoding and VAD (README, "Benchmark results").
+    /// path's 30 ms less the other stages' ~16.5 ms, and a 3 s voice check's 100 ms less decoding and VAD (docs/benchmarks.md).
     /// </summary>
     public double FaceEmbedBudgetMs { get; set; } = 13.5;
     public double VoiceEmbedBudgetMs { get; set; } = 85;

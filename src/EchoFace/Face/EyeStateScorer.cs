@@ -24,7 +24,7 @@ public sealed class EyeStateScorer : IDisposable
     public string ModelId => _model.ModelId;
     /// <summary>
     /// Crop width over the eye corners' span. 1.0, measured: on the 114 open-eyed faces of the shared photos both eyes read open in 77
-    /// at 1.0, 65 at 1.2 (the model's original demo), 46 at 1.5; README "Liveness".
+    /// at 1.0, 65 at 1.2 (the model's original demo), 46 at 1.5; docs/liveness.md.
     /// </summary>
     public float Margin { get; set; } = 1.0f;
 

@@ -8,7 +8,7 @@ namespace EchoFace.Face;
 public sealed class FaceOptions
 {
     public string Detector { get; set; } = "fr_detect";
-    /// <summary>pfld_68 by default: with the refinement pass it takes Yale B from 2.65% EER (fr_landmark) to 0.15% (README, "Alignment").</summary>
+    /// <summary>pfld_68 by default: with the refinement pass it takes Yale B from 2.65% EER (fr_landmark) to 0.15% (docs/face.md).</summary>
     public string Landmarks { get; set; } = "pfld_68";
     public string Embedder { get; set; } = "fr_feature";
     public string Liveness { get; set; } = "fr_liveness";

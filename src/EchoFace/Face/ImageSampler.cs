@@ -8,7 +8,7 @@ public enum ChannelOrder { Rgb, Bgr }
 /// Fills model input tensors straight from an image through an affine map: crop, resize and alignment in one pass, no intermediate bitmaps.
 /// Pixels outside the image (and the padding of tight crops) read as black, like OpenCV's warpAffine default that ArcFace-style
 /// alignment is trained with. Measured on Yale B with the default pipeline: black 0.15% EER and 1 face missed, mid-grey 0.24% and 3
-/// missed; photos 1.29% either way (README, "Alignment").
+/// missed; photos 1.29% either way (docs/face.md).
 /// </summary>
 public static class ImageSampler
 {

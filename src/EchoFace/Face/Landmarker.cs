@@ -26,7 +26,7 @@ public sealed class Landmarker : IDisposable
         _size = shape[3];
         _run = new BoundModel(model, [1, shape[1], _size, _size]);
         // fr_landmark: the box as the package crops it; PFLD: a square crop a little larger than the box, as FaceONNX feeds it.
-        // The refinement pass (FaceOptions.RefineScale) re-crops around the first points, which is what the README measured.
+        // The refinement pass (FaceOptions.RefineScale) re-crops around the first points, which is what docs/face.md measured.
         (CropScale, Square) = _grey ? (1.0f, false) : (1.1f, true);
     }
 

@@ -14,7 +14,7 @@ public sealed class LivenessScorer : IDisposable
     /// <summary>Context around the box the model sees (2.7x in the package's own pre-processing).</summary>
     public float CropScale { get; set; } = 2.7f;
     /// <summary>
-    /// BGR, measured (README "Liveness"): fed BGR, NUAA EER 0.00% and all 4 independent spoof samples ranked right; fed RGB, as the
+    /// BGR, measured (docs/liveness.md): fed BGR, NUAA EER 0.00% and all 4 independent spoof samples ranked right; fed RGB, as the
     /// package's own JS does, NUAA EER 2.8-9.0% and the samples at chance.
     /// </summary>
     public ChannelOrder Channels { get; set; } = ChannelOrder.Bgr;

@@ -4,7 +4,7 @@ namespace EchoFace.Gallery;
 
 public sealed class MatchOptions
 {
-    /// <summary>Cosine similarity at or above which a 1:1 claim is accepted: FAR 1e-2 on photos (0.402) and Yale B (0.415), README "Thresholds".</summary>
+    /// <summary>Cosine similarity at or above which a 1:1 claim is accepted: FAR 1e-2 on photos (0.402) and Yale B (0.415), docs/configuration.md.</summary>
     public float VerifyThreshold { get; set; } = 0.40f;
     /// <summary>Cosine similarity at or above which a 1:N search names someone: stricter than 1:1 because a search has N chances to be wrong (FAR 1e-3: 0.402 on photos, 0.477 on Yale B).</summary>
     public float IdentifyThreshold { get; set; } = 0.45f;

@@ -111,7 +111,7 @@ public sealed class FleetOptions
     }
 }
 
-/// <summary>The topic tree (README "Fleet"): echoface/{site}/{device}/..., group settings under echoface/{site}/_all/.</summary>
+/// <summary>The topic tree (docs/fleet.md): echoface/{site}/{device}/..., group settings under echoface/{site}/_all/.</summary>
 public sealed class FleetTopics(string site, string device)
 {
     public string Base { get; } = $"echoface/{site}/{device}";

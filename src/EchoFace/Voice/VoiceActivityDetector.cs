@@ -8,7 +8,7 @@ public sealed class VadOptions
     public bool Enabled { get; set; } = true;
     /// <summary>Speech starts where the probability reaches this; it ends after it stays below Threshold - 0.15 for MinSilenceMs.</summary>
     public float Threshold { get; set; } = 0.5f;
-    /// <summary>Samples per model step: 512, 1024 or 1536 at 16 kHz (Silero's supported windows); 512 measured best (README, "Voice").</summary>
+    /// <summary>Samples per model step: 512, 1024 or 1536 at 16 kHz (Silero's supported windows); 512 measured best (docs/voice.md).</summary>
     public int Window { get; set; } = 512;
     public int MinSilenceMs { get; set; } = 100;
     /// <summary>Shorter bursts (clicks, a cough) are not speech.</summary>

@@ -12,11 +12,11 @@ public sealed class VoiceOptions
     public double MinSpeechSeconds { get; set; } = 1.0;
     /// <summary>A recording whose loudest sample is below this is called silent (a muted or unplugged microphone).</summary>
     public double SilenceDbfs { get; set; } = -50;
-    /// <summary>Cosine similarity at or above which a 1:1 voice claim is accepted: FAR 1e-2 on the LibriSpeech trials (0.597; README, "Voice").</summary>
+    /// <summary>Cosine similarity at or above which a 1:1 voice claim is accepted: FAR 1e-2 on the LibriSpeech trials (0.597; docs/voice.md).</summary>
     public float VerifyThreshold { get; set; } = 0.60f;
     /// <summary>Cosine similarity at or above which a 1:N voice search names someone: FAR 1e-3 on the LibriSpeech trials (0.656).</summary>
     public float IdentifyThreshold { get; set; } = 0.66f;
-    /// <summary>Several enrolment recordings: matched one by one (Multi) or as their mean (Average); README "Voice" has the measurement.</summary>
+    /// <summary>Several enrolment recordings: matched one by one (Multi) or as their mean (Average); docs/voice.md has the measurement.</summary>
     public Gallery.TemplateMode TemplateMode { get; set; } = Gallery.TemplateMode.Average;
     public AudioLimits Limits { get; set; } = new();
 

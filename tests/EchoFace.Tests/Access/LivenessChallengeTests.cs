@@ -69,7 +69,7 @@ public class LivenessChallengeTests
     public void Small_movements_never_count_and_the_deadline_fails_the_challenge()
     {
         var c = Challenge(false, Turn.Left);
-        // a flat print turned in front of the camera reads a few degrees at most (README "Liveness")
+        // a flat print turned in front of the camera reads a few degrees at most (docs/liveness.md)
         Assert.Equal(ChallengeStatus.Pending, Feed(c, 4, 7, 8, 5, -3, -2, 6).Status);
         Assert.False(c.Expired(T0.AddSeconds(5.9)));
         Assert.True(c.Expired(T0.AddSeconds(6.1)));

@@ -48,7 +48,7 @@ public class LivenessEvaluationTests(PipelineFixture fixture) : IClassFixture<Pi
         Assert.Equal(0, presence.GetProperty("bpcer").GetDouble());
         Assert.True(presence.GetProperty("acer").GetDouble() <= frame.GetProperty("acer").GetDouble());
 
-        // each cue measured alone and beside the model; on NUAA neither blink nor motion adds anything (README "Liveness")
+        // each cue measured alone and beside the model; on NUAA neither blink nor motion adds anything (docs/liveness.md)
         Assert.Equal(["fr_liveness", "blink", "fr_liveness", "head", "non-planar", "fr_liveness", "texture", "fr_liveness"],
             json.GetProperty("cues").EnumerateArray().Select(c => c.GetProperty("cue").GetString()!.Split(' ')[0]));
         var blink = json.GetProperty("cues")[1];

@@ -62,7 +62,7 @@ public class RecommenderTests
 
     /// <summary>
     /// The groceries data hold next to no per-customer signal (past buyers of an item are no likelier to buy it again): the ranker's
-    /// NDCG@10 is above popularity's (+0.6%, README "Recommendations") but within noise, so what is served stays non-personal.
+    /// NDCG@10 is above popularity's (+0.6%, docs/recommendations.md) but within noise, so what is served stays non-personal.
     /// </summary>
     [Fact]
     public void On_the_groceries_split_the_ranker_edges_past_popularity_within_noise_and_a_non_personal_list_is_served()

@@ -56,7 +56,7 @@ public class VoicePipelineTests(VoiceFixture fixture) : IClassFixture<VoiceFixtu
     [Fact]
     public void Sr_data_is_measured_and_far_weaker_than_librispeech()
     {
-        // Chinese and English, 5 speakers: the model was trained on read English; README reports 15.15% EER here
+        // Chinese and English, 5 speakers: the model was trained on read English; docs/voice.md reports 15.15% EER here
         var items = VoiceEvaluation.ListRecordings(TestEnvironment.Data("voice", "sr-data"), @"^([a-z]+\d*)[-_]");
         Assert.Equal(5, items.Select(i => i.Speaker).Distinct().Count());
         var result = VoiceEvaluation.RunFolder(_voice, items);
