@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # The tests: xunit on the real models and ../shared/data (run ./setup.sh first), then the totals as one plain line.
+# ./test.sh          everything (CI)
+# ./test.sh --fast   the developer's loop: Unit and Integration, no Slow (fuzzers, crash safety, daemons end to end, evaluations)
+# Further arguments go to dotnet test (e.g. --filter "Category=Unit").
 set -uo pipefail
 cd "$(dirname "$0")"
+args=()
+if [ "${1:-}" = "--fast" ]; then shift; args=(--filter "Category!=Slow"); fi
 rm -rf TestResults
-dotnet test EchoFace.sln -c Release --logger "trx;LogFileName=results.trx" --results-directory TestResults "$@"
+dotnet test EchoFace.sln -c Release --logger "trx;LogFileName=results.trx" --results-directory TestResults "${args[@]}" "$@"
 status=$?
 trx=$(find TestResults -name '*.trx' 2>/dev/null | head -n 1)
 if [ -z "$trx" ]; then

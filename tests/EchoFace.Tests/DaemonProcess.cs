@@ -40,15 +40,11 @@ public sealed class DaemonProcess : IDisposable
     public void WaitConnected() => WaitFor("Fleet link connected", "the daemon did not connect to the broker");
 
     /// <summary>Waits up to a minute for <paramref name="text"/> in the daemon's log.</summary>
-    public void WaitFor(string text, string failure)
-    {
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        while (!Log.Contains(text, StringComparison.Ordinal))
-        {
-            if (watch.Elapsed > TimeSpan.FromSeconds(60) || Process.HasExited) throw new TimeoutException($"{failure}:\n{Log}");
-            Thread.Sleep(50);
-        }
-    }
+    public void WaitFor(string text, string failure) => Until(() => Log.Contains(text, StringComparison.Ordinal), failure);
+
+    /// <summary>Waits for a condition on the daemon, giving up if it exits; the log goes into the failure.</summary>
+    public void Until(Func<bool> done, string what, TimeSpan? limit = null) =>
+        Eventually.True(done, what, limit, abandon: () => Process.HasExited, context: () => Log);
 
     /// <summary>SIGTERM and wait: true when it stopped in time with exit code 0.</summary>
     public bool Stop()

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace EchoFace.Tests.Access;
 
 /// <summary>The door's rules without camera or hardware: debounce, match, liveness, schedules, re-entry, lockout; and the tracker.</summary>
+[Trait("Category", "Unit")]
 public class AccessPolicyTests
 {
     // Monday 23 Nov 2026, 09:00 UTC

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace EchoFace.Tests.Access;
 
 /// <summary>The decision pictures' store: sealed at rest, names, retention, the owner-only folder, and nothing written when keeping none.</summary>
+[Trait("Category", "Integration")]
 public class DecisionSnapshotsTests
 {
     private readonly string _data = TestEnvironment.TempDirectory();

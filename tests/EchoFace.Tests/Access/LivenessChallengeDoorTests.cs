@@ -75,6 +75,7 @@ internal sealed partial class LiveCamera : IDisposable
 }
 
 /// <summary>The challenge liveness mode end to end: `echoface run` with the real models, its camera played by the test.</summary>
+[Trait("Category", "Slow")]
 public partial class LivenessChallengeDoorTests(PipelineFixture fixture) : IClassFixture<PipelineFixture>
 {
     private readonly string _dir = TestEnvironment.TempDirectory();
@@ -92,15 +93,7 @@ public partial class LivenessChallengeDoorTests(PipelineFixture fixture) : IClas
         return Prompted().Matches(daemon.Log)[n - 1].Groups[1].Value.Split(' ');
     }
 
-    private static void Until(DaemonProcess daemon, Func<bool> done, string what)
-    {
-        var watch = Stopwatch.StartNew();
-        while (!done())
-        {
-            if (watch.Elapsed > TimeSpan.FromSeconds(90) || daemon.Process.HasExited) throw new TimeoutException($"no {what}:\n{daemon.Log}");
-            Thread.Sleep(50);
-        }
-    }
+    private static void Until(DaemonProcess daemon, Func<bool> done, string what) => daemon.Until(done, $"a {what}", TimeSpan.FromSeconds(90));
 
     private static int Count(DaemonProcess daemon, string text) => Regex.Count(daemon.Log, Regex.Escape(text));
 

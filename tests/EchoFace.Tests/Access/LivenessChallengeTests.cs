@@ -3,6 +3,7 @@ using EchoFace.Access;
 namespace EchoFace.Tests.Access;
 
 /// <summary>The prompted-turn check on yaw sequences: in order, back to the centre between turns, a wrong turn fails at once, the deadline holds.</summary>
+[Trait("Category", "Unit")]
 public class LivenessChallengeTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 30, 9, 0, 0, TimeSpan.Zero);

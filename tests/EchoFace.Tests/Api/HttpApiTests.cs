@@ -7,6 +7,7 @@ using EchoFace.Tests.Cli;
 namespace EchoFace.Tests.Api;
 
 /// <summary>The HTTP API of a running daemon (camera none) over a real Kestrel on a free loopback port, with the shared photos and speech.</summary>
+[Trait("Category", "Slow")]
 public class HttpApiTests
 {
     private readonly CliRunner _cli = new();
@@ -20,17 +21,19 @@ public class HttpApiTests
     /// <summary>A daemon with the API on a free loopback port, on the runner's data folder and models.</summary>
     internal static (DaemonProcess Daemon, Uri Base) Start(CliRunner cli, IDictionary<string, string>? environment = null)
     {
-        var port = Sync.Mosquitto.FreePort();
+        var port = FreePort.Next();
         var daemon = new DaemonProcess(null, cli.DataDirectory, "api-1", environment, health: $"http://127.0.0.1:{port}", models: cli.ModelsDirectory);
         daemon.WaitFor("Ready in", "the daemon did not start");
         // READY comes from the host's start; Kestrel may bind a moment later
         using var probe = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-        for (var i = 0; ; i++)
-        {
-            try { probe.GetAsync("/healthz").GetAwaiter().GetResult(); break; }
-            catch (HttpRequestException) when (i < 200) { Thread.Sleep(50); }
-        }
+        Eventually.True(() => Reachable(probe), "the API listening", TimeSpan.FromSeconds(10), () => daemon.Process.HasExited, () => daemon.Log);
         return (daemon, new Uri($"http://127.0.0.1:{port}"));
+    }
+
+    private static bool Reachable(HttpClient client)
+    {
+        try { using var _ = client.GetAsync("/healthz").GetAwaiter().GetResult(); return true; }
+        catch (HttpRequestException) { return false; }
     }
 
     internal static HttpClient Client(Uri at, string? key)
@@ -260,7 +263,7 @@ public class HttpApiTests
         System.IO.File.WriteAllText(certFile, certificate.ExportCertificatePem());
         System.IO.File.WriteAllText(keyFile, rsa.ExportPkcs8PrivateKeyPem());
         var read = Key("read");
-        var port = Sync.Mosquitto.FreePort();
+        var port = FreePort.Next();
         using var daemon = new DaemonProcess(null, _cli.DataDirectory, "api-tls", new Dictionary<string, string>
         {
             ["ECHOFACE__Api__CertificateFile"] = certFile, ["ECHOFACE__Api__KeyFile"] = keyFile,
@@ -270,12 +273,8 @@ public class HttpApiTests
         using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, cert, _, _) => cert?.Thumbprint == certificate.Thumbprint };
         using var http = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{port}") };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", read);
-        HttpResponseMessage? response = null;
-        for (var i = 0; response is null; i++)
-        {
-            try { response = await http.GetAsync("/v1/people"); }
-            catch (HttpRequestException) when (i < 200) { await Task.Delay(50); }
-        }
+        var response = await Eventually.SucceedsAsync<HttpResponseMessage, HttpRequestException>(() => http.GetAsync("/v1/people"),
+            "GET /v1/people over https", TimeSpan.FromSeconds(10));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.True(daemon.Stop(), daemon.Log);
     }

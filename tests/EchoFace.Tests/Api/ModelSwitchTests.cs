@@ -7,6 +7,7 @@ using static EchoFace.Tests.Api.HttpApiTests;
 namespace EchoFace.Tests.Api;
 
 /// <summary>PUT /v1/models/active on a running daemon: the float face embedder and an int8 one made from it.</summary>
+[Trait("Category", "Slow")]
 public class ModelSwitchTests
 {
     /// <summary>

@@ -4,6 +4,7 @@ using EchoFace.Storage;
 namespace EchoFace.Tests.Cli;
 
 /// <summary>Photo collections on the shared photos (114 photos of 27 people sorted into a folder each).</summary>
+[Trait("Category", "Slow")]
 public class CollectionCommandTests
 {
     private static string Photos => TestEnvironment.Data("faces", "photos");

@@ -2,6 +2,7 @@ using System.Text.Json;
 
 namespace EchoFace.Tests.Cli;
 
+[Trait("Category", "Integration")]
 public class ConfigCommandTests
 {
     private static string ConfigFile(object settings)

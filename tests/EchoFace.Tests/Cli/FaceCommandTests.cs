@@ -1,6 +1,7 @@
 namespace EchoFace.Tests.Cli;
 
 /// <summary>The face commands as a person runs them: enrol, identify, verify, people, faces --annotate, and every bad input.</summary>
+[Trait("Category", "Integration")]
 public class FaceCommandTests
 {
     private readonly CliRunner _cli = new();

@@ -2,8 +2,10 @@ using EchoFace.Tests.Recommend;
 
 namespace EchoFace.Tests.Cli;
 
+[Trait("Category", "Integration")]
 public class RecommendCommandTests
 {
+    [Trait("Category", "Slow")]
     [Fact]
     public void Train_then_for_serves_a_customer_and_flags_a_stranger_as_cold_start()
     {

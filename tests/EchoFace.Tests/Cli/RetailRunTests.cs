@@ -5,6 +5,7 @@ using EchoFace.Tests.Recommend;
 namespace EchoFace.Tests.Cli;
 
 /// <summary>`echoface run --policy retail`: a recognised, opted-in customer yields customer_seen with their products; nobody else leaves a trace.</summary>
+[Trait("Category", "Slow")]
 public class RetailRunTests
 {
     private readonly CliRunner _cli = new();

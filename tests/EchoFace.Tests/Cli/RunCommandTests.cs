@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace EchoFace.Tests.Cli;
 
 /// <summary>`echoface run` end to end on videos made from the shared photos, the simulated door and the real models.</summary>
+[Trait("Category", "Integration")]
 public class RunCommandTests
 {
     private readonly CliRunner _cli = new();
@@ -28,6 +29,8 @@ public class RunCommandTests
         File.WriteAllText(path, JsonSerializer.Serialize(settings));
         return path;
     }
+
+    [Trait("Category", "Slow")]
 
     [Fact]
     public void An_enrolled_person_unlocks_the_door_once_and_a_stranger_is_denied()
@@ -62,6 +65,8 @@ public class RunCommandTests
         TestEnvironment.NuaaVideo(Path.Combine(_dir, $"{label}-{subject}.mp4"), label, subject, count)
         ?? throw new InvalidOperationException($"NUAA has no {label} test frames of subject {subject}");
 
+    [Trait("Category", "Slow")]
+
     [Fact]
     public void A_printed_photo_of_an_enrolled_person_does_not_open_the_door_and_the_person_does()
     {
@@ -80,6 +85,8 @@ public class RunCommandTests
         Assert.True(person.GetProperty("liveness").GetSingle() >= person.GetProperty("livenessThreshold").GetSingle());
     }
 
+    [Trait("Category", "Slow")]
+
     [Fact]
     public void Repeated_denials_engage_the_lockout_alarm()
     {
@@ -91,6 +98,8 @@ public class RunCommandTests
         Assert.Contains(events, e => e.TryGetProperty("type", out var t) && t.GetString() == "lockout");
         Assert.Equal("locked_out", Decisions(events)[^1].GetProperty("reason").GetString());
     }
+
+    [Trait("Category", "Slow")]
 
     [Fact]
     public void The_voice_step_up_accepts_the_right_speaker_and_rejects_another()
@@ -159,10 +168,12 @@ public class RunCommandTests
         Assert.True(Volatile.Read(ref frames) > framesBefore, "frames flow again after the restart");
     }
 
+    [Trait("Category", "Slow")]
+
     [Fact]
     public async Task Sigterm_stops_the_daemon_cleanly_with_every_event_stored_and_health_and_metrics_answer()
     {
-        var port = Sync.Mosquitto.FreePort();
+        var port = FreePort.Next();
         Assert.Equal(0, _cli.Run("enroll", "jolie", Jolie[0], Jolie[1]).ExitCode);
         var video = TestEnvironment.Video(Path.Combine(_dir, "long.mp4"), 6, 0, Jolie[2], Jolie[3]);
         using var daemon = new DaemonProcess(null, _cli.DataDirectory, "door-1", camera: $"file:{video}", health: $"http://127.0.0.1:{port}");

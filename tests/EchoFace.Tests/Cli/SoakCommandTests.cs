@@ -3,6 +3,7 @@ using EchoFace.Tests.Cli;
 namespace EchoFace.Tests.Cli;
 
 /// <summary>`bench soak` end to end, shortened: the daemon on the looping video, the broker restarted twice, samples with telemetry.</summary>
+[Trait("Category", "Slow")]
 public class SoakCommandTests
 {
     [Fact]

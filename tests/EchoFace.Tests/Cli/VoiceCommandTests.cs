@@ -1,6 +1,7 @@
 namespace EchoFace.Tests.Cli;
 
 /// <summary>The voice commands as a person runs them: enrol, verify, identify, eval voice, and bad input with nothing stored.</summary>
+[Trait("Category", "Integration")]
 public class VoiceCommandTests
 {
     private readonly CliRunner _cli = new();
@@ -12,6 +13,8 @@ public class VoiceCommandTests
         Assert.Equal(0, r.ExitCode);
         return r.Json.EnumerateArray().Sum(p => p.GetProperty("voiceTemplates").GetInt32());
     }
+
+    [Trait("Category", "Slow")]
 
     [Fact]
     public void Enrol_verify_and_identify_by_voice_from_the_command_line()

@@ -3,6 +3,7 @@ using EchoFace.Tests.Cli;
 namespace EchoFace.Tests.Evaluation;
 
 /// <summary>The accuracy targets of the face core, measured on the real data with `echoface eval faces`.</summary>
+[Trait("Category", "Slow")]
 public class FaceEvaluationTests
 {
     private static System.Text.Json.JsonElement Eval(string set, string report)

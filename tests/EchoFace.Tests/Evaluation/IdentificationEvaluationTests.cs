@@ -3,6 +3,7 @@ using EchoFace.Tests.Cli;
 
 namespace EchoFace.Tests.Evaluation;
 
+[Trait("Category", "Integration")]
 public class IdentificationEvaluationTests
 {
     [Fact]
@@ -18,6 +19,8 @@ public class IdentificationEvaluationTests
         var centres = IdentificationEvaluation.KMeans(points, 2).OrderByDescending(c => c[0]).ToList();
         Assert.True(centres[0][0] > 0.95f && centres[1][1] > 0.95f, string.Join(" | ", centres.Select(c => string.Join(",", c))));
     }
+
+    [Trait("Category", "Slow")]
 
     [Fact]
     public void Eval_identify_compares_the_methods_on_held_out_photos_and_rejects_people_never_enrolled()

@@ -5,9 +5,12 @@ using EchoFace.Tests.Cli;
 namespace EchoFace.Tests.Evaluation;
 
 /// <summary>Single-frame liveness on the shared attack data: the channel order measured, the default threshold's error rates, the CLI report.</summary>
+[Trait("Category", "Integration")]
 public class LivenessEvaluationTests(PipelineFixture fixture) : IClassFixture<PipelineFixture>
 {
     private static readonly float Threshold = new AccessOptions().LivenessThreshold;
+
+    [Trait("Category", "Slow")]
 
     [Fact]
     public void Nuaa_subjects_not_tuned_on_meet_apcer_1_percent_at_bpcer_3_percent_fed_bgr()
@@ -28,6 +31,8 @@ public class LivenessEvaluationTests(PipelineFixture fixture) : IClassFixture<Pi
         Assert.All(samples, s => Assert.True(s.Bgr >= Threshold == s.Live, $"{Path.GetFileName(s.Path)}: live={s.Live}, score {s.Bgr:F3}, threshold {Threshold}"));
         Assert.Contains(samples, s => s.Rgb >= Threshold != s.Live); // fed RGB, at least one is wrong (3 of 4 at the JS's 0.3)
     }
+
+    [Trait("Category", "Slow")]
 
     [Fact]
     public void Per_presence_decisions_on_nuaa_videos_are_no_worse_than_per_frame()

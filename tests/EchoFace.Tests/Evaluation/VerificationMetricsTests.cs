@@ -2,6 +2,7 @@ using EchoFace.Evaluation;
 
 namespace EchoFace.Tests.Evaluation;
 
+[Trait("Category", "Unit")]
 public class VerificationMetricsTests
 {
     [Fact]

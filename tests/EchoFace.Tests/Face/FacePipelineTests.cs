@@ -4,6 +4,7 @@ using EchoFace.Media;
 
 namespace EchoFace.Tests.Face;
 
+[Trait("Category", "Integration")]
 public class FacePipelineTests(PipelineFixture fixture) : IClassFixture<PipelineFixture>
 {
     private readonly FacePipeline _pipeline = fixture.Pipeline;

@@ -3,6 +3,7 @@ using EchoFace.Face;
 
 namespace EchoFace.Tests.Face;
 
+[Trait("Category", "Unit")]
 public class GeometryTests
 {
     [Fact]

@@ -45,6 +45,7 @@ public static class HeadTurnFrames
 }
 
 /// <summary>What the challenge's turn threshold rests on, measured with the real models: real turned heads vs turned prints.</summary>
+[Trait("Category", "Slow")]
 public class HeadTurnTests(PipelineFixture fixture) : IClassFixture<PipelineFixture>
 {
     private readonly string _dir = TestEnvironment.TempDirectory();

@@ -3,6 +3,7 @@ using EchoFace.Media;
 
 namespace EchoFace.Tests.Face;
 
+[Trait("Category", "Unit")]
 public class ImageSamplerTests
 {
     /// <summary>

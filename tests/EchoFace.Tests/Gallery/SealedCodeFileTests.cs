@@ -6,6 +6,7 @@ using EchoFace.Storage;
 
 namespace EchoFace.Tests.Gallery;
 
+[Trait("Category", "Integration")]
 public class SealedCodeFileTests
 {
     private static float[] Unit(Random rng, int d)

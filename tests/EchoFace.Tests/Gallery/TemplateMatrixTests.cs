@@ -5,6 +5,7 @@ using EchoFace.Gallery;
 
 namespace EchoFace.Tests.Gallery;
 
+[Trait("Category", "Unit")]
 public class TemplateMatrixTests
 {
     private static float[] RandomUnit(Random rng, int d)

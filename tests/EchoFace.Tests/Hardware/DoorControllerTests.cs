@@ -4,6 +4,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace EchoFace.Tests.Hardware;
 
 /// <summary>The door state machine driven through the simulated board with scripted contact and button inputs and a stepped clock.</summary>
+[Trait("Category", "Unit")]
 public class DoorControllerTests
 {
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 23, 9, 0, 0, TimeSpan.Zero));

@@ -9,6 +9,7 @@ namespace EchoFace.Tests.Inference;
 /// Denormal floats cost 20-30x per landmark pass on hosts that trap them (issue 17): every thread that runs a model must flush them,
 /// whichever thread it is. These guards fail when the fix regresses, on any host, without timing against a fixed number.
 /// </summary>
+[Trait("Category", "Integration")]
 public class DenormalFlushTests
 {
     private static float _tiny = 1e-39f; // a denormal: a field, so the JIT cannot fold the arithmetic below

@@ -2,6 +2,7 @@ using EchoFace.Inference;
 
 namespace EchoFace.Tests.Inference;
 
+[Trait("Category", "Integration")]
 public class ModelManifestTests
 {
     [Fact]

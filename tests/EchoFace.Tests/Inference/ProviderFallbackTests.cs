@@ -3,6 +3,7 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace EchoFace.Tests.Inference;
 
+[Trait("Category", "Integration")]
 public class ProviderFallbackTests
 {
     [Fact]

@@ -8,6 +8,7 @@ using Onnx;
 
 namespace EchoFace.Tests.Inference;
 
+[Trait("Category", "Integration")]
 public class QuantizationTests
 {
     // ---- a small opset-9 network built here: conv -> prelu -> conv (+ residual add) -> slice -> unsqueeze -> softmax, plus integer shape arithmetic
@@ -333,6 +334,8 @@ public class QuantizationTests
 
     // ---- the command, end to end on the real embedder and the shared evaluation data
 
+    [Trait("Category", "Slow")]
+
     [Fact]
     public void Models_quantize_measures_the_face_embedder_and_records_the_verdict()
     {
@@ -366,6 +369,8 @@ public class QuantizationTests
         Assert.Contains(rows, m => m.GetProperty("id").GetString() == "fr_feature.int8" && m.GetProperty("variant").GetProperty("precision").GetString() == "int8");
     }
 
+    [Trait("Category", "Slow")]
+
     [Fact]
     public void Models_quantize_fp16_keeps_the_embedders_accuracy_and_templates()
     {
@@ -383,6 +388,8 @@ public class QuantizationTests
         Assert.Equal("fr_feature", embedder.GetProperty("loads").GetString());
         Assert.Equal("fr_feature.fp16", embedder.GetProperty("loadsOnGpu").GetString());
     }
+
+    [Trait("Category", "Slow")]
 
     [Fact]
     public void Models_quantize_opt_measures_the_liveness_model_by_its_eer_on_nuaa()

@@ -2,6 +2,7 @@ using EchoFace.Media;
 
 namespace EchoFace.Tests.Media;
 
+[Trait("Category", "Integration")]
 public class ImageDecoderTests
 {
     private static string Photo => TestEnvironment.Data("faces", "photos", "fr_obama", "tests_test_images_obama3.jpg");

@@ -5,6 +5,7 @@ using EchoFace.Voice;
 namespace EchoFace.Tests.Recognition;
 
 /// <summary>Voice enrolment, verification and identification over the encrypted gallery, on LibriSpeech speakers.</summary>
+[Trait("Category", "Integration")]
 public class VoiceRecognizerTests(VoiceFixture fixture) : IClassFixture<VoiceFixture>, IDisposable
 {
     private readonly string _dir = TestEnvironment.TempDirectory();
@@ -22,6 +23,8 @@ public class VoiceRecognizerTests(VoiceFixture fixture) : IClassFixture<VoiceFix
     }
 
     private static List<(string, AudioClip)> Clips(string speaker, params int[] indexes) => [.. indexes.Select(i => Clip(speaker, i))];
+
+    [Trait("Category", "Slow")]
 
     [Fact]
     public void Enrolled_speakers_are_verified_and_identified_and_strangers_are_not()

@@ -3,6 +3,7 @@ using EchoFace.Recommend;
 namespace EchoFace.Tests.Recommend;
 
 /// <summary>Each metric against an answer worked by hand: list [1, 2, 3, 4, 5], bought {2, 5, 9}.</summary>
+[Trait("Category", "Unit")]
 public class RankingMetricsTests
 {
     private static readonly int[] List = [1, 2, 3, 4, 5];

@@ -4,6 +4,7 @@ using EchoFace.Recommend;
 
 namespace EchoFace.Tests.Recommend;
 
+[Trait("Category", "Integration")]
 public class RecommenderTests
 {
     /// <summary>
@@ -32,6 +33,8 @@ public class RecommenderTests
     }
 
     private static readonly ColumnMap PlantedMap = ColumnMap.Parse("customer=customer,item=item,time=date");
+
+    [Trait("Category", "Slow")]
 
     [Fact]
     public void Every_personal_model_beats_popularity_where_customers_have_habits()
@@ -64,6 +67,7 @@ public class RecommenderTests
     /// The groceries data hold next to no per-customer signal (past buyers of an item are no likelier to buy it again): the ranker's
     /// NDCG@10 is above popularity's (+0.6%, docs/recommendations.md) but within noise, so what is served stays non-personal.
     /// </summary>
+    [Trait("Category", "Slow")]
     [Fact]
     public void On_the_groceries_split_the_ranker_edges_past_popularity_within_noise_and_a_non_personal_list_is_served()
     {
@@ -79,6 +83,8 @@ public class RecommenderTests
         Assert.True(result.VersusPopularity.Single(v => v.Model == ModelNames.Als).High < 0); // ALS alone is clearly worse here
         Assert.True(result.ColdCustomers > 0);
     }
+
+    [Trait("Category", "Slow")]
 
     [Fact]
     public void A_saved_artifact_loads_and_gives_the_same_lists_with_every_model()
@@ -131,6 +137,8 @@ public class RecommenderTests
         Assert.Contains("lacks purchases.bin", Assert.Throws<BadInputException>(() => RecommenderModel.Load(folder)).Message);
         Assert.Contains("not a recommender artifact", Assert.Throws<BadInputException>(() => RecommenderModel.Load(TestEnvironment.TempDirectory())).Message);
     }
+
+    [Trait("Category", "Slow")]
 
     [Fact]
     public void Profile_columns_become_ranker_features_and_survive_a_round_trip()

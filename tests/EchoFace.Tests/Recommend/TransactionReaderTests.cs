@@ -2,6 +2,7 @@ using EchoFace.Recommend;
 
 namespace EchoFace.Tests.Recommend;
 
+[Trait("Category", "Integration")]
 public class TransactionReaderTests
 {
     private static string Csv(string text)

@@ -16,6 +16,7 @@ namespace EchoFace.Tests.Robustness;
 /// at the end every acknowledged enrolment is stored, every acknowledged unlock's event reached the broker, and the
 /// configuration in force is one whole document, never parts of two.
 /// </summary>
+[Trait("Category", "Slow")]
 public class CrashSafetyTests(ITestOutputHelper output)
 {
     private const int Kills = 50;

@@ -6,6 +6,7 @@ using EchoFace.Voice;
 namespace EchoFace.Tests.Robustness;
 
 /// <summary>The inputs fuzzing found that broke a decoder, each kept as a test.</summary>
+[Trait("Category", "Integration")]
 public class FuzzRegressionTests
 {
     [Fact]

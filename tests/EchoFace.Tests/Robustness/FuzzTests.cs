@@ -11,6 +11,7 @@ namespace EchoFace.Tests.Robustness;
 /// the only exception allowed is the product's own bad-input error. An input that breaks that is written to TestResults/ to
 /// become a regression test.
 /// </summary>
+[Trait("Category", "Slow")]
 public class FuzzTests
 {
     private const int Inputs = 100_000;

@@ -3,6 +3,7 @@ using EchoFace.Storage;
 
 namespace EchoFace.Tests.Storage;
 
+[Trait("Category", "Integration")]
 public class GalleryStoreTests
 {
     private static NewTemplate Template(float[] v) => new("face", "fr_feature", "abc", 0.9f, "a.jpg", v);

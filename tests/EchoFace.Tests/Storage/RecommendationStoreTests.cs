@@ -5,6 +5,7 @@ using Microsoft.Data.Sqlite;
 
 namespace EchoFace.Tests.Storage;
 
+[Trait("Category", "Integration")]
 public class RecommendationStoreTests
 {
     private readonly string _db = Path.Combine(TestEnvironment.TempDirectory(), "echoface.db");

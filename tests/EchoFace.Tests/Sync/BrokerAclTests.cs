@@ -4,6 +4,7 @@ using EchoFace.Sync;
 namespace EchoFace.Tests.Sync;
 
 /// <summary>deploy/mosquitto/echoface.acl on a real mosquitto: devices confined to their own topics, only the fleet account changes a device.</summary>
+[Trait("Category", "Integration")]
 public class BrokerAclTests
 {
     private static string PasswordFile(params string[] users)

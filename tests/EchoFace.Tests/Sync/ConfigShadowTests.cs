@@ -6,6 +6,7 @@ using EchoFace.Tests.Cli;
 namespace EchoFace.Tests.Sync;
 
 /// <summary>Desired configuration from the fleet: applied, stale, invalid, malformed, oversize, group under device, kept across restarts.</summary>
+[Trait("Category", "Integration")]
 public class ConfigShadowTests
 {
     private readonly string _dir = TestEnvironment.TempDirectory();
@@ -89,6 +90,8 @@ public class ConfigShadowTests
         Assert.Equal(["Camera"], size.PendingRestart);
     }
 
+    [Trait("Category", "Slow")]
+
     [Fact]
     public void A_pushed_camera_source_is_opened_by_the_running_daemon_without_a_restart()
     {
@@ -111,6 +114,8 @@ public class ConfigShadowTests
         Assert.DoesNotContain("Camera fault", daemon.Log);
         Assert.True(daemon.Stop(), daemon.Log);
     }
+
+    [Trait("Category", "Slow")]
 
     [Fact]
     public async Task Fleet_push_config_reaches_a_running_daemon_and_reports_back()

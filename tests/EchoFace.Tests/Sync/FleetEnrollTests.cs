@@ -5,6 +5,7 @@ using EchoFace.Tests.Cli;
 namespace EchoFace.Tests.Sync;
 
 /// <summary>Enrolment sync between two running devices over a real broker: copy, then identify on the second; a wrong model is refused.</summary>
+[Trait("Category", "Slow")]
 public class FleetEnrollTests
 {
     private readonly string _dir = TestEnvironment.TempDirectory();

@@ -10,6 +10,7 @@ using MQTTnet.Protocol;
 namespace EchoFace.Tests.Sync;
 
 /// <summary>The device's fleet link against a real mosquitto: zero-loss delivery across broker outages and kill -9, Last Will, TLS.</summary>
+[Trait("Category", "Slow")]
 public class FleetLinkTests
 {
     private readonly string _dir = TestEnvironment.TempDirectory();
@@ -55,15 +56,7 @@ public class FleetLinkTests
         Enabled = true, Broker = broker.Url(), Site = "lab", DeviceId = device, ReconnectMinSeconds = 0.2, ReconnectMaxSeconds = 1,
     };
 
-    private async Task Until(Func<bool> done, TimeSpan limit, string what)
-    {
-        var watch = Stopwatch.StartNew();
-        while (!done())
-        {
-            if (watch.Elapsed > limit) throw new TimeoutException($"{what} did not happen within {limit.TotalSeconds:F0} s\n{_logs}");
-            await Task.Delay(50);
-        }
-    }
+    private Task Until(Func<bool> done, TimeSpan limit, string what) => Eventually.TrueAsync(done, what, limit, () => _logs.ToString());
 
     [Fact]
     public async Task Events_stored_while_the_broker_is_down_all_arrive_in_order_after_it_restarts()

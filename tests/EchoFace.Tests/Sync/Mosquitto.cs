@@ -17,7 +17,7 @@ public sealed class Mosquitto : IDisposable
     public Mosquitto(string? extraConfig = null, bool tls = false, bool anonymous = true)
     {
         if (!File.Exists("/usr/sbin/mosquitto")) throw new InvalidOperationException($"mosquitto is not installed: run {TestEnvironment.SetupCommand}");
-        Port = FreePort();
+        Port = EchoFace.Tests.FreePort.Next();
         _config = Path.Combine(_dir, "mosquitto.conf");
         File.WriteAllText(_config, $"""
             listener {Port} 127.0.0.1
@@ -38,13 +38,15 @@ public sealed class Mosquitto : IDisposable
     public string Url(bool tls = false) => $"{(tls ? "mqtts" : "mqtt")}://127.0.0.1:{Port}";
     public string Directory => _dir;
 
-    public static int FreePort()
+    private bool Accepts()
     {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        var port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
+        try
+        {
+            using var c = new TcpClient();
+            c.Connect(IPAddress.Loopback, Port);
+            return true;
+        }
+        catch (SocketException) { return false; }
     }
 
     public void Start()
@@ -52,18 +54,7 @@ public sealed class Mosquitto : IDisposable
         _process = Process.Start(new ProcessStartInfo("/usr/sbin/mosquitto", ["-c", _config]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
         _process.BeginErrorReadLine();
         _process.BeginOutputReadLine();
-        for (var i = 0; i < 100; i++)
-        {
-            try
-            {
-                using var c = new TcpClient();
-                c.Connect(IPAddress.Loopback, Port);
-                return;
-            }
-            catch (SocketException) { Thread.Sleep(50); }
-            if (_process.HasExited) break;
-        }
-        throw new InvalidOperationException($"mosquitto did not start on port {Port} (config {_config})");
+        Eventually.True(Accepts, $"mosquitto listening on port {Port} (config {_config})", TimeSpan.FromSeconds(5), () => _process.HasExited);
     }
 
     public void Stop()

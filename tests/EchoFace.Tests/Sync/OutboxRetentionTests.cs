@@ -3,6 +3,7 @@ using EchoFace.Storage;
 namespace EchoFace.Tests.Sync;
 
 /// <summary>The outbox's bound: acknowledged events go first, then unsent low-priority ones, access and alarms last.</summary>
+[Trait("Category", "Integration")]
 public class OutboxRetentionTests
 {
     [Fact]

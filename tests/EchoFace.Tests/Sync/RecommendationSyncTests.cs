@@ -8,6 +8,7 @@ using EchoFace.Tests.Recommend;
 namespace EchoFace.Tests.Sync;
 
 /// <summary>recommendations/set over a real broker: pushed from a JSON set and from a trained artifact, stale and malformed sets; then the shelf display.</summary>
+[Trait("Category", "Slow")]
 public class RecommendationSyncTests
 {
     private readonly string _dir = TestEnvironment.TempDirectory();
@@ -67,7 +68,7 @@ public class RecommendationSyncTests
 
         // a door terminal turned into a shelf camera by the fleet, live: policy and camera in one push; it then sees the opted-in
         // customer and shows the fleet's list on its display endpoint
-        var port = Mosquitto.FreePort();
+        var port = FreePort.Next();
         var video = TestEnvironment.Video(Path.Combine(_dir, "jolie.mp4"), 30, 0, jolie[2]);
         var corridor = TestEnvironment.Ffmpeg(Path.Combine(_dir, "corridor.mp4"), "-f", "lavfi", "-i", "color=c=gray:s=640x480:r=10:d=30", "-pix_fmt", "yuv420p");
         using (var shelf = new DaemonProcess(broker, cli.DataDirectory, "shelf-1", new Dictionary<string, string> { ["ECHOFACE__Camera__Source"] = $"file:{corridor}" },

@@ -4,6 +4,7 @@ using EchoFace.Voice;
 namespace EchoFace.Tests.Voice;
 
 /// <summary>Decoding recordings to 16 kHz mono float: the in-process WAV reader against ffmpeg, other codecs, and every kind of bad file.</summary>
+[Trait("Category", "Integration")]
 public class AudioDecoderTests
 {
     private readonly string _dir = TestEnvironment.TempDirectory();

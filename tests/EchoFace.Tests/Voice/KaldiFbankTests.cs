@@ -7,6 +7,7 @@ namespace EchoFace.Tests.Voice;
 /// (silence, DC, a pure tone, a doubled amplitude) and a slow textbook reference (direct DFT in double precision, filters built from
 /// Kaldi's written definition) on real speech.
 /// </summary>
+[Trait("Category", "Integration")]
 public class KaldiFbankTests
 {
     private static readonly float LogFloor = MathF.Log(1.1920929e-07f); // Kaldi floors energies at FLT_EPSILON: ln = -15.9424

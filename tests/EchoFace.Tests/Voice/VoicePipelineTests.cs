@@ -8,6 +8,7 @@ using EchoFace.Voice;
 namespace EchoFace.Tests.Voice;
 
 /// <summary>The voice pipeline on the real models and recordings: VAD, accuracy targets, codecs, bad input and a swapped-in fbank model.</summary>
+[Trait("Category", "Integration")]
 public class VoicePipelineTests(VoiceFixture fixture) : IClassFixture<VoiceFixture>
 {
     private readonly VoicePipeline _voice = fixture.Pipeline;
@@ -40,6 +41,8 @@ public class VoicePipelineTests(VoiceFixture fixture) : IClassFixture<VoiceFixtu
         Assert.Equal(0, s.Start);
         Assert.Equal(22 * 512 + 480, s.End); // end of window 21 plus 30 ms of padding
     }
+
+    [Trait("Category", "Slow")]
 
     [Fact]
     public void Librispeech_trials_eer_is_within_1_percent()
