@@ -210,7 +210,7 @@ public sealed class ApiEngine(
     private static VoiceOptions CopyOf(VoiceOptions options)
     {
         var copy = new VoiceOptions();
-        Sync.ConfigShadow.CopyInto(copy, options);
+        Configuration.ConfigShadow.CopyInto(copy, options);
         return copy;
     }
 

@@ -31,11 +31,11 @@ internal static class RunCommand
             var overrides = Overrides(parse, camera, microphone, policy, board, health);
             var config = EchoFaceConfig.Load(parse.GetValue(g.Config), overrides);
             var data = CliContext.ResolveDataDirectory(parse.GetValue(g.Data));
-            Sync.ConfigShadow? shadow = null;
+            Configuration.ConfigShadow? shadow = null;
             if (config.Fleet.Enabled)
             {
                 // what the fleet pushed before (stored with its version) is in force from the start
-                shadow = new Sync.ConfigShadow(Path.Combine(data, config.Storage.Database), parse.GetValue(g.Config), overrides);
+                shadow = new Configuration.ConfigShadow(Path.Combine(data, config.Storage.Database), parse.GetValue(g.Config), overrides);
                 config = shadow.Current;
             }
             if (config.Camera.Source.StartsWith("file:", StringComparison.Ordinal) && !File.Exists(config.Camera.Source[5..]))

@@ -14,7 +14,7 @@ using Microsoft.Extensions.Logging;
 namespace EchoFace.Cli.Daemon;
 
 /// <summary>What `run` was asked for beyond the configuration.</summary>
-public sealed record RunRequest(bool Once, string DataDirectory, string? ModelsDirectory, Sync.ConfigShadow? Shadow = null);
+public sealed record RunRequest(bool Once, string DataDirectory, string? ModelsDirectory, Configuration.ConfigShadow? Shadow = null);
 
 /// <summary>
 /// The door terminal as a hosted service. Models and the gallery load in StartAsync, so systemd's READY=1 (sent by the host once
@@ -81,7 +81,7 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, ILogge
         // camera frames are never tight crops: padding a frame with no face would only double the detector's work (a copy: the
         // configuration itself stays as loaded, so the fleet's shadow compares like with like)
         var face = new FaceOptions();
-        Sync.ConfigShadow.CopyInto(face, config.Face);
+        Configuration.ConfigShadow.CopyInto(face, config.Face);
         face.PadOnMiss = 0;
         _pipeline = Own(new FacePipeline(factory, face));
         var cipher = TemplateCipher.FromKeyFile(Path.Combine(request.DataDirectory, config.Storage.KeyFile));

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using EchoFace.Configuration;
 using EchoFace.Sync;
 using EchoFace.Tests.Cli;
 using EchoFace.Tests.Sync;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using EchoFace.Configuration;
 using EchoFace.Sync;
 using EchoFace.Voice;
 

@@ -1,4 +1,5 @@
 using System.Text;
+using EchoFace.Configuration;
 using EchoFace.Media;
 using EchoFace.Sync;
 using EchoFace.Voice;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using EchoFace.Configuration;
 using EchoFace.Sync;
 using EchoFace.Tests.Cli;
 

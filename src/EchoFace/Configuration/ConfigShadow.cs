@@ -1,12 +1,9 @@
-using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using EchoFace.Configuration;
 using EchoFace.Storage;
-using Microsoft.Data.Sqlite;
+using EchoFace.Sync;
 
-namespace EchoFace.Sync;
+namespace EchoFace.Configuration;
 
 /// <summary>What the device answers on config/reported for one desired document.</summary>
 public sealed record ConfigReport(long Version, string Source, string Status, string? Error, DateTimeOffset At, IReadOnlyList<string> PendingRestart);
@@ -24,7 +21,7 @@ public sealed class ConfigShadow : IDisposable
     /// <summary>Single settings taken over live in a section that otherwise needs a restart (the camera switches source; its frame size does not change).</summary>
     public static readonly string[] LiveSettings = ["Camera:Source"];
 
-    private readonly SqliteConnection _db;
+    private readonly ConfigVersionStore _store;
     private readonly string? _basePath;
     private readonly TimeProvider _clock;
     private readonly Dictionary<string, (long Version, JsonObject Settings)> _documents = new();
@@ -34,13 +31,10 @@ public sealed class ConfigShadow : IDisposable
     public ConfigShadow(string databasePath, string? baseConfigPath, IReadOnlyDictionary<string, string?>? commandLine = null, TimeProvider? clock = null)
     {
         _commandLine = commandLine ?? new Dictionary<string, string?>();
-        _db = Database.Open(databasePath);
+        _store = new ConfigVersionStore(databasePath);
         _basePath = baseConfigPath;
         _clock = clock ?? TimeProvider.System;
-        using var cmd = _db.CreateCommand();
-        cmd.CommandText = "SELECT source, version, document FROM config_applied";
-        using var r = cmd.ExecuteReader();
-        while (r.Read()) _documents[r.GetString(0)] = (r.GetInt64(1), (JsonObject)JsonNode.Parse(r.GetString(2))!);
+        foreach (var applied in _store.All()) _documents[applied.Source] = (applied.Version, (JsonObject)JsonNode.Parse(applied.Document)!);
         Current = Build(_documents);
     }
 
@@ -73,22 +67,7 @@ public sealed class ConfigShadow : IDisposable
         try { next = Build(candidate); }
         catch (BadInputException e) { return new ConfigReport(version, source, "rejected", e.Message, now, []); }
 
-
-        using (var tx = _db.BeginTransaction())
-        using (var cmd = _db.CreateCommand())
-        {
-            cmd.Transaction = tx;
-            cmd.CommandText = """
-                INSERT INTO config_applied(source, version, document, applied_at) VALUES ($s, $v, $d, $at)
-                ON CONFLICT(source) DO UPDATE SET version = excluded.version, document = excluded.document, applied_at = excluded.applied_at
-                """;
-            cmd.Parameters.AddWithValue("$s", source);
-            cmd.Parameters.AddWithValue("$v", version);
-            cmd.Parameters.AddWithValue("$d", settings.ToJsonString());
-            cmd.Parameters.AddWithValue("$at", now.ToString("O", CultureInfo.InvariantCulture));
-            cmd.ExecuteNonQuery();
-            tx.Commit();
-        }
+        _store.Save(new AppliedConfig(source, version, settings.ToJsonString()), now);
         var before = JsonSerializer.SerializeToNode(Current)!.AsObject();
         var after = JsonSerializer.SerializeToNode(next)!.AsObject();
         changedSections = [.. after.Select(p => p.Key).Where(k => !JsonNode.DeepEquals(before[k], after[k]))];
@@ -142,5 +121,5 @@ public sealed class ConfigShadow : IDisposable
             p.SetValue(target, p.GetValue(source));
     }
 
-    public void Dispose() => _db.Dispose();
+    public void Dispose() => _store.Dispose();
 }
