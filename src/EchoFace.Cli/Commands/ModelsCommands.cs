@@ -38,7 +38,9 @@ internal static class ModelsCommands
                 };
             }).ToList();
             var failures = ctx.Factory.ProviderFailures;
-            var denormals = ctx.Config.Inference.FlushDenormals ? DenormalFlush.Mechanism : "computed in full (Inference.FlushDenormals false)";
+            var denormals = !ctx.Config.Inference.FlushDenormals ? "computed in full (Inference.FlushDenormals false)"
+                : DenormalFlush.TakesEffect() ? $"flushed to zero: {DenormalFlush.Mechanism} (checked on this machine)"
+                : $"computed in full: {DenormalFlush.Mechanism}";
             if (ctx.Json)
             {
                 o.Json(new

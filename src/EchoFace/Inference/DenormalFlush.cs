@@ -40,7 +40,7 @@ public static class DenormalFlush
     /// <summary>What flushes denormals on this platform, or why nothing does (for `echoface models`).</summary>
     public static string Mechanism => Register switch
     {
-        null => $"not supported on {RuntimeInformation.OSDescription} {RuntimeInformation.ProcessArchitecture}: denormals are computed in full",
+        null => $"not supported on {RuntimeInformation.OSDescription} {RuntimeInformation.ProcessArchitecture}",
         { Offset: X64MxcsrOffset } => "FTZ+DAZ (MXCSR) on every thread that runs a model",
         _ => "FZ (FPCR) on every thread that runs a model",
     };
@@ -66,6 +66,21 @@ public static class DenormalFlush
         if ((*word & r.Bits) == r.Bits) return;
         *word |= r.Bits;
         fesetenv(env);
+    }
+
+    private static float _denormal = 1e-39f; // a field, so the JIT cannot fold the product below
+
+    /// <summary>
+    /// Turns flushing on in a new thread, reads the register back and multiplies a denormal: whether this machine (or its
+    /// emulator) really flushes, for `echoface models`.
+    /// </summary>
+    public static bool TakesEffect()
+    {
+        var on = false;
+        var thread = new Thread(() => { EnsureOnThisThread(); on = IsOnThisThread && Volatile.Read(ref _denormal) * 1.5f == 0; });
+        thread.Start();
+        thread.Join();
+        return on;
     }
 
     /// <summary>Turns flushing off for the calling thread (tests and the before/after benchmark only).</summary>

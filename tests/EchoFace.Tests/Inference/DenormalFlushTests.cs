@@ -97,6 +97,20 @@ public class DenormalFlushTests
         Assert.True(l < 2 * d, $"a landmark pass took {l:F1} ms against {d:F1} ms for a detection: denormals are not flushed ({DenormalFlush.Mechanism})");
     }
 
+    [Fact]
+    public void Echoface_models_says_whether_the_flush_takes_effect_on_this_machine()
+    {
+        var cli = new Cli.CliRunner();
+        var on = cli.Run("--json", "models");
+        Assert.True(on.ExitCode == 0, on.Stderr);
+        Assert.StartsWith("flushed to zero: ", on.Json.GetProperty("denormals").GetString());
+        var config = Path.Combine(TestEnvironment.TempDirectory(), "echoface.json");
+        File.WriteAllText(config, """{"Inference": {"FlushDenormals": false}}""");
+        var off = cli.Run("--json", "models", "--config", config);
+        Assert.True(off.ExitCode == 0, off.Stderr);
+        Assert.StartsWith("computed in full", off.Json.GetProperty("denormals").GetString());
+    }
+
     private static void AssertFlushedAfter(Action run)
     {
         DenormalFlush.TurnOffOnThisThread();
