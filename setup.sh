@@ -21,6 +21,19 @@ command -v dotnet >/dev/null 2>&1 || { echo "setup: the .NET 10 SDK is not insta
 echo "== restore and build (Release)"
 dotnet build EchoFace.sln -c Release -nologo -clp:ErrorsOnly
 
+echo "== the linux-arm64 build (the boards' architecture), which the tests run under qemu-user on an x86-64 machine"
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+  arm=(qemu-user-static libc6:arm64 libstdc++6:arm64 libssl3:arm64)
+  dpkg --print-foreign-architectures | grep -qx arm64 || as_root dpkg --add-architecture arm64
+  armmissing=()
+  for p in "${arm[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || armmissing+=("$p"); done
+  if [ ${#armmissing[@]} -gt 0 ]; then
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${armmissing[@]}" >/dev/null
+  fi
+fi
+dotnet publish src/EchoFace.Cli -c Release -r linux-arm64 --self-contained -o artifacts/linux-arm64 -nologo -clp:ErrorsOnly
+
 echoface() { dotnet src/EchoFace.Cli/bin/Release/net10.0/echoface.dll "$@"; }
 
 echo "== models (npm registry and ../shared/models, each checked against models/manifest.json)"
