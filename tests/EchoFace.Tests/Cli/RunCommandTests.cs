@@ -31,7 +31,6 @@ public class RunCommandTests
     }
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public void An_enrolled_person_unlocks_the_door_once_and_a_stranger_is_denied()
     {
@@ -66,7 +65,6 @@ public class RunCommandTests
         ?? throw new InvalidOperationException($"NUAA has no {label} test frames of subject {subject}");
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public void A_printed_photo_of_an_enrolled_person_does_not_open_the_door_and_the_person_does()
     {
@@ -86,7 +84,6 @@ public class RunCommandTests
     }
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public void Repeated_denials_engage_the_lockout_alarm()
     {
@@ -100,7 +97,6 @@ public class RunCommandTests
     }
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public void The_voice_step_up_accepts_the_right_speaker_and_rejects_another()
     {
@@ -169,7 +165,6 @@ public class RunCommandTests
     }
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public async Task Sigterm_stops_the_daemon_cleanly_with_every_event_stored_and_health_and_metrics_answer()
     {

@@ -15,7 +15,6 @@ public class VoiceCommandTests
     }
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public void Enrol_verify_and_identify_by_voice_from_the_command_line()
     {

@@ -21,7 +21,6 @@ public class IdentificationEvaluationTests
     }
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public void Eval_identify_compares_the_methods_on_held_out_photos_and_rejects_people_never_enrolled()
     {

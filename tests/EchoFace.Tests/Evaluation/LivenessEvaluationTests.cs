@@ -11,7 +11,6 @@ public class LivenessEvaluationTests(PipelineFixture fixture) : IClassFixture<Pi
     private static readonly float Threshold = new AccessOptions().LivenessThreshold;
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public void Nuaa_subjects_not_tuned_on_meet_apcer_1_percent_at_bpcer_3_percent_fed_bgr()
     {
@@ -33,7 +32,6 @@ public class LivenessEvaluationTests(PipelineFixture fixture) : IClassFixture<Pi
     }
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public void Per_presence_decisions_on_nuaa_videos_are_no_worse_than_per_frame()
     {

@@ -335,15 +335,11 @@ public class QuantizationTests
     // ---- the command, end to end on the real embedder and the shared evaluation data
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public void Models_quantize_measures_the_face_embedder_and_records_the_verdict()
     {
-        var models = ModelsCopy("fr_detect", "pfld_68", "fr_feature", "fr_liveness");
-        var cli = new CliRunner { ModelsDirectory = models };
-
-        var r = cli.Run("--json", "models", "quantize", "fr_feature", "--count", "12", "--eval-data", TestEnvironment.SharedData);
-        Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+        var (cli, r) = Quantize("fr_feature", "int8", 12);
+        var models = cli.ModelsDirectory;
         var outcome = r.Json[0];
         var variant = outcome.GetProperty("variant");
         Assert.Equal("fr_feature", variant.GetProperty("of").GetString());
@@ -370,14 +366,10 @@ public class QuantizationTests
     }
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public void Models_quantize_fp16_keeps_the_embedders_accuracy_and_templates()
     {
-        var models = ModelsCopy("fr_detect", "pfld_68", "fr_feature", "fr_liveness");
-        var cli = new CliRunner { ModelsDirectory = models };
-        var r = cli.Run("--json", "models", "quantize", "fr_feature", "--precision", "fp16", "--count", "4", "--eval-data", TestEnvironment.SharedData);
-        Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+        var (cli, r) = Quantize("fr_feature", "fp16", 4);
         var variant = r.Json[0].GetProperty("variant");
         Assert.Equal("fp16", variant.GetProperty("precision").GetString());
         // half precision loses nothing measurable here: accepted, and float templates match its probes
@@ -390,14 +382,10 @@ public class QuantizationTests
     }
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public void Models_quantize_opt_measures_the_liveness_model_by_its_eer_on_nuaa()
     {
-        var models = ModelsCopy("fr_detect", "pfld_68", "fr_feature", "fr_liveness");
-        var cli = new CliRunner { ModelsDirectory = models };
-        var r = cli.Run("--json", "models", "quantize", "fr_liveness", "--precision", "opt", "--count", "4", "--eval-data", TestEnvironment.SharedData);
-        Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+        var (cli, r) = Quantize("fr_liveness", "opt", 4);
         var outcome = r.Json[0];
         var variant = outcome.GetProperty("variant");
         Assert.Equal("EER", variant.GetProperty("metric").GetString());
@@ -423,6 +411,15 @@ public class QuantizationTests
         var missing = cli.Run("models", "quantize", "fr_feature", "--calibration", "/nonexistent/folder");
         Assert.Equal(2, missing.ExitCode);
         Assert.Contains("/nonexistent/folder", missing.Stderr);
+    }
+
+    /// <summary>`models quantize MODEL --precision P` on a models folder of the test's own, checked to succeed.</summary>
+    private static (CliRunner Cli, CliResult Result) Quantize(string model, string precision, int count)
+    {
+        var cli = new CliRunner { ModelsDirectory = ModelsCopy("fr_detect", "pfld_68", "fr_feature", "fr_liveness") };
+        var r = cli.Run("--json", "models", "quantize", model, "--precision", precision, "--count", $"{count}", "--eval-data", TestEnvironment.SharedData);
+        Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+        return (cli, r);
     }
 
     /// <summary>A models folder of its own (a test that writes variants must not touch the repository's): the manifest and these models.</summary>

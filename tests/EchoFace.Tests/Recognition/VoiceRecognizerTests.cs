@@ -25,7 +25,6 @@ public class VoiceRecognizerTests(VoiceFixture fixture) : IClassFixture<VoiceFix
     private static List<(string, AudioClip)> Clips(string speaker, params int[] indexes) => [.. indexes.Select(i => Clip(speaker, i))];
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public void Enrolled_speakers_are_verified_and_identified_and_strangers_are_not()
     {

@@ -35,7 +35,6 @@ public class RecommenderTests
     private static readonly ColumnMap PlantedMap = ColumnMap.Parse("customer=customer,item=item,time=date");
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public void Every_personal_model_beats_popularity_where_customers_have_habits()
     {
@@ -85,7 +84,6 @@ public class RecommenderTests
     }
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public void A_saved_artifact_loads_and_gives_the_same_lists_with_every_model()
     {
@@ -139,7 +137,6 @@ public class RecommenderTests
     }
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public void Profile_columns_become_ranker_features_and_survive_a_round_trip()
     {

@@ -92,7 +92,6 @@ public class ConfigShadowTests
     }
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public void A_pushed_camera_source_is_opened_by_the_running_daemon_without_a_restart()
     {
@@ -117,7 +116,6 @@ public class ConfigShadowTests
     }
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public async Task Fleet_push_config_reaches_a_running_daemon_and_reports_back()
     {

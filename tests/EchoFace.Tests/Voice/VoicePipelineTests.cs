@@ -43,7 +43,6 @@ public class VoicePipelineTests(VoiceFixture fixture) : IClassFixture<VoiceFixtu
     }
 
     [Trait("Category", "Slow")]
-
     [Fact]
     public void Librispeech_trials_eer_is_within_1_percent()
     {
