@@ -232,7 +232,8 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
     /// <summary>EER of the float model and the variant on the liveness set (bona fide vs attacks), fed BGR as the door runs it.</summary>
     private List<AccuracyFigure> LivenessAccuracy(ModelManifest withVariant, string variantId)
     {
-        if (data.LivenessSet is not { } set || !Directory.Exists(set)) throw new BadInputException($"liveness evaluation folder not found: {data.LivenessSet} ({ModelManifest.SetupHint})");
+        if (data.LivenessSet is not { } set || !Directory.Exists(set))
+            throw new BadInputException($"liveness evaluation folder not found: {data.LivenessSet} ({ModelManifest.SetupHint})");
         var items = LivenessEvaluation.ListSamples(set);
         double Eer(FaceOptions options)
         {
