@@ -15,7 +15,6 @@ public sealed class ModelSession(string modelId, string provider, InferenceSessi
     public string Provider { get; } = provider;
     public string InputName => _session.InputMetadata.Keys.First();
     public int[] InputShape => _session.InputMetadata.Values.First().Dimensions;
-    public IReadOnlyList<string> InputNames => [.. _session.InputMetadata.Keys];
     public IReadOnlyList<string> OutputNames => [.. _session.OutputMetadata.Keys];
     public string OutputName => _session.OutputMetadata.Keys.First();
     /// <summary>An output's dimensions as the graph declares them (-1 where free).</summary>
@@ -82,7 +81,6 @@ public sealed class BoundModel : IDisposable
     /// <summary>The input tensor's elements, filled by the caller before <see cref="Run"/>.</summary>
     public float[] Input { get; }
     public IReadOnlyList<string> OutputNames { get; }
-    public ModelSession Model => _model;
 
     /// <summary>Output i after the last run (valid until the next).</summary>
     public ReadOnlySpan<float> Output(int i = 0) => _outputs[i];
