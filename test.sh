@@ -7,6 +7,9 @@ set -uo pipefail
 cd "$(dirname "$0")"
 args=()
 if [ "${1:-}" = "--fast" ]; then shift; args=(--filter "Category!=Slow"); fi
+# formatting first (whitespace only, by .editorconfig): a difference fails the run after the tests, with the command that fixes it
+dotnet format whitespace EchoFace.sln --verify-no-changes -v q
+format=$?
 rm -rf TestResults
 dotnet test EchoFace.sln -c Release --logger "trx;LogFileName=results.trx" --results-directory TestResults "${args[@]}" "$@"
 status=$?
@@ -19,6 +22,8 @@ fi
 counters=$(grep -o '<Counters [^>]*' "$trx")
 passed=$(grep -o ' passed="[0-9]*"' <<<"$counters" | grep -o '[0-9]\+')
 failed=$(grep -o ' failed="[0-9]*"' <<<"$counters" | grep -o '[0-9]\+')
+[ $format -eq 0 ] || echo "formatting differs from .editorconfig (above): run 'dotnet format whitespace EchoFace.sln'"
 echo "${passed:-0} passed, ${failed:-0} failed"
 [ "${passed:-0}" -gt 0 ] || exit 1
+[ $format -eq 0 ] || exit 1
 exit $status

@@ -101,7 +101,10 @@ internal static class ApiEndpoints
             {
                 result = Problem(e.Kind switch
                 {
-                    BadInputKind.NotFound => 404, BadInputKind.TooLarge => 413, BadInputKind.Unsupported => 415, _ => 422,
+                    BadInputKind.NotFound => 404,
+                    BadInputKind.TooLarge => 413,
+                    BadInputKind.Unsupported => 415,
+                    _ => 422,
                 }, e.Message);
             }
             catch (BadHttpRequestException e) { result = Problem(e.StatusCode, e.Message); }
@@ -409,8 +412,16 @@ internal static class ApiEndpoints
 
     private static IResult Problem(int status, string detail) => Results.Problem(detail: detail, statusCode: status, title: status switch
     {
-        400 => "Bad request", 401 => "Unauthorized", 403 => "Forbidden", 404 => "Not found", 409 => "Conflict", 413 => "Payload too large",
-        415 => "Unsupported media type", 422 => "Unprocessable input", 429 => "Too many requests", _ => "Error",
+        400 => "Bad request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not found",
+        409 => "Conflict",
+        413 => "Payload too large",
+        415 => "Unsupported media type",
+        422 => "Unprocessable input",
+        429 => "Too many requests",
+        _ => "Error",
     });
 
     /// <summary>Refuses a key whose role is below <paramref name="role"/> (403).</summary>

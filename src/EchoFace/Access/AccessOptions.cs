@@ -135,11 +135,11 @@ public sealed class AccessOptions
         if (MaxFailures < 1) throw new ArgumentException($"Access.MaxFailures must be >= 1, not {MaxFailures}");
         if (TrackIoU is <= 0 or >= 1) throw new ArgumentException($"Access.TrackIoU must be in (0, 1), not {TrackIoU}");
         foreach (var (group, rules) in Schedules)
-        foreach (var rule in rules)
-        {
-            try { rule.Validate(); }
-            catch (ArgumentException e) { throw new ArgumentException($"Access.Schedules.{group}: {e.Message}"); }
-        }
+            foreach (var rule in rules)
+            {
+                try { rule.Validate(); }
+                catch (ArgumentException e) { throw new ArgumentException($"Access.Schedules.{group}: {e.Message}"); }
+            }
         Zone();
     }
 

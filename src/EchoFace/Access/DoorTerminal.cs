@@ -91,11 +91,11 @@ public sealed class DoorTerminal
     public void SwitchModels(ModelsUsed models, Action change)
     {
         lock (_frame)
-        lock (_decide)
-        {
-            change();
-            _models = models;
-        }
+            lock (_decide)
+            {
+                change();
+                _models = models;
+            }
     }
 
     public ModelsUsed Models => _models;

@@ -64,11 +64,11 @@ public static class FaceEvaluation
         var genuine = new List<double>();
         var impostor = new List<double>();
         for (var i = 0; i < ok.Count; i++)
-        for (var j = i + 1; j < ok.Count; j++)
-        {
-            double s = TensorPrimitives.Dot(ok[i].Embedding, ok[j].Embedding);
-            (ok[i].Identity == ok[j].Identity ? genuine : impostor).Add(s);
-        }
+            for (var j = i + 1; j < ok.Count; j++)
+            {
+                double s = TensorPrimitives.Dot(ok[i].Embedding, ok[j].Embedding);
+                (ok[i].Identity == ok[j].Identity ? genuine : impostor).Add(s);
+            }
         return VerificationMetrics.Compute(genuine, impostor);
     }
 }

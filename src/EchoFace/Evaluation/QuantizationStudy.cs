@@ -90,7 +90,11 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
         File.Move(temp, path, overwrite: true);
         var provisional = baseModel with
         {
-            Id = id, File = file, Sha256 = ModelManifest.Sha256Of(path), Sources = [], Optional = true,
+            Id = id,
+            File = file,
+            Sha256 = ModelManifest.Sha256Of(path),
+            Sources = [],
+            Optional = true,
             Licence = $"{baseModel.Licence} ({precision} made here from {modelId})",
             Variant = new VariantInfo
             {
@@ -129,8 +133,15 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
         {
             Variant = provisional.Variant! with
             {
-                Accepted = faster && accurate, Reason = reason, SharesTemplates = shares, Metric = Metric(byEer),
-                FloatAccuracy = worst.Float, Accuracy = worst.Variant, MixedAccuracy = worst.Mixed, FloatMs = floatMs, Ms = int8Ms,
+                Accepted = faster && accurate,
+                Reason = reason,
+                SharesTemplates = shares,
+                Metric = Metric(byEer),
+                FloatAccuracy = worst.Float,
+                Accuracy = worst.Variant,
+                MixedAccuracy = worst.Mixed,
+                FloatMs = floatMs,
+                Ms = int8Ms,
             },
         };
         // read the file again: another variant may have been made since this manifest was loaded
@@ -255,11 +266,11 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
         var genuine = new List<double>();
         var impostor = new List<double>();
         for (var i = 0; i < floats.Count; i++)
-        for (var j = i + 1; j < variants.Count; j++)
-        {
-            if (floats[i].Embedding is not { } a || variants[j].Embedding is not { } b) continue;
-            (floats[i].Identity == variants[j].Identity ? genuine : impostor).Add(TensorPrimitives.Dot(a, b));
-        }
+            for (var j = i + 1; j < variants.Count; j++)
+            {
+                if (floats[i].Embedding is not { } a || variants[j].Embedding is not { } b) continue;
+                (floats[i].Identity == variants[j].Identity ? genuine : impostor).Add(TensorPrimitives.Dot(a, b));
+            }
         return VerificationMetrics.Compute(genuine, impostor);
     }
 

@@ -128,8 +128,8 @@ public static class VoiceEvaluation
         var genuine = new List<double>();
         var impostor = new List<double>();
         for (var i = 0; i < ok.Count; i++)
-        for (var j = i + 1; j < ok.Count; j++)
-            (ok[i].Speaker == ok[j].Speaker ? genuine : impostor).Add(TensorPrimitives.Dot(ok[i].Embedding, ok[j].Embedding));
+            for (var j = i + 1; j < ok.Count; j++)
+                (ok[i].Speaker == ok[j].Speaker ? genuine : impostor).Add(TensorPrimitives.Dot(ok[i].Embedding, ok[j].Embedding));
         var n = recordings.Count;
         return new VoiceEvaluationResult
         {
@@ -160,15 +160,15 @@ public static class VoiceEvaluation
         });
         List<double> avgG = [], avgI = [], multiG = [], multiI = [];
         foreach (var (speaker, recordings) in bySpeaker)
-        foreach (var probe in recordings.Skip(n))
-        foreach (var (claimed, model) in models)
-        {
-            double average = TensorPrimitives.Dot(model.Mean, probe.Embedding);
-            double multi = model.Templates.Max(t => TensorPrimitives.Dot(t, probe.Embedding));
-            var target = claimed == speaker;
-            (target ? avgG : avgI).Add(average);
-            (target ? multiG : multiI).Add(multi);
-        }
+            foreach (var probe in recordings.Skip(n))
+                foreach (var (claimed, model) in models)
+                {
+                    double average = TensorPrimitives.Dot(model.Mean, probe.Embedding);
+                    double multi = model.Templates.Max(t => TensorPrimitives.Dot(t, probe.Embedding));
+                    var target = claimed == speaker;
+                    (target ? avgG : avgI).Add(average);
+                    (target ? multiG : multiI).Add(multi);
+                }
         return new EnrolmentStudy(n, Metrics(avgG, avgI), Metrics(multiG, multiI));
     }
 

@@ -83,12 +83,12 @@ public static class FaceQualityMeter
     {
         double sum = 0, sq = 0; var n = 0;
         for (var y = 1; y < h - 1; y++)
-        for (var x = 1; x < w - 1; x++)
-        {
-            var i = y * w + x;
-            double l = grey[i - 1] + grey[i + 1] + grey[i - w] + grey[i + w] - 4 * grey[i];
-            sum += l; sq += l * l; n++;
-        }
+            for (var x = 1; x < w - 1; x++)
+            {
+                var i = y * w + x;
+                double l = grey[i - 1] + grey[i + 1] + grey[i - w] + grey[i + w] - 4 * grey[i];
+                sum += l; sq += l * l; n++;
+            }
         var mean = sum / n;
         return (float)(sq / n - mean * mean);
     }

@@ -25,21 +25,21 @@ public static class ImageSampler
         Span<float> rgb = stackalloc float[3];
         var m = gridToSource;
         for (var y = 0; y < h; y++)
-        for (var x = 0; x < w; x++)
-        {
-            var o = y * w + x;
-            if (n == 1 && InsideTaps(src, m, x, y, out var r, out var g, out var b))
+            for (var x = 0; x < w; x++)
             {
-                chw[ri * plane + o] = r * scale + add;
-                chw[plane + o] = g * scale + add;
-                chw[bi * plane + o] = b * scale + add;
-                continue;
+                var o = y * w + x;
+                if (n == 1 && InsideTaps(src, m, x, y, out var r, out var g, out var b))
+                {
+                    chw[ri * plane + o] = r * scale + add;
+                    chw[plane + o] = g * scale + add;
+                    chw[bi * plane + o] = b * scale + add;
+                    continue;
+                }
+                SampleCell(src, m, x, y, n, rgb);
+                chw[ri * plane + o] = rgb[0] * scale + add;
+                chw[plane + o] = rgb[1] * scale + add;
+                chw[bi * plane + o] = rgb[2] * scale + add;
             }
-            SampleCell(src, m, x, y, n, rgb);
-            chw[ri * plane + o] = rgb[0] * scale + add;
-            chw[plane + o] = rgb[1] * scale + add;
-            chw[bi * plane + o] = rgb[2] * scale + add;
-        }
     }
 
     /// <summary>Writes a single-channel w x h luma plane (BT.601), out = grey * mul + add.</summary>
@@ -49,11 +49,11 @@ public static class ImageSampler
         var scale = mul / (n * n);
         Span<float> rgb = stackalloc float[3];
         for (var y = 0; y < h; y++)
-        for (var x = 0; x < w; x++)
-        {
-            SampleCell(src, gridToSource, x, y, n, rgb);
-            plane[y * w + x] = (0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2]) * scale + add;
-        }
+            for (var x = 0; x < w; x++)
+            {
+                SampleCell(src, gridToSource, x, y, n, rgb);
+                plane[y * w + x] = (0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2]) * scale + add;
+            }
     }
 
     /// <summary>Renders an RGB image of the warped region, one bilinear sample per pixel (for annotated crops and the sharpness measure).</summary>
@@ -65,12 +65,12 @@ public static class ImageSampler
         var (w, h) = (image.Width, image.Height);
         Span<float> rgb = stackalloc float[3];
         for (var y = 0; y < h; y++)
-        for (var x = 0; x < w; x++)
-        {
-            SampleCell(src, gridToSource, x, y, 1, rgb);
-            var o = (y * w + x) * 3;
-            for (var c = 0; c < 3; c++) image.Data[o + c] = (byte)Math.Clamp(MathF.Round(rgb[c]), 0, 255);
-        }
+            for (var x = 0; x < w; x++)
+            {
+                SampleCell(src, gridToSource, x, y, 1, rgb);
+                var o = (y * w + x) * 3;
+                for (var c = 0; c < 3; c++) image.Data[o + c] = (byte)Math.Clamp(MathF.Round(rgb[c]), 0, 255);
+            }
         return image;
     }
 
@@ -104,11 +104,11 @@ public static class ImageSampler
     {
         rgb.Clear();
         for (var sy = 0; sy < n; sy++)
-        for (var sx = 0; sx < n; sx++)
-        {
-            float gx = x + (sx + 0.5f) / n, gy = y + (sy + 0.5f) / n;
-            Accumulate(src, m.A * gx + m.B * gy + m.Tx - 0.5f, m.C * gx + m.D * gy + m.Ty - 0.5f, rgb);
-        }
+            for (var sx = 0; sx < n; sx++)
+            {
+                float gx = x + (sx + 0.5f) / n, gy = y + (sy + 0.5f) / n;
+                Accumulate(src, m.A * gx + m.B * gy + m.Tx - 0.5f, m.C * gx + m.D * gy + m.Ty - 0.5f, rgb);
+            }
     }
 
     /// <summary>Adds the bilinear sample at (x, y) to rgb; taps outside the image count as <see cref="Border"/>.</summary>

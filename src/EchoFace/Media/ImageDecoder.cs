@@ -77,22 +77,22 @@ public static class ImageDecoder
         int w = swap ? src.Height : src.Width, h = swap ? src.Width : src.Height;
         var dst = new RgbImage(w, h);
         for (var y = 0; y < h; y++)
-        for (var x = 0; x < w; x++)
-        {
-            // (sx, sy): where displayed pixel (x, y) is stored
-            var (sx, sy) = origin switch
+            for (var x = 0; x < w; x++)
             {
-                SKEncodedOrigin.TopRight => (src.Width - 1 - x, y),
-                SKEncodedOrigin.BottomRight => (src.Width - 1 - x, src.Height - 1 - y),
-                SKEncodedOrigin.BottomLeft => (x, src.Height - 1 - y),
-                SKEncodedOrigin.LeftTop => (y, x),
-                SKEncodedOrigin.RightTop => (y, src.Height - 1 - x),
-                SKEncodedOrigin.RightBottom => (src.Width - 1 - y, src.Height - 1 - x),
-                SKEncodedOrigin.LeftBottom => (src.Width - 1 - y, x),
-                _ => (x, y),
-            };
-            Buffer.BlockCopy(src.Data, (sy * src.Width + sx) * 3, dst.Data, (y * w + x) * 3, 3);
-        }
+                // (sx, sy): where displayed pixel (x, y) is stored
+                var (sx, sy) = origin switch
+                {
+                    SKEncodedOrigin.TopRight => (src.Width - 1 - x, y),
+                    SKEncodedOrigin.BottomRight => (src.Width - 1 - x, src.Height - 1 - y),
+                    SKEncodedOrigin.BottomLeft => (x, src.Height - 1 - y),
+                    SKEncodedOrigin.LeftTop => (y, x),
+                    SKEncodedOrigin.RightTop => (y, src.Height - 1 - x),
+                    SKEncodedOrigin.RightBottom => (src.Width - 1 - y, src.Height - 1 - x),
+                    SKEncodedOrigin.LeftBottom => (src.Width - 1 - y, x),
+                    _ => (x, y),
+                };
+                Buffer.BlockCopy(src.Data, (sy * src.Width + sx) * 3, dst.Data, (y * w + x) * 3, 3);
+            }
         return dst;
     }
 }

@@ -30,11 +30,11 @@ internal static class PnmDecoder
         }
         var d = image.Data;
         for (var p = 0; p < width * height; p++)
-        for (var c = 0; c < 3; c++)
-        {
-            var v = samples[channels == 1 ? p : p * 3 + c];
-            d[p * 3 + c] = (byte)Math.Clamp(v * 255 / max, 0, 255);
-        }
+            for (var c = 0; c < 3; c++)
+            {
+                var v = samples[channels == 1 ? p : p * 3 + c];
+                d[p * 3 + c] = (byte)Math.Clamp(v * 255 / max, 0, 255);
+            }
         return image;
     }
 

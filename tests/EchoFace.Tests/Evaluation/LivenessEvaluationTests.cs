@@ -37,8 +37,8 @@ public class LivenessEvaluationTests(PipelineFixture fixture) : IClassFixture<Pi
     {
         var root = Path.Combine(TestEnvironment.TempDirectory(), "videos");
         foreach (var label in new[] { "live", "spoof" })
-        foreach (var subject in Enumerable.Range(1, 8).Select(i => $"{i:D4}"))
-            TestEnvironment.NuaaVideo(Path.Combine(root, label == "live" ? "live" : "spoof/print", $"{subject}.mp4"), label, subject, 20);
+            foreach (var subject in Enumerable.Range(1, 8).Select(i => $"{i:D4}"))
+                TestEnvironment.NuaaVideo(Path.Combine(root, label == "live" ? "live" : "spoof/print", $"{subject}.mp4"), label, subject, 20);
         var r = new CliRunner().Run("eval", "liveness", root, "--video", "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         var json = r.Json;

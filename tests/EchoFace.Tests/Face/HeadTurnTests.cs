@@ -70,12 +70,12 @@ public class HeadTurnTests(PipelineFixture fixture) : IClassFixture<PipelineFixt
 
         var worst = 0f;
         foreach (var distance in new[] { 1.2, 2.5 })
-        foreach (var degrees in new[] { -60, -45, -30, -15, 15, 30, 45, 60 })
-        {
-            var print = HeadTurnFrames.TurnedPrint(front, degrees, distance, Path.Combine(_dir, $"{identity}-print{degrees}-{distance}.png"));
-            var delta = Yaw(print) - straight;
-            if (MathF.Abs(delta) > MathF.Abs(worst)) worst = delta;
-        }
+            foreach (var degrees in new[] { -60, -45, -30, -15, 15, 30, 45, 60 })
+            {
+                var print = HeadTurnFrames.TurnedPrint(front, degrees, distance, Path.Combine(_dir, $"{identity}-print{degrees}-{distance}.png"));
+                var delta = Yaw(print) - straight;
+                if (MathF.Abs(delta) > MathF.Abs(worst)) worst = delta;
+            }
         Assert.True(MathF.Abs(worst) <= threshold - 4, $"a print of {identity} turned up to 60 degrees reads {worst:F1} degrees");
     }
 }

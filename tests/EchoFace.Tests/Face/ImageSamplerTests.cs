@@ -25,14 +25,15 @@ public class ImageSamplerTests
         ImageSampler.WarpChw(image, map, w, h, fast, 1f / 128, -127f / 128);
         var plane = w * h;
         for (var y = 0; y < h; y++)
-        for (var x = 0; x < w; x++)
-        {
-            var (r, g, b) = Checked(image, map.A * (x + 0.5f) + map.B * (y + 0.5f) + map.Tx - 0.5f, map.C * (x + 0.5f) + map.D * (y + 0.5f) + map.Ty - 0.5f);
-            var o = y * w + x;
-            Assert.Equal(r * (1f / 128) + -127f / 128, fast[o]);
-            Assert.Equal(g * (1f / 128) + -127f / 128, fast[plane + o]);
-            Assert.Equal(b * (1f / 128) + -127f / 128, fast[2 * plane + o]);
-        }
+            for (var x = 0; x < w; x++)
+            {
+                float gx = x + 0.5f, gy = y + 0.5f;
+                var (r, g, b) = Checked(image, map.A * gx + map.B * gy + map.Tx - 0.5f, map.C * gx + map.D * gy + map.Ty - 0.5f);
+                var o = y * w + x;
+                Assert.Equal(r * (1f / 128) + -127f / 128, fast[o]);
+                Assert.Equal(g * (1f / 128) + -127f / 128, fast[plane + o]);
+                Assert.Equal(b * (1f / 128) + -127f / 128, fast[2 * plane + o]);
+            }
     }
 
     /// <summary>Bilinear with every tap checked, taps outside the image reading as the border (0).</summary>

@@ -225,7 +225,9 @@ public class QuantizationTests
                 File.Copy(Path.Combine(dir, source.File), Path.Combine(dir, $"fr_feature.{precision}.onnx"));
                 return source with
                 {
-                    Id = $"fr_feature.{precision}", File = $"fr_feature.{precision}.onnx", Sources = [],
+                    Id = $"fr_feature.{precision}",
+                    File = $"fr_feature.{precision}.onnx",
+                    Sources = [],
                     Variant = new VariantInfo { Of = "fr_feature", Precision = precision, Accepted = true, SharesTemplates = true, Ms = ms },
                 };
             }
@@ -471,7 +473,10 @@ public class QuantizationTests
             File.WriteAllBytes(Path.Combine(dir, file), model.ToByteArray());
             return of with
             {
-                Id = $"{of.Id}.int8", File = file, Sha256 = ModelManifest.Sha256Of(Path.Combine(dir, file)), Sources = [],
+                Id = $"{of.Id}.int8",
+                File = file,
+                Sha256 = ModelManifest.Sha256Of(Path.Combine(dir, file)),
+                Sources = [],
                 Variant = new VariantInfo { Of = of.Id, Precision = "int8", Reason = "made by a test" },
             };
         }

@@ -42,12 +42,12 @@ public class ImageDecoderTests
         BitConverter.GetBytes((short)1).CopyTo(b, 26);
         BitConverter.GetBytes((short)24).CopyTo(b, 28);
         for (var y = 0; y < image.Height; y++)
-        for (var x = 0; x < image.Width; x++)
-        {
-            var s = (y * image.Width + x) * 3;
-            var d = 54 + (image.Height - 1 - y) * stride + x * 3;
-            b[d] = image.Data[s + 2]; b[d + 1] = image.Data[s + 1]; b[d + 2] = image.Data[s];
-        }
+            for (var x = 0; x < image.Width; x++)
+            {
+                var s = (y * image.Width + x) * 3;
+                var d = 54 + (image.Height - 1 - y) * stride + x * 3;
+                b[d] = image.Data[s + 2]; b[d + 1] = image.Data[s + 1]; b[d + 2] = image.Data[s];
+            }
         return b;
     }
 
