@@ -44,7 +44,6 @@ internal static class BenchCommands
         });
         bench.Subcommands.Add(http);
         bench.Subcommands.Add(Collections(g, o));
-        bench.Subcommands.Add(SoakCommand.Build(g, o));
         return bench;
     }
 

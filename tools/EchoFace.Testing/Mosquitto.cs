@@ -2,22 +2,25 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace EchoFace.Tests.Sync;
+namespace EchoFace.Testing;
 
 /// <summary>
-/// A real mosquitto broker for one test, on 127.0.0.1 and a free port, with its own generated configuration and persistence file
-/// (so sessions and queued messages survive a restart, as on a real broker). Stopped with SIGTERM so it saves its state.
+/// A real mosquitto broker for one test or soak run, on 127.0.0.1 and a free port, with its own generated configuration and
+/// persistence file (so sessions and queued messages survive a restart, as on a real broker). Stopped with SIGTERM so it saves
+/// its state.
 /// </summary>
 public sealed class Mosquitto : IDisposable
 {
-    private readonly string _dir = TestEnvironment.TempDirectory();
+    private readonly string _dir;
     private readonly string _config;
     private Process? _process;
 
-    public Mosquitto(string? extraConfig = null, bool tls = false, bool anonymous = true)
+    /// <param name="directory">where its configuration, log and persistence go (default: a new temporary folder)</param>
+    public Mosquitto(string? extraConfig = null, bool anonymous = true, string? directory = null)
     {
-        if (!File.Exists("/usr/sbin/mosquitto")) throw new InvalidOperationException($"mosquitto is not installed: run {TestEnvironment.SetupCommand}");
-        Port = EchoFace.Tests.FreePort.Next();
+        if (!File.Exists("/usr/sbin/mosquitto")) throw new InvalidOperationException("mosquitto is not installed: run ./setup.sh (README)");
+        _dir = directory is null ? System.IO.Directory.CreateTempSubdirectory("echoface-mosquitto-").FullName : System.IO.Directory.CreateDirectory(directory).FullName;
+        Port = FreePort.Next();
         _config = Path.Combine(_dir, "mosquitto.conf");
         File.WriteAllText(_config, $"""
             listener {Port} 127.0.0.1
@@ -37,6 +40,7 @@ public sealed class Mosquitto : IDisposable
     public int Port { get; }
     public string Url(bool tls = false) => $"{(tls ? "mqtts" : "mqtt")}://127.0.0.1:{Port}";
     public string Directory => _dir;
+    public bool Running => _process is { HasExited: false };
 
     private bool Accepts()
     {

@@ -1,70 +1,69 @@
-using System.CommandLine;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using EchoFace.Sync;
+using EchoFace.Testing;
 using ScottPlot;
-using Spectre.Console;
 
-namespace EchoFace.Cli.Commands;
+namespace EchoFace.Soak;
+
+/// <summary>What a soak run is asked for; the paths default to this repository's (README: set-up).</summary>
+public sealed record SoakSettings(double Minutes, double BrokerRestartMinutes, double SampleSeconds, string Report, string? Video = null)
+{
+    /// <summary>The product as a device runs it: echoface.dll of the Release build (started with `dotnet`), or the published binary.</summary>
+    public string Echoface { get; init; } = Path.Combine(Repository.Root, "src", "EchoFace.Cli", "bin", "Release", "net10.0", "echoface.dll");
+    public string Models { get; init; } = Path.Combine(Repository.Root, "models");
+    public string Photos { get; init; } = Path.GetFullPath(Path.Combine(Repository.Root, "..", "shared", "data", "faces", "photos"));
+}
+
+public sealed record Sample(double Minutes, double RssMiB, int Files, int Threads, double? FrameP95, double? Fps, long? OutboxPending, bool BrokerUp);
+
+public sealed record Measure(string Name, double First, double Last, string Change, bool Flat);
+
+public sealed record SoakVerdict(bool Flat, IReadOnlyList<Measure> Measures, int BrokerRestarts, long? OutboxPendingAtEnd);
 
 /// <summary>
-/// bench soak: the door daemon on a looping video with its fleet link up, the broker restarted on a schedule, sampled for memory,
-/// open files, threads and frame latency; the curves as a PNG and whether they stayed flat. It runs the real `echoface run` and
-/// a real mosquitto as child processes, as a device would.
+/// The soak benchmark: the door daemon on a looping video with its fleet link up, the broker restarted on a schedule, sampled
+/// for memory, open files, threads and frame latency; the curves as a PNG and whether they stayed flat. It runs the real
+/// `echoface run` and a real mosquitto as child processes, as a device would.
 /// </summary>
-internal static class SoakCommand
+public static class SoakRun
 {
-    private sealed record Sample(double Minutes, double RssMiB, int Files, int Threads, double? FrameP95, double? Fps, long? OutboxPending, bool BrokerUp);
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
-    public static Command Build(GlobalOptions g, Output o)
+    /// <summary>Runs the soak and writes soak.json and soak.png into the report folder (emptied first).</summary>
+    /// <param name="tick">called after each sample (progress)</param>
+    public static (SoakVerdict Verdict, IReadOnlyList<Sample> Samples) Run(SoakSettings s, Action? tick = null)
     {
-        var minutes = new Option<double>("--minutes") { Description = "how long the daemon runs", DefaultValueFactory = _ => 30 };
-        var restart = new Option<double>("--broker-restart") { Description = "minutes between broker restarts (0: never)", DefaultValueFactory = _ => 5 };
-        var video = new Option<string?>("--video") { Description = "the camera's video, looped (default: one made from ../shared/data photos: a member, an empty frame, a stranger)" };
-        var every = new Option<double>("--sample") { Description = "seconds between samples (also the daemon's telemetry interval)", DefaultValueFactory = _ => 10 };
-        var report = new Option<string>("--report") { Description = "folder for soak.json, soak.png and the run's data", DefaultValueFactory = _ => "reports/soak" };
-        var cmd = new Command("soak", "Run the door daemon for a long time on a looping video with the broker restarted on a schedule: RSS, open files, threads and frame p95 over time (PNG), flat or not")
-            { minutes, restart, video, every, report };
-        return cmd.WithAction(g, o, (ctx, p) =>
-        {
-            if (p.GetValue(minutes) is <= 0 or > 24 * 60) throw new BadInputException($"--minutes must be in (0, 1440], not {p.GetValue(minutes)}");
-            if (p.GetValue(every) is < 1 or > 600) throw new BadInputException($"--sample must be 1..600 s, not {p.GetValue(every)}");
-            var dir = Path.GetFullPath(p.GetValue(report)!);
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-            Directory.CreateDirectory(dir);
-            var clip = p.GetValue(video) ?? MakeVideo(ctx, dir);
-            if (!File.Exists(clip)) throw new BadInputException($"video not found: {clip}");
-            var data = Path.Combine(dir, "data");
-            Enrol(ctx, data);
-            var (samples, restarts) = o.Progress(!ctx.Json, "soaking", (int)Math.Ceiling(p.GetValue(minutes) * 60 / p.GetValue(every)),
-                tick => Run(ctx, dir, data, clip, TimeSpan.FromMinutes(p.GetValue(minutes)), TimeSpan.FromMinutes(p.GetValue(restart)), TimeSpan.FromSeconds(p.GetValue(every)), tick));
-            var verdict = Verdict(samples, restarts);
-            File.WriteAllText(Path.Combine(dir, "soak.json"), JsonSerializer.Serialize(new { verdict, samples }, Output.JsonOptions));
-            Plot(samples, p.GetValue(restart), Path.Combine(dir, "soak.png"));
-            if (ctx.Json) { o.Json(new { report = dir, verdict }); return verdict.Flat ? EchoFaceCli.Ok : EchoFaceCli.Failure; }
-            var table = new Table().AddColumns("measure", "first third", "last third", "change");
-            foreach (var m in verdict.Measures) table.AddRow(m.Name, $"{m.First:F1}", $"{m.Last:F1}", m.Flat ? $"[green]{m.Change}[/]" : $"[red]{m.Change}[/]");
-            o.Console.Write(table);
-            o.Line($"{samples.Count} samples over {samples.LastOrDefault()?.Minutes ?? 0:F1} minutes, broker restarted {verdict.BrokerRestarts} times, " +
-                   $"outbox pending at the end {verdict.OutboxPendingAtEnd}; curves in {Output.Esc(Path.Combine(dir, "soak.png"))}");
-            return verdict.Flat ? EchoFaceCli.Ok : EchoFaceCli.Failure;
-        });
+        if (s.Minutes is <= 0 or > 24 * 60) throw new BadInputException($"--minutes must be in (0, 1440], not {s.Minutes}");
+        if (s.SampleSeconds is < 1 or > 600) throw new BadInputException($"--sample must be 1..600 s, not {s.SampleSeconds}");
+        if (!File.Exists(s.Echoface)) throw new BadInputException($"{s.Echoface} not found: build the product first (README: set-up)");
+        var dir = Path.GetFullPath(s.Report);
+        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        Directory.CreateDirectory(dir);
+        var clip = s.Video ?? MakeVideo(s, dir);
+        if (!File.Exists(clip)) throw new BadInputException($"video not found: {clip}");
+        var data = Path.Combine(dir, "data");
+        Enrol(s, data);
+        var (samples, restarts) = Sampled(s, dir, data, clip, tick ?? (() => { }));
+        var verdict = Verdict(samples, restarts);
+        File.WriteAllText(Path.Combine(dir, "soak.json"), JsonSerializer.Serialize(new { verdict, samples }, Json));
+        Plot(samples, s.BrokerRestartMinutes, Path.Combine(dir, "soak.png"));
+        return (verdict, samples);
     }
 
     /// <summary>The daemon and the broker as child processes; a sample every interval from /proc and the fleet telemetry.</summary>
-    private static (List<Sample> Samples, int Restarts) Run(CliContext ctx, string dir, string data, string clip, TimeSpan length, TimeSpan restartEvery, TimeSpan every, Action tick)
+    private static (List<Sample> Samples, int Restarts) Sampled(SoakSettings s, string dir, string data, string clip, Action tick)
     {
-        var port = FreePort();
-        using var broker = new Broker(dir, port);
+        var (length, restartEvery, every) = (TimeSpan.FromMinutes(s.Minutes), TimeSpan.FromMinutes(s.BrokerRestartMinutes), TimeSpan.FromSeconds(s.SampleSeconds));
+        using var broker = new Mosquitto(directory: Path.Combine(dir, "broker"));
+        var (port, restarts) = (broker.Port, 0);
         var telemetry = new TelemetryWatch(port, every * 3);
         var env = new Dictionary<string, string>
         {
             ["ECHOFACE__Camera__Loop"] = "true", ["ECHOFACE__Fleet__Enabled"] = "true", ["ECHOFACE__Fleet__Broker"] = $"mqtt://127.0.0.1:{port}",
             ["ECHOFACE__Fleet__Site"] = "soak", ["ECHOFACE__Fleet__DeviceId"] = "door", ["ECHOFACE__Fleet__TelemetrySeconds"] = $"{every.TotalSeconds:F0}",
         };
-        using var daemon = Echoface(ctx, ["run", "--data", data, "--camera", $"file:{clip}", "--door", "simulated", "--health", $"http://127.0.0.1:{FreePort()}"],
+        using var daemon = Echoface(s, ["run", "--data", data, "--camera", $"file:{clip}", "--door", "simulated", "--health", $"http://127.0.0.1:{FreePort.Next()}"],
             Path.Combine(dir, "daemon.log"), env);
         var samples = new List<Sample>();
         var watch = Stopwatch.StartNew();
@@ -77,12 +76,15 @@ internal static class SoakCommand
                 if (daemon.HasExited) throw new ToolException($"the daemon exited with {daemon.ExitCode} after {watch.Elapsed.TotalMinutes:F1} minutes (its log: {Path.Combine(dir, "daemon.log")})");
                 if (watch.Elapsed >= nextRestart)
                 {
-                    broker.Restart();
+                    broker.Stop();
+                    restarts++;
+                    Thread.Sleep(1000); // a second down, as a broker upgrade or a crash and restart would be
+                    broker.Start();
                     nextRestart += restartEvery;
                 }
                 var t = telemetry.Latest();
                 samples.Add(new Sample(Math.Round(watch.Elapsed.TotalMinutes, 2), (Evaluation.ProcessStatus.Field($"{daemon.Id}", "VmRSS") ?? 0) / 1024,
-                    Directory.GetFiles($"/proc/{daemon.Id}/fd").Length, (int)(Evaluation.ProcessStatus.Field($"{daemon.Id}", "Threads") ?? 0), t?.P95, t?.Fps, t?.Pending, broker.Up));
+                    Directory.GetFiles($"/proc/{daemon.Id}/fd").Length, (int)(Evaluation.ProcessStatus.Field($"{daemon.Id}", "Threads") ?? 0), t?.P95, t?.Fps, t?.Pending, broker.Running));
                 tick();
             }
         }
@@ -96,12 +98,8 @@ internal static class SoakCommand
                 if (!daemon.WaitForExit(20_000)) daemon.Kill(entireProcessTree: true);
             }
         }
-        return (samples, broker.Restarts);
+        return (samples, restarts);
     }
-
-    private sealed record Measure(string Name, double First, double Last, string Change, bool Flat);
-
-    private sealed record SoakVerdict(bool Flat, IReadOnlyList<Measure> Measures, int BrokerRestarts, long? OutboxPendingAtEnd);
 
     /// <summary>
     /// Flat: the last third's median within 10% (RSS, frame p95) or 5 (files, threads) of the first third's, after a warm-up (the
@@ -155,24 +153,15 @@ internal static class SoakCommand
         multi.SavePng(path, 900, 1200);
     }
 
-    private static int FreePort()
+    /// <summary>echoface as a child (under `dotnet` when it is a dll), its output appended to <paramref name="log"/>.</summary>
+    private static Process Echoface(SoakSettings s, string[] args, string log, IDictionary<string, string>? env = null)
     {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        var port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
-
-    /// <summary>This same executable as a child (under `dotnet` when run as a dll), its output appended to <paramref name="log"/>.</summary>
-    private static Process Echoface(CliContext ctx, string[] args, string log, IDictionary<string, string>? env = null)
-    {
-        var host = Environment.ProcessPath!;
-        var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true };
-        if (Path.GetFileNameWithoutExtension(host) == "dotnet") start.ArgumentList.Add(typeof(SoakCommand).Assembly.Location);
+        var dll = s.Echoface.EndsWith(".dll", StringComparison.Ordinal);
+        var start = new ProcessStartInfo(dll ? "dotnet" : s.Echoface) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (dll) start.ArgumentList.Add(s.Echoface);
         foreach (var a in args) start.ArgumentList.Add(a);
         start.ArgumentList.Add("--models");
-        start.ArgumentList.Add(ctx.Manifest.Directory);
+        start.ArgumentList.Add(s.Models);
         foreach (var (k, v) in env ?? new Dictionary<string, string>()) start.Environment[k] = v;
         var process = Process.Start(start) ?? throw new ToolException("could not start echoface");
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (process) File.AppendAllText(log, e.Data + "\n"); };
@@ -182,72 +171,31 @@ internal static class SoakCommand
         return process;
     }
 
-    private static void Enrol(CliContext ctx, string data)
+    private static void Enrol(SoakSettings s, string data)
     {
-        var member = Path.Combine(Shared(ctx), "df_angelina_jolie");
-        using var enrol = Echoface(ctx, ["enroll", "member", "--data", data, Path.Combine(member, "img1.jpg"), Path.Combine(member, "img10.jpg")],
+        var member = Path.Combine(Shared(s), "df_angelina_jolie");
+        using var enrol = Echoface(s, ["enroll", "member", "--data", data, Path.Combine(member, "img1.jpg"), Path.Combine(member, "img10.jpg")],
             Path.Combine(Path.GetDirectoryName(data)!, "enrol.log"));
         enrol.WaitForExit();
         if (enrol.ExitCode != 0) throw new ToolException($"enrolling the soak's member failed (exit {enrol.ExitCode})");
     }
 
-    private static string Shared(CliContext ctx)
-    {
-        var photos = Path.GetFullPath(Path.Combine(ctx.Manifest.Root, "..", "shared", "data", "faces", "photos"));
-        return Directory.Exists(photos) ? photos : throw new BadInputException($"{photos} not found: pass --video, or check out ../shared beside the repository");
-    }
+    private static string Shared(SoakSettings s) => Directory.Exists(s.Photos)
+        ? s.Photos
+        : throw new BadInputException($"{s.Photos} not found: pass --video, or check out ../shared beside the repository");
 
     /// <summary>A member for 3 s, an empty frame for 2 s, a stranger for 3 s, at 640x480 and 15 fps (as deploy/demo.sh makes it).</summary>
-    private static string MakeVideo(CliContext ctx, string dir)
+    private static string MakeVideo(SoakSettings s, string dir)
     {
-        var photos = Shared(ctx);
+        var photos = Shared(s);
         var path = Path.Combine(dir, "door.mp4");
         const string frame = "scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=15";
-        var run = Media.Ffmpeg.Run(["-v", "error", "-y", "-loop", "1", "-t", "3", "-i", Path.Combine(photos, "df_angelina_jolie", "img11.jpg"),
+        var run = EchoFace.Media.Ffmpeg.Run(["-v", "error", "-y", "-loop", "1", "-t", "3", "-i", Path.Combine(photos, "df_angelina_jolie", "img11.jpg"),
             "-f", "lavfi", "-t", "2", "-i", "color=black:s=640x480:r=15", "-loop", "1", "-t", "3", "-i", Path.Combine(photos, "df_jeff_bezos", "img20.jpg"),
             "-filter_complex", $"[0]{frame}[a];[1]setsar=1,format=yuv420p[g];[2]{frame}[b];[a][g][b]concat=n=3:v=1[v]", "-map", "[v]",
             "-c:v", "libx264", "-pix_fmt", "yuv420p", path], 1 << 20, TimeSpan.FromMinutes(2));
         if (run.ExitCode != 0) throw new ToolException($"ffmpeg could not make the soak video: {run.Errors}");
         return path;
-    }
-
-    /// <summary>mosquitto on a free loopback port, restartable, its persistence kept across restarts (as a real broker's).</summary>
-    private sealed class Broker : IDisposable
-    {
-        private readonly string _config;
-        private Process? _process;
-
-        public Broker(string dir, int port)
-        {
-            var binary = File.Exists("/usr/sbin/mosquitto") ? "/usr/sbin/mosquitto" : throw new ToolException("mosquitto is not installed (README, set-up)");
-            _config = Path.Combine(dir, "mosquitto.conf");
-            File.WriteAllText(_config, $"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {dir}/\nmax_queued_messages 100000\nuser {Environment.UserName}\n");
-            Binary = binary;
-            Start();
-        }
-
-        private string Binary { get; }
-        public bool Up => _process is { HasExited: false };
-        public int Restarts { get; private set; }
-
-        private void Start() => _process = Process.Start(new ProcessStartInfo(Binary, ["-c", _config]) { RedirectStandardError = true, RedirectStandardOutput = true });
-
-        public void Restart()
-        {
-            Stop();
-            Restarts++;
-            Thread.Sleep(1000); // a second down, as a broker upgrade or a crash and restart would be
-            Start();
-        }
-
-        private void Stop()
-        {
-            if (_process is null || _process.HasExited) return;
-            Process.Start("kill", ["-TERM", $"{_process.Id}"])!.WaitForExit();
-            if (!_process.WaitForExit(5000)) _process.Kill();
-        }
-
-        public void Dispose() => Stop();
     }
 
     /// <summary>The fleet's view: the daemon's telemetry (frame p95, fps, outbox), reconnecting after every broker restart.</summary>

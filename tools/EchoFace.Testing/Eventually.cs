@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace EchoFace.Tests;
+namespace EchoFace.Testing;
 
 /// <summary>
 /// The one way tests wait for something another process or thread does: poll a condition until it holds, give up after a limit
@@ -50,7 +50,7 @@ public static class Eventually
         new($"{what} did not happen within {watch.Elapsed.TotalSeconds:F0} s{(context is null ? "" : "\n" + context())}");
 }
 
-/// <summary>The one free-port helper: a port on 127.0.0.1 the kernel just handed out, for a server a test starts.</summary>
+/// <summary>The one free-port helper: a port on 127.0.0.1 the kernel just handed out, for a server a test or tool starts.</summary>
 public static class FreePort
 {
     public static int Next()
