@@ -12,6 +12,36 @@ public sealed record RecommendationSet(string? RequestId, long Version, bool Rep
     public const int MaxBytes = 16 * 1024 * 1024, MaxItemsPerList = 100, MaxIdLength = 200;
     private static readonly string[] Keys = ["requestId", "version", "mode", "lists"];
 
+    /// <summary>
+    /// A set to push from a recommender artifact folder (every customer's top <paramref name="k"/>, versioned by the artifact) or
+    /// from a JSON file, checked as a device would check it.
+    /// </summary>
+    public static RecommendationSet From(string source, int k, bool replace)
+    {
+        var requestId = Guid.NewGuid().ToString("N");
+        if (Directory.Exists(source))
+        {
+            var model = Recommend.RecommenderModel.Load(source);
+            var scratch = new float[model.History.ItemCount];
+            var lists = model.Set.Customers.ToDictionary(c => c, c => (IReadOnlyList<ListedItem>)
+                [.. model.Recommend(c, k, scratch: scratch).Items.Select(i => new ListedItem(i.Item, i.Score))], StringComparer.Ordinal);
+            return new RecommendationSet(requestId, model.Manifest.Version, replace, lists);
+        }
+        if (!File.Exists(source)) throw new BadInputException($"{source} is neither a recommender artifact folder nor a JSON file");
+        System.Text.Json.Nodes.JsonObject node;
+        try
+        {
+            node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllBytes(source)) as System.Text.Json.Nodes.JsonObject
+                   ?? throw new JsonException("not a JSON object");
+        }
+        catch (JsonException e) { throw new BadInputException($"{source}: not a JSON recommendation set: {e.Message}", e); }
+        node["requestId"] = requestId;
+        node["version"] ??= DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        node["mode"] ??= replace ? "replace" : "merge";
+        try { return Parse(System.Text.Encoding.UTF8.GetBytes(node.ToJsonString())); }
+        catch (BadInputException e) { throw new BadInputException($"{source}: {e.Message}", e); }
+    }
+
     /// <summary>The request id when one can be read, even from a set that is otherwise rejected (so the answer can name it).</summary>
     public static string? PeekRequestId(ReadOnlySpan<byte> payload)
     {
