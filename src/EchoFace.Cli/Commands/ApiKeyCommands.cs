@@ -16,7 +16,7 @@ internal static class ApiKeyCommands
         var create = new Command("create", "Create a key; it is printed once and only its hash is kept") { role, name };
         create.WithAction(g, o, (ctx, p) =>
         {
-            using var store = new ApiKeyStore(Path.Combine(ctx.DataDirectory, ctx.Config.Storage.Database));
+            var store = ctx.ApiKeys;
             var r = ApiKeyStore.ParseRole(p.GetValue(role)!);
             var (record, key) = store.Create(r, p.GetValue(name) ?? $"{r.ToString().ToLowerInvariant()} key");
             if (ctx.Json) { o.Json(new { record.Id, record.Name, role = record.Role, key }); return EchoFaceCli.Ok; }
@@ -28,7 +28,7 @@ internal static class ApiKeyCommands
         var list = new Command("list", "Every key: id, name, role, created, revoked");
         list.WithAction(g, o, (ctx, _) =>
         {
-            using var store = new ApiKeyStore(Path.Combine(ctx.DataDirectory, ctx.Config.Storage.Database));
+            var store = ctx.ApiKeys;
             var all = store.List();
             if (ctx.Json) { o.Json(all); return EchoFaceCli.Ok; }
             var table = new Table().AddColumns("id", "name", "role", "created", "revoked");
@@ -41,7 +41,7 @@ internal static class ApiKeyCommands
         var revoke = new Command("revoke", "Revoke a key: it is refused from the next request") { id };
         revoke.WithAction(g, o, (ctx, p) =>
         {
-            using var store = new ApiKeyStore(Path.Combine(ctx.DataDirectory, ctx.Config.Storage.Database));
+            var store = ctx.ApiKeys;
             if (!store.Revoke(p.GetValue(id)!)) throw new BadInputException($"no active key '{p.GetValue(id)}' (see `echoface api-key list`)");
             if (ctx.Json) o.Json(new { id = p.GetValue(id), status = "revoked" });
             else o.Line($"key {Output.Esc(p.GetValue(id))} revoked");

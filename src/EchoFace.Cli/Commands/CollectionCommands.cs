@@ -3,6 +3,7 @@ using System.Diagnostics;
 using EchoFace.Face;
 using EchoFace.Gallery;
 using EchoFace.Media;
+using EchoFace.Recognition;
 using EchoFace.Storage;
 using Spectre.Console;
 
@@ -22,11 +23,9 @@ internal static class CollectionCommands
         return collection;
     }
 
-    private static TemplateCipher Cipher(CliContext ctx) => TemplateCipher.FromKeyFile(Path.Combine(ctx.DataDirectory, ctx.Config.Storage.KeyFile));
+    private static CollectionStore Store(CliContext ctx) => new(Path.Combine(ctx.DataDirectory, ctx.Config.Storage.Database), ctx.Cipher);
 
-    private static CollectionStore Store(CliContext ctx) => new(Path.Combine(ctx.DataDirectory, ctx.Config.Storage.Database), Cipher(ctx));
-
-    private static CollectionSearch Searcher(CliContext ctx, CollectionStore store) => new(store, Cipher(ctx), CollectionSearch.CodesDirectory(ctx.DataDirectory));
+    private static CollectionSearch Searcher(CliContext ctx, CollectionStore store) => new(store, ctx.Cipher, CollectionSearch.CodesDirectory(ctx.DataDirectory));
 
     private static CollectionInfo Existing(CollectionStore store, string name) =>
         store.Info(name) ?? throw new BadInputException($"no collection '{name}' (`echoface collection index {name} FOLDER`)", BadInputKind.NotFound);
@@ -40,47 +39,25 @@ internal static class CollectionCommands
         return cmd.WithAction(g, o, (ctx, p) =>
         {
             var root = Path.GetFullPath(p.GetValue(folder)!);
-            if (!Directory.Exists(root)) throw new BadInputException($"folder not found: {root}");
             var collectionName = p.GetValue(name)!;
             using var store = Store(ctx);
-            var pipeline = ctx.Pipeline;
-            store.Open(collectionName, root, pipeline.EmbedderModelId);
-            var done = store.IndexedPaths(collectionName);
-            var todo = Directory.GetFiles(root, "*", SearchOption.AllDirectories).Where(ImageDecoder.IsImage).Order(StringComparer.Ordinal)
-                .Where(f => !done.Contains(f)).Take(p.GetValue(limit) ?? int.MaxValue).ToList();
-            var watch = Stopwatch.StartNew();
-            int faces = 0, failed = 0;
-            o.Progress(!ctx.Json, $"indexing {todo.Count} photos", todo.Count, tick =>
-            {
-                foreach (var path in todo)
-                {
-                    // each photo and its faces land in one transaction: an interruption loses at most the photo in hand
-                    try
-                    {
-                        var found = pipeline.Analyze(ctx.Decode(path));
-                        store.AddImage(collectionName, path, [.. found.Select(f => new NewFace(f.Box.X1, f.Box.Y1, f.Box.X2, f.Box.Y2, f.Points5, f.Quality.Score, f.Embedding!))], null);
-                        faces += found.Count;
-                    }
-                    catch (BadInputException e)
-                    {
-                        store.AddImage(collectionName, path, [], e.Message);
-                        failed++;
-                    }
-                    tick();
-                }
-                return 0;
-            });
-            var rate = todo.Count / Math.Max(1e-3, watch.Elapsed.TotalSeconds);
-            // the search file follows the database: bring it up now, so the first search does not pay for it
-            if (faces > 0)
-                o.Status(!ctx.Json, "sealing search codes", _ =>
-                {
-                    using var searcher = Searcher(ctx, store);
-                    return searcher.Sync(collectionName, pipeline.EmbeddingDimension).Rows;
-                });
+            var indexer = new CollectionIndexer(ctx.Pipeline, store, ctx.Cipher, ctx.DataDirectory, ctx.Limits);
+            var (todo, skipped) = indexer.Plan(collectionName, root, p.GetValue(limit));
+            var run = o.Progress(!ctx.Json, $"indexing {todo.Count} photos", todo.Count,
+                tick => indexer.Index(collectionName, todo, skipped, tick));
+            var (faces, failed) = (run.Faces, run.Failed);
+            var rate = run.Indexed / Math.Max(1e-3, run.Elapsed.TotalSeconds);
             var info = store.Info(collectionName)!;
-            if (ctx.Json) { o.Json(new { collection = info, indexed = todo.Count, skipped = done.Count, faces, failed, photosPerSecond = Math.Round(rate, 2), facesPerSecond = Math.Round(faces / Math.Max(1e-3, watch.Elapsed.TotalSeconds), 2) }); return EchoFaceCli.Ok; }
-            o.Line($"{todo.Count} photos indexed ({done.Count} already were), {faces} faces, {failed} unreadable; {rate:F1} photos/s");
+            if (ctx.Json)
+            {
+                o.Json(new
+                {
+                    collection = info, indexed = run.Indexed, skipped, faces, failed, photosPerSecond = Math.Round(rate, 2),
+                    facesPerSecond = Math.Round(faces / Math.Max(1e-3, run.Elapsed.TotalSeconds), 2),
+                });
+                return EchoFaceCli.Ok;
+            }
+            o.Line($"{run.Indexed} photos indexed ({skipped} already were), {faces} faces, {failed} unreadable; {rate:F1} photos/s");
             o.Line($"collection {Output.Esc(info.Name)}: {info.Images} photos, {info.Faces} faces, {info.Failed} unreadable");
             return EchoFaceCli.Ok;
         });
@@ -197,8 +174,8 @@ internal static class CollectionCommands
             if (members.Count == 0) throw new BadInputException($"cluster {p.GetValue(cluster)} has no faces (run `echoface collection cluster {collectionName}` first)");
             var id = p.GetValue(person)!;
             var templates = members.Select(f => new NewTemplate(Recognition.FaceRecognizer.Modality, info.ModelId, recognizer.ModelVersion, f.Quality, f.Path, f.Embedding)).ToList();
-            var count = recognizer.Import(id, ctx.DisplayName(id, p.GetValue(display)), ctx.Group(id, p.GetValue(group)), templates,
-                GalleryStore.Json(new { collection = collectionName, cluster = p.GetValue(cluster), faces = members.Count }));
+            var count = ctx.Enrolment(faces: true, voices: false).Import(new ImportRequest(id, p.GetValue(display), p.GetValue(group), templates,
+                GalleryStore.Json(new { collection = collectionName, cluster = p.GetValue(cluster), faces = members.Count })));
             if (ctx.Json) { o.Json(new { identity = id, templates = count, collection = collectionName, cluster = p.GetValue(cluster) }); return EchoFaceCli.Ok; }
             o.Line($"{Output.Esc(id)} enrolled from cluster {p.GetValue(cluster)}: {count} face templates");
             return EchoFaceCli.Ok;

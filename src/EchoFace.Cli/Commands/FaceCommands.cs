@@ -21,10 +21,13 @@ internal static class FaceCommands
         {
             var who = p.GetValue(id)!;
             FaceRecognizer.ValidateId(who);
-            var decoded = ExpandImages(p.GetValue(images)!).Select(path => (path, ctx.Decode(path))).ToList();
-            var result = ctx.Recognizer.Enroll(who, ctx.DisplayName(who, p.GetValue(name)), decoded, p.GetValue(face), ctx.Group(who, p.GetValue(group)));
-            if (ctx.Json) o.Json(new { identity = who, templates = result.TemplateIds, qualities = result.Qualities });
-            else o.Line($"[green]enrolled[/] {Output.Esc(who)} with {result.TemplateIds.Count} face template(s), quality {string.Join(", ", result.Qualities.Select(F))}");
+            var analysed = ExpandImages(p.GetValue(images)!).Select(path => (path, (IReadOnlyList<FaceResult>)ctx.Pipeline.Analyze(ctx.Decode(path)))).ToList();
+            var result = ctx.Enrolment(faces: true, voices: false).Enrol(new EnrolRequest(who, p.GetValue(name), p.GetValue(group))
+            {
+                Faces = analysed, FaceIndex = p.GetValue(face), Via = "cli",
+            });
+            if (ctx.Json) o.Json(new { identity = who, templates = result.FaceTemplateIds, qualities = result.Qualities });
+            else o.Line($"[green]enrolled[/] {Output.Esc(who)} with {result.FaceTemplateIds.Count} face template(s), quality {string.Join(", ", result.Qualities.Select(F))}");
             return EchoFaceCli.Ok;
         });
     }

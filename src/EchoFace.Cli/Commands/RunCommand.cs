@@ -1,15 +1,11 @@
 using System.CommandLine;
-using EchoFace.Cli.Daemon;
+using EchoFace.Api;
 using EchoFace.Configuration;
+using EchoFace.Daemon;
 using EchoFace.Evaluation;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Prometheus;
 using Spectre.Console;
 
 namespace EchoFace.Cli.Commands;
@@ -42,34 +38,9 @@ internal static class RunCommand
                 throw new BadInputException($"camera file not found: {config.Camera.Source[5..]}");
             if (config.Microphone.Source.StartsWith("file:", StringComparison.Ordinal) && !File.Exists(config.Microphone.Source[5..]))
                 throw new BadInputException($"microphone file not found: {config.Microphone.Source[5..]}");
-            var request = new RunRequest(parse.GetValue(once), data, parse.GetValue(g.Models), shadow);
-            var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
-            builder.Services.AddSystemd();
-            // AddSystemd registers the notifier only under systemd; outside it, this one does nothing (no NOTIFY_SOCKET)
-            builder.Services.TryAddSingleton<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier, Microsoft.Extensions.Hosting.Systemd.SystemdNotifier>();
-            builder.Logging.ClearProviders();
-            // logs on stderr keep stdout for the summary (--json)
-            builder.Logging.AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace);
-            builder.Logging.SetMinimumLevel(LogLevel.Information).AddFilter("Microsoft", LogLevel.Warning);
-            builder.WebHost.UseUrls(config.Health.Listen);
-            builder.Services.AddSingleton(config).AddSingleton(request).AddSingleton<DoorDaemon>().AddHostedService(s => s.GetRequiredService<DoorDaemon>());
-            builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(15));
-            if (config.Api.Enabled) Api.ApiEndpoints.AddServices(builder.Services, config);
-            // the slim builder leaves HTTPS out unless asked for (Health.Listen https://, required beyond loopback with the API on)
-            if (config.Health.Listen.StartsWith("https://", StringComparison.OrdinalIgnoreCase)) builder.WebHost.UseKestrelHttpsConfiguration();
-            builder.WebHost.ConfigureKestrel(k =>
-            {
-                // several images or recordings per request: a few times the per-file limit, each file is checked on its own
-                k.Limits.MaxRequestBodySize = config.Media.MaxBytes * 4;
-                if (config.Api.CertificateFile is { } cert && config.Api.KeyFile is { } key)
-                    k.ConfigureHttpsDefaults(h => h.ServerCertificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(cert, key));
-            });
-            var app = builder.Build();
+            var request = new RunRequest(parse.GetValue(once), shadow);
+            await using var app = DaemonHost.Build(config, new EngineLocation(data, parse.GetValue(g.Models)), request);
             var daemon = app.Services.GetRequiredService<DoorDaemon>();
-            app.MapGet("/healthz", () => Health(daemon, config) is var h && h.Status == "ok" ? Results.Json(h) : Results.Json(h, statusCode: 503));
-            app.MapMetrics();
-            if (config.Api.Enabled) Api.ApiEndpoints.Map(app, daemon);
-            RegisterGauges(daemon);
             using var ownShadow = shadow;
             try { await app.RunAsync(cancel); }
             catch (Exception e) when (e is BadInputException or ModelException or ToolException)
@@ -101,39 +72,6 @@ internal static class RunCommand
         for (var i = 0; i < options.Length; i++)
             if (p.GetValue(options[i]) is { } v) result[keys[i]] = v;
         return result;
-    }
-
-    public sealed record HealthReport(string Status, double? ReadyMs, string Camera, long Captured, long Dropped, long Restarts, string? LastFault,
-        double SecondsSinceFrame, string Door, string Board, long Frames, long Granted, long Denied, long OutboxPending, string Provider);
-
-    private static HealthReport Health(DoorDaemon d, EchoFaceConfig config)
-    {
-        var since = d.LastFrameAt == default ? double.PositiveInfinity : (DateTimeOffset.UtcNow - d.LastFrameAt).TotalSeconds;
-        var cameraOk = config.Camera.Source == "none" || since < 5;
-        var ok = d.ReadyMs is not null && cameraOk && d.Door?.State != Hardware.DoorState.Fault;
-        return new HealthReport(ok ? "ok" : "degraded", d.ReadyMs, config.Camera.Source, d.Camera?.Captured ?? 0, d.Camera?.Dropped ?? 0,
-            d.Camera?.Restarts ?? 0, d.Camera?.LastFault, double.IsInfinity(since) ? -1 : Math.Round(since, 2), d.Door?.State.ToString() ?? "starting",
-            d.Door?.Board ?? "", d.Stats?.Frames ?? 0, d.Stats?.Granted ?? 0, d.Stats?.Denied ?? 0, d.Outbox?.Pending() ?? 0, d.Provider);
-    }
-
-    private static DoorDaemon? _current;
-    private static int _gauges;
-
-    /// <summary>prometheus-net's registry is process-wide: the gauges are registered once and read the daemon running now.</summary>
-    private static void RegisterGauges(DoorDaemon d)
-    {
-        _current = d;
-        if (Interlocked.Exchange(ref _gauges, 1) == 1) return;
-        var dropped = Metrics.CreateGauge("echoface_camera_dropped_frames", "frames dropped because the pipeline was behind");
-        var restarts = Metrics.CreateGauge("echoface_source_restarts", "camera source restarts");
-        var pending = Metrics.CreateGauge("echoface_outbox_pending", "events not yet acknowledged by the fleet");
-        Metrics.DefaultRegistry.AddBeforeCollectCallback(() =>
-        {
-            if (_current is not { } c) return;
-            dropped.Set(c.Camera?.Dropped ?? 0);
-            restarts.Set(c.Camera?.Restarts ?? 0);
-            pending.Set(c.Outbox?.Pending() ?? 0);
-        });
     }
 
     private static void Summary(Output o, bool json, DoorDaemon d, EchoFaceConfig config)

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using EchoFace.Inference;
+using Microsoft.Extensions.Options;
 
 namespace EchoFace.Access;
 
@@ -12,20 +13,26 @@ public sealed record PolicyResult(Verdict Verdict, string Reason, string? Identi
 /// The rules of one door, free of cameras and hardware: aggregate a presence's faces (quality-weighted mean embedding, median
 /// liveness, as Frigate weighs a track), then match, liveness, schedule, re-entry and lockout, in that order.
 /// </summary>
-public sealed class AccessPolicy(AccessOptions options, Gallery.MatchOptions match, TimeProvider clock)
+/// <remarks>The options are read at each use: a fleet change of Access or Match applies from the next decision.</remarks>
+public sealed class AccessPolicy(IOptionsMonitor<AccessOptions> access, IOptionsMonitor<Gallery.MatchOptions> matching, TimeProvider clock)
 {
     private readonly Queue<DateTimeOffset> _failures = new();
     private readonly Dictionary<string, DateTimeOffset> _lastDecided = new();
-    private (string? Id, TimeZoneInfo Zone) _zone = (options.TimeZone, options.Zone());
+    private (string? Id, TimeZoneInfo Zone) _zone = (access.CurrentValue.TimeZone, access.CurrentValue.Zone());
+
+    public AccessPolicy(AccessOptions options, Gallery.MatchOptions match, TimeProvider clock)
+        : this(new FixedOptions<AccessOptions>(options), new FixedOptions<Gallery.MatchOptions>(match), clock) { }
+
+    private Gallery.MatchOptions Match => matching.CurrentValue;
 
     /// <summary>The schedules' time zone, looked up again only when a pushed Access.TimeZone changed it.</summary>
     private TimeZoneInfo Zone()
     {
-        if (_zone.Id != options.TimeZone) _zone = (options.TimeZone, options.Zone());
+        if (_zone.Id != Options.TimeZone) _zone = (Options.TimeZone, Options.Zone());
         return _zone.Zone;
     }
 
-    public AccessOptions Options => options;
+    public AccessOptions Options => access.CurrentValue;
     public DateTimeOffset LockedUntil { get; private set; } = DateTimeOffset.MinValue;
     public bool LockedOut => clock.GetUtcNow() < LockedUntil;
 
@@ -35,33 +42,33 @@ public sealed class AccessPolicy(AccessOptions options, Gallery.MatchOptions mat
     public PolicyResult Evaluate(Track track, Func<float[], (string? Id, float Score)> identify, Func<string, string> groupOf, bool presenceOver)
     {
         var faces = track.Observations;
-        if (faces.Count < options.MinFaces) return new PolicyResult(Verdict.Wait, "too few good faces yet", null, 0, null, 0, faces.Count);
+        if (faces.Count < Options.MinFaces) return new PolicyResult(Verdict.Wait, "too few good faces yet", null, 0, null, 0, faces.Count);
         var embedding = WeightedMean(faces);
         var (id, score) = identify(embedding);
-        var live = PresenceLiveness(faces, options.LivenessMode);
+        var live = PresenceLiveness(faces, Options.LivenessMode);
         var quality = faces.Max(f => f.Quality);
         PolicyResult Result(Verdict v, string reason, string? who = null) => new(v, reason, who, score, live, quality, faces.Count);
 
-        if (LockedOut) return Result(Verdict.Deny, "locked_out", id is not null && score >= match.IdentifyThreshold ? id : null);
-        if (id is null || score < match.IdentifyThreshold)
-            return faces.Count >= options.MaxFaces || presenceOver ? Result(Verdict.Deny, "unknown_face") : Result(Verdict.Wait, "no match yet");
+        if (LockedOut) return Result(Verdict.Deny, "locked_out", id is not null && score >= Match.IdentifyThreshold ? id : null);
+        if (id is null || score < Match.IdentifyThreshold)
+            return faces.Count >= Options.MaxFaces || presenceOver ? Result(Verdict.Deny, "unknown_face") : Result(Verdict.Wait, "no match yet");
         var now = clock.GetUtcNow();
-        if (_lastDecided.TryGetValue(id, out var last) && now - last < TimeSpan.FromSeconds(options.ReentrySeconds))
+        if (_lastDecided.TryGetValue(id, out var last) && now - last < TimeSpan.FromSeconds(Options.ReentrySeconds))
             return Result(Verdict.Ignore, "re-entry", id);
-        if (options.ChecksLiveness && (live ?? 0) < options.LivenessThreshold) return Result(Verdict.Deny, "liveness_failed", id);
-        if (options.Schedules.TryGetValue(groupOf(id), out var rules))
+        if (Options.ChecksLiveness && (live ?? 0) < Options.LivenessThreshold) return Result(Verdict.Deny, "liveness_failed", id);
+        if (Options.Schedules.TryGetValue(groupOf(id), out var rules))
         {
             var local = TimeZoneInfo.ConvertTime(now, Zone()).DateTime;
             if (!rules.Any(r => r.Allows(local))) return Result(Verdict.Deny, "outside_schedule", id);
         }
         // the prompted turns come last: nobody is asked to turn who would be refused anyway
-        if (options.ChecksLiveness && options.LivenessMode == "challenge") return Result(Verdict.Challenge, "liveness challenge", id);
+        if (Options.ChecksLiveness && Options.LivenessMode == "challenge") return Result(Verdict.Challenge, "liveness challenge", id);
         return AfterLiveness(Result(Verdict.Grant, "face match", id));
     }
 
     /// <summary>What a presence that passed liveness (and its challenge) gets: the voice step-up under face+voice, else the grant.</summary>
     public PolicyResult AfterLiveness(PolicyResult r) =>
-        options.Policy == Policies.FaceVoice ? r with { Verdict = Verdict.StepUp, Reason = "voice step-up" } : r with { Verdict = Verdict.Grant, Reason = "face match" };
+        Options.Policy == Policies.FaceVoice ? r with { Verdict = Verdict.StepUp, Reason = "voice step-up" } : r with { Verdict = Verdict.Grant, Reason = "face match" };
 
     /// <summary>Remembers a final decision; a denial counts towards lockout. True when this denial engaged the lockout.</summary>
     public bool Record(string? identityId, bool granted)
@@ -70,9 +77,9 @@ public sealed class AccessPolicy(AccessOptions options, Gallery.MatchOptions mat
         if (identityId is not null) _lastDecided[identityId] = now;
         if (granted) return false;
         _failures.Enqueue(now);
-        while (_failures.Count > 0 && now - _failures.Peek() > TimeSpan.FromSeconds(options.FailureWindowSeconds)) _failures.Dequeue();
-        if (_failures.Count < options.MaxFailures || LockedOut) return false;
-        LockedUntil = now + TimeSpan.FromSeconds(options.LockoutSeconds);
+        while (_failures.Count > 0 && now - _failures.Peek() > TimeSpan.FromSeconds(Options.FailureWindowSeconds)) _failures.Dequeue();
+        if (_failures.Count < Options.MaxFailures || LockedOut) return false;
+        LockedUntil = now + TimeSpan.FromSeconds(Options.LockoutSeconds);
         _failures.Clear();
         return true;
     }

@@ -114,12 +114,5 @@ public sealed class ConfigShadow : IDisposable
 
     public static byte[] Encode(ConfigReport report) => JsonSerializer.SerializeToUtf8Bytes(report, FleetLink.Json);
 
-    /// <summary>Takes a changed section over into the running one in place: its readers see the new values at their next use.</summary>
-    public static void CopyInto(object target, object source)
-    {
-        foreach (var p in target.GetType().GetProperties().Where(p => p.CanRead && p.CanWrite))
-            p.SetValue(target, p.GetValue(source));
-    }
-
     public void Dispose() => _store.Dispose();
 }

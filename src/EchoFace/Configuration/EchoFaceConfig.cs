@@ -106,6 +106,9 @@ public sealed class EchoFaceConfig
 
     public const string DefaultPath = "/etc/echoface/echoface.json";
 
+    /// <summary>A copy sharing the sections, so that one section can be replaced whole (ConfigurationInForce).</summary>
+    public EchoFaceConfig Copy() => (EchoFaceConfig)MemberwiseClone();
+
     public void Validate()
     {
         Face.Validate();

@@ -7,6 +7,9 @@ namespace EchoFace.Face;
 
 public sealed class FaceOptions
 {
+    /// <summary>A copy to change without changing the configuration (the door's, which never pads camera frames).</summary>
+    public FaceOptions Copy() => (FaceOptions)MemberwiseClone();
+
     public string Detector { get; set; } = "fr_detect";
     /// <summary>pfld_68 by default: with the refinement pass it takes Yale B from 2.65% EER (fr_landmark) to 0.15% (docs/face.md).</summary>
     public string Landmarks { get; set; } = "pfld_68";

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace EchoFace.Hardware;
 
 public sealed class DoorOptions
@@ -38,7 +40,7 @@ public sealed record DoorEvent(string Kind, string Type, DoorState State, string
 public sealed class DoorController
 {
     private readonly IDoorIo _io;
-    private readonly DoorOptions _o;
+    private readonly IOptionsMonitor<DoorOptions> _options;
     private readonly TimeProvider _clock;
     private readonly Action<DoorEvent> _report;
     private readonly Lock _gate = new();
@@ -47,13 +49,19 @@ public sealed class DoorController
     private bool _wasOpen, _wasExit, _failed;
     private string? _grantedTo;
 
+    private DoorOptions Options => _options.CurrentValue;
+
     /// <summary>A door that opens within this long after the lock re-engaged was still opened on the grant (the bolt takes a moment).</summary>
     private static readonly TimeSpan Grace = TimeSpan.FromSeconds(1);
 
     public DoorController(IDoorIo io, DoorOptions options, Action<DoorEvent> report, TimeProvider? clock = null)
+        : this(io, new FixedOptions<DoorOptions>(options), report, clock) { }
+
+    /// <param name="options">read at each use: a fleet change of Door (unlock time, fail mode, ...) applies from the next event</param>
+    public DoorController(IDoorIo io, IOptionsMonitor<DoorOptions> options, Action<DoorEvent> report, TimeProvider? clock = null)
     {
         _io = io;
-        _o = options;
+        _options = options;
         _report = report;
         _clock = clock ?? TimeProvider.System;
         State = DoorState.Fault;
@@ -69,8 +77,8 @@ public sealed class DoorController
         lock (_gate)
         {
             _failed = true;
-            TrySet(_o.FailMode == "safe");
-            Change(DoorState.Fault, new DoorEvent(fault ? "fault" : "status", "door_fail_mode", DoorState.Fault, $"{reason}: lock {(_o.FailMode == "safe" ? "released (fail-safe)" : "held (fail-secure)")}"));
+            TrySet(Options.FailMode == "safe");
+            Change(DoorState.Fault, new DoorEvent(fault ? "fault" : "status", "door_fail_mode", DoorState.Fault, $"{reason}: lock {(Options.FailMode == "safe" ? "released (fail-safe)" : "held (fail-secure)")}"));
         }
     }
 
@@ -94,7 +102,7 @@ public sealed class DoorController
         lock (_gate)
         {
             if (_failed) return false;
-            _unlockUntil = _clock.GetUtcNow() + TimeSpan.FromSeconds(_o.UnlockSeconds);
+            _unlockUntil = _clock.GetUtcNow() + TimeSpan.FromSeconds(Options.UnlockSeconds);
             _grantedTo = identityId;
             TrySet(true);
             if (State == DoorState.Locked) State = DoorState.Unlocked;
@@ -117,9 +125,9 @@ public sealed class DoorController
                 return;
             }
 
-            if (exit && !_wasExit && _o.ExitButtonUnlocks)
+            if (exit && !_wasExit && Options.ExitButtonUnlocks)
             {
-                _unlockUntil = now + TimeSpan.FromSeconds(_o.UnlockSeconds);
+                _unlockUntil = now + TimeSpan.FromSeconds(Options.UnlockSeconds);
                 _grantedTo = null;
                 TrySet(true);
                 Emit(new DoorEvent("access", "exit_button", State == DoorState.Locked ? DoorState.Unlocked : State, "request to exit"));
@@ -141,8 +149,8 @@ public sealed class DoorController
                 else
                     Change(DoorState.ForcedOpen, new DoorEvent("alarm", "forced_open", DoorState.ForcedOpen, "the door opened without a grant"));
             }
-            else if (open && State == DoorState.Open && now - _openedAt >= TimeSpan.FromSeconds(_o.HeldOpenSeconds))
-                Change(DoorState.HeldOpen, new DoorEvent("alarm", "held_open", DoorState.HeldOpen, $"open for {_o.HeldOpenSeconds:F0} s"));
+            else if (open && State == DoorState.Open && now - _openedAt >= TimeSpan.FromSeconds(Options.HeldOpenSeconds))
+                Change(DoorState.HeldOpen, new DoorEvent("alarm", "held_open", DoorState.HeldOpen, $"open for {Options.HeldOpenSeconds:F0} s"));
             else if (!open && _wasOpen)
             {
                 var alarm = State is DoorState.HeldOpen or DoorState.ForcedOpen;

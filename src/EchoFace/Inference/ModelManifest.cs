@@ -21,6 +21,7 @@ public sealed record ModelEntry
     [JsonPropertyName("task")] public required string Task { get; init; }
     [JsonPropertyName("file")] public required string File { get; init; }
     [JsonPropertyName("sha256")] public required string Sha256 { get; init; }
+    [JsonIgnore] public string ShortHash => Sha256[..12];
     [JsonPropertyName("licence")] public string Licence { get; init; } = "";
     [JsonPropertyName("sources")] public IReadOnlyList<ModelSource> Sources { get; init; } = [];
     [JsonPropertyName("input")] public string Input { get; init; } = "";
@@ -166,6 +167,9 @@ public sealed class ModelManifest
     public ModelEntry Get(string id) =>
         Models.FirstOrDefault(m => m.Id == id)
         ?? throw new ModelException($"model '{id}' is not in {System.IO.Path.Combine(Directory, "manifest.json")} (known: {string.Join(", ", Models.Select(m => m.Id))})");
+
+    /// <summary>What templates and events name a model's version by: the first 12 hex digits of its file's SHA-256.</summary>
+    public string Version(string id) => Get(id).ShortHash;
 
     public string PathOf(ModelEntry model) => System.IO.Path.Combine(Directory, model.File);
 

@@ -2,10 +2,9 @@ using EchoFace.Face;
 using EchoFace.Gallery;
 using EchoFace.Media;
 using EchoFace.Storage;
+using Microsoft.Extensions.Options;
 
 namespace EchoFace.Recognition;
-
-public sealed record EnrollResult(string IdentityId, IReadOnlyList<long> TemplateIds, IReadOnlyList<float> Qualities);
 
 public sealed record RecognizedFace(FaceResult Face, string? IdentityId, string? DisplayName, float Score, Candidate[] Candidates);
 
@@ -17,10 +16,14 @@ public sealed class FaceRecognizer
     public const string Modality = "face";
     private readonly FacePipeline _pipeline;
     private readonly GalleryStore _store;
-    private readonly MatchOptions _match;
+    private readonly IOptionsMonitor<MatchOptions> _match;
     private TemplateIndex _index;
 
     public FaceRecognizer(FacePipeline pipeline, GalleryStore store, MatchOptions match, string modelVersion)
+        : this(pipeline, store, new FixedOptions<MatchOptions>(match), modelVersion) { }
+
+    /// <param name="match">read at each use: a fleet change of Match applies from the next search</param>
+    public FaceRecognizer(FacePipeline pipeline, GalleryStore store, IOptionsMonitor<MatchOptions> match, string modelVersion)
     {
         _pipeline = pipeline;
         _store = store;
@@ -38,36 +41,11 @@ public sealed class FaceRecognizer
         _index = new TemplateIndex(_store, Modality, _pipeline.EmbedderModelId, _pipeline.EmbeddingDimension, TemplateMode.Multi);
     }
     public IdentityGallery Gallery => _index.Gallery;
-    public MatchOptions Match => _match;
+    public MatchOptions Match => _match.CurrentValue;
     /// <summary>Templates made by another face model: they need re-enrolment.</summary>
     public int StaleTemplates => _index.StaleTemplates;
 
-    /// <summary>
-    /// Checks every image first (one face unless <paramref name="faceIndex"/> picks one, quality, not someone else) and only then
-    /// stores all templates in one transaction: a refused image leaves the database as it was.
-    /// </summary>
-    public EnrollResult Enroll(string identityId, string displayName, IReadOnlyList<(string Source, RgbImage Image)> images, int? faceIndex = null, string group = "default")
-    {
-        ValidateId(identityId);
-        if (images.Count == 0) throw new BadInputException("no images given to enrol");
-        return EnrollAnalysed(identityId, displayName, [.. images.Select(i => (i.Source, (IReadOnlyList<FaceResult>)_pipeline.Analyze(i.Image)))], faceIndex, group);
-    }
-
-    /// <summary>
-    /// <see cref="Enroll"/> on faces another pipeline found (the HTTP API analyses on its own pipelines, outside the lock the door's
-    /// frame loop shares, and calls this under it).
-    /// </summary>
-    public EnrollResult EnrollAnalysed(string identityId, string displayName, IReadOnlyList<(string Source, IReadOnlyList<FaceResult> Faces)> analysed,
-        int? faceIndex = null, string group = "default")
-    {
-        var templates = PrepareEnrol(identityId, analysed, faceIndex);
-        var ids = _store.Enroll(identityId, displayName, group, templates,
-            GalleryStore.Json(new { images = analysed.Select(i => i.Source), model = _pipeline.EmbedderModelId }));
-        Added(identityId, displayName, ids, templates);
-        return new EnrollResult(identityId, ids, [.. templates.Select(t => t.Quality)]);
-    }
-
-    /// <summary>Every check of an enrolment, nothing stored: the templates to store (with a voice's, in one transaction, by the HTTP API).</summary>
+    /// <summary>Every check of a face enrolment, nothing stored: the templates <see cref="Enrolment"/> stores in its transaction.</summary>
     public IReadOnlyList<NewTemplate> PrepareEnrol(string identityId, IReadOnlyList<(string Source, IReadOnlyList<FaceResult> Faces)> analysed, int? faceIndex = null)
     {
         ValidateId(identityId);
@@ -88,8 +66,8 @@ public sealed class FaceRecognizer
                 throw new BadInputException($"{source}: face quality {face.Quality.Score:F2} is below {_pipeline.Options.Quality.MinEnrolScore:F2} " +
                     $"(eye distance {face.Quality.EyeDistance:F0} px, sharpness {face.Quality.Sharpness:F0}, yaw {face.Quality.Yaw:F0}, pitch {face.Quality.Pitch:F0}): use a larger, sharper, frontal photo");
             var best = _index.Gallery.Identify(face.Embedding!, 1);
-            if (best.Length > 0 && best[0].IdentityId != identityId && best[0].Score >= _match.IdentifyThreshold)
-                throw new BadInputException($"{source}: this face already matches '{best[0].IdentityId}' (similarity {best[0].Score:F2} >= {_match.IdentifyThreshold:F2}); remove that identity first or enrol under it");
+            if (best.Length > 0 && best[0].IdentityId != identityId && best[0].Score >= Match.IdentifyThreshold)
+                throw new BadInputException($"{source}: this face already matches '{best[0].IdentityId}' (similarity {best[0].Score:F2} >= {Match.IdentifyThreshold:F2}); remove that identity first or enrol under it");
             templates.Add(new NewTemplate(Modality, _pipeline.EmbedderModelId, ModelVersion, face.Quality.Score, source, face.Embedding!));
         }
         return templates;
@@ -107,9 +85,9 @@ public sealed class FaceRecognizer
         var result = new List<RecognizedFace>();
         foreach (var face in faces)
         {
-            var candidates = _index.Gallery.Identify(face.Embedding!, _match.TopK);
+            var candidates = _index.Gallery.Identify(face.Embedding!, Match.TopK);
             var top = candidates.Length > 0 ? candidates[0] : new Candidate("", -1);
-            var known = candidates.Length > 0 && top.Score >= _match.IdentifyThreshold;
+            var known = candidates.Length > 0 && top.Score >= Match.IdentifyThreshold;
             result.Add(new RecognizedFace(face, known ? top.IdentityId : null, known ? _index.Name(top.IdentityId) : null, top.Score, candidates));
         }
         return result;
@@ -128,7 +106,7 @@ public sealed class FaceRecognizer
         if (faces.Count == 0) throw new BadInputException($"{source}: no face found");
         var score = _index.Gallery.Verify(identityId, faces[0].Embedding!)
                     ?? throw new BadInputException($"'{identityId}' has no face template for model {_pipeline.EmbedderModelId}: enrol a photo first");
-        return new VerifyResult(identityId, score, _match.VerifyThreshold, score >= _match.VerifyThreshold, faces[0]);
+        return new VerifyResult(identityId, score, Match.VerifyThreshold, score >= Match.VerifyThreshold, faces[0]);
     }
 
     /// <summary>

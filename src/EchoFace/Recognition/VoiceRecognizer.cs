@@ -5,8 +5,6 @@ using EchoFace.Voice;
 
 namespace EchoFace.Recognition;
 
-public sealed record VoiceEnrollResult(string IdentityId, IReadOnlyList<long> TemplateIds, IReadOnlyList<double> SpeechSeconds);
-
 public sealed record VoiceVerifyResult(string IdentityId, float Score, float Threshold, bool Accepted, VoiceResult Voice);
 
 public sealed record VoiceIdentifyResult(string? IdentityId, string? DisplayName, float Score, float Threshold, Candidate[] Candidates, VoiceResult Voice);
@@ -42,22 +40,6 @@ public sealed class VoiceRecognizer
     public IdentityGallery Gallery => _index.Gallery;
     public int StaleTemplates => _index.StaleTemplates;
 
-    /// <summary>
-    /// Every recording must hold enough speech, sound like the other enrolment recordings and not already match someone else;
-    /// only then are all templates stored, in one transaction.
-    /// </summary>
-    public VoiceEnrollResult Enroll(string identityId, string displayName, IReadOnlyList<(string Source, AudioClip Clip)> recordings, string group = "default")
-    {
-        FaceRecognizer.ValidateId(identityId);
-        if (recordings.Count == 0) throw new BadInputException("no recordings given to enrol");
-        var results = recordings.Select(r => (r.Source, Result: _pipeline.Analyze(r.Clip, r.Source))).ToList();
-        var templates = PrepareEnrol(identityId, results);
-        var ids = _store.Enroll(identityId, displayName, group, templates,
-            GalleryStore.Json(new { recordings = results.Select(r => r.Source), model = _pipeline.EmbedderModelId, speechSeconds = results.Select(r => Math.Round(r.Result.SpeechSeconds, 2)) }));
-        Added(identityId, displayName, ids, templates);
-        return new VoiceEnrollResult(identityId, ids, [.. results.Select(r => r.Result.SpeechSeconds)]);
-    }
-
     /// <summary>The identity was removed from the store elsewhere (every template with it): drop it from the in-memory gallery.</summary>
     public void Forget(string identityId) => _index.Removed(identityId);
 
@@ -65,7 +47,10 @@ public sealed class VoiceRecognizer
     public void Added(string identityId, string displayName, IReadOnlyList<long> ids, IReadOnlyList<NewTemplate> templates) =>
         _index.Added(identityId, displayName, ids, [.. templates.Select(t => t.Vector)]);
 
-    /// <summary>Every check of an enrolment on recordings analysed elsewhere (the HTTP API's own pipeline), nothing stored.</summary>
+    /// <summary>
+    /// Every check of a voice enrolment, nothing stored: enough speech in each recording, one speaker throughout, not already someone
+    /// else. The templates are what <see cref="Enrolment"/> stores in its transaction.
+    /// </summary>
     public IReadOnlyList<NewTemplate> PrepareEnrol(string identityId, IReadOnlyList<(string Source, VoiceResult Result)> results)
     {
         FaceRecognizer.ValidateId(identityId);

@@ -1,10 +1,14 @@
 using System.Diagnostics;
 using EchoFace.Inference;
+using Microsoft.Extensions.Options;
 
 namespace EchoFace.Voice;
 
 public sealed class VoiceOptions
 {
+    /// <summary>A copy to change without changing the configuration (the HTTP API's voice pipeline follows a model switch).</summary>
+    public VoiceOptions Copy() => (VoiceOptions)MemberwiseClone();
+
     public string Embedder { get; set; } = "nnid_speaker";
     public string VadModel { get; set; } = "silero_vad";
     public VadOptions Vad { get; set; } = new();
@@ -44,14 +48,21 @@ public sealed class VoicePipeline : IDisposable
 {
     private readonly VoiceActivityDetector? _vad;
 
-    public VoicePipeline(InferenceSessionFactory factory, VoiceOptions options)
+    private readonly IOptionsMonitor<VoiceOptions> _options;
+
+    public VoicePipeline(InferenceSessionFactory factory, VoiceOptions options) : this(factory, new FixedOptions<VoiceOptions>(options)) { }
+
+    /// <param name="options">the thresholds are read at each use (a fleet change of Voice applies from the next recording); the models and the
+    /// VAD's settings are taken at the start</param>
+    public VoicePipeline(InferenceSessionFactory factory, IOptionsMonitor<VoiceOptions> options)
     {
-        Options = options;
-        Embedder = SpeakerEmbedder.Create(factory, options.Embedder);
-        if (options.Vad.Enabled) _vad = new VoiceActivityDetector(factory.Create(options.VadModel), options.Vad);
+        _options = options;
+        var start = options.CurrentValue;
+        Embedder = SpeakerEmbedder.Create(factory, start.Embedder);
+        if (start.Vad.Enabled) _vad = new VoiceActivityDetector(factory.Create(start.VadModel), start.Vad);
     }
 
-    public VoiceOptions Options { get; }
+    public VoiceOptions Options => _options.CurrentValue;
     public SpeakerEmbedder Embedder { get; private set; }
 
     /// <summary>Puts another speaker embedder in place (a live model switch); the caller makes sure no Analyze runs meanwhile.</summary>

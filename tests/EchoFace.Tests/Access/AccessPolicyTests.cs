@@ -83,12 +83,22 @@ public class AccessPolicyTests
     [Fact]
     public void A_pushed_time_zone_applies_to_the_next_decision()
     {
-        var o = new AccessOptions { TimeZone = "UTC", Schedules = { ["staff"] = [new ScheduleRule { Days = "Mon-Fri", From = "07:00", To = "19:00" }] } };
-        var policy = Policy(o);
+        static AccessOptions Staff(string zone) =>
+            new() { TimeZone = zone, Schedules = { ["staff"] = [new ScheduleRule { Days = "Mon-Fri", From = "07:00", To = "19:00" }] } };
+        var config = new EchoFace.Configuration.EchoFaceConfig { Access = Staff("UTC") };
+        config.Match.IdentifyThreshold = 0.45f;
+        // the daemon's wiring: the policy reads the sections in force through their monitors
+        var inForce = new EchoFace.Configuration.ConfigurationInForce(config);
+        var policy = new AccessPolicy(inForce.Monitor(c => c.Access, "Access"), inForce.Monitor(c => c.Match, "Match"), _clock);
+        var told = 0;
+        using var listening = inForce.Monitor(c => c.Access, "Access").OnChange((_, _) => told++);
         _clock.SetUtcNow(new DateTimeOffset(2026, 11, 23, 20, 0, 0, TimeSpan.Zero)); // Monday 20:00 UTC: after hours
         Assert.Equal("outside_schedule", policy.Evaluate(Presence(3), Alice, _ => "staff", false).Reason);
-        o.TimeZone = "America/New_York"; // what ConfigShadow.CopyInto does with a pushed Access section: 15:00 there
+        // a fleet push of the Access section, applied by the shadow: 15:00 in New York
+        inForce.Apply(new EchoFace.Configuration.EchoFaceConfig { Access = Staff("America/New_York") }, ["Access"]);
         Assert.Equal(Verdict.Grant, policy.Evaluate(Presence(3), Alice, _ => "staff", false).Verdict);
+        Assert.Equal(1, told);
+        Assert.Equal(0.45f, inForce.Current.Match.IdentifyThreshold); // a section that did not change stays as it was
     }
 
     [Fact]

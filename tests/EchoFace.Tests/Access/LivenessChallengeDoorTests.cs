@@ -1,174 +1,127 @@
-using System.Diagnostics;
 using System.Text.Json;
-using System.Text.RegularExpressions;
+using EchoFace.Access;
+using EchoFace.Configuration;
+using EchoFace.Daemon;
+using EchoFace.Hardware;
+using EchoFace.Media;
 using EchoFace.Storage;
 using EchoFace.Tests.Cli;
 using EchoFace.Tests.Face;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace EchoFace.Tests.Access;
 
 /// <summary>
-/// A camera the test plays live, as a person in front of the door would: YUV4MPEG frames written at 15 fps into a FIFO that the
-/// daemon's ffmpeg reads as its camera file, the pose switched when the daemon's prompt asks for a turn.
+/// The challenge liveness mode end to end at the door: the terminal and door from the composition root with the real models,
+/// on a fake clock, fed the frames a person in front of the door would make (5 a second of fake time), pose by pose.
 /// </summary>
-internal sealed partial class LiveCamera : IDisposable
-{
-    private readonly string _fifo;
-    private readonly byte[] _header;
-    private readonly Dictionary<string, byte[]> _frames = [];
-    private readonly CancellationTokenSource _stop = new();
-    private Task? _writer;
-    private volatile string _pose;
-
-    public LiveCamera(string fifo, IReadOnlyDictionary<string, string> poses, string first)
-    {
-        _fifo = fifo;
-        byte[]? header = null;
-        foreach (var (name, png) in poses)
-        {
-            var y4m = TestEnvironment.Ffmpeg(png + ".y4m", "-v", "error", "-i", png, "-vf", "scale=640:480", "-pix_fmt", "yuv420p", "-r", "15", "-f", "yuv4mpegpipe");
-            var bytes = File.ReadAllBytes(y4m);
-            var frame = bytes.AsSpan().IndexOf("FRAME\n"u8);
-            header ??= bytes[..frame];
-            _frames[name] = bytes[frame..];
-        }
-        _header = header!;
-        _pose = first;
-        using var mkfifo = Process.Start("mkfifo", [fifo])!;
-        mkfifo.WaitForExit();
-        if (mkfifo.ExitCode != 0) throw new InvalidOperationException($"mkfifo {fifo} failed");
-    }
-
-    /// <summary>What the camera shows from the next frame on.</summary>
-    public string Pose { get => _pose; set => _pose = value; }
-
-    public void Start() => _writer = Task.Run(Write);
-
-    private void Write()
-    {
-        try
-        {
-            using var pipe = new FileStream(_fifo, FileMode.Open, FileAccess.Write); // blocks until ffmpeg opens it
-            pipe.Write(_header);
-            var clock = Stopwatch.StartNew();
-            for (long n = 0; !_stop.IsCancellationRequested; n++)
-            {
-                pipe.Write(_frames[_pose]);
-                pipe.Flush();
-                var due = TimeSpan.FromSeconds((n + 1) / 15.0) - clock.Elapsed;
-                if (due > TimeSpan.Zero) Thread.Sleep(due);
-            }
-        }
-        catch (IOException) { } // the daemon stopped reading
-    }
-
-    public void Dispose()
-    {
-        _stop.Cancel();
-        if (_writer is { IsCompleted: false } && !_writer.Wait(2000))
-        {
-            // still blocked opening the FIFO (no reader ever came): open it once to let the writer through
-            using var unblock = new FileStream(_fifo, FileMode.Open, FileAccess.Read);
-            _writer.Wait(2000);
-        }
-    }
-}
-
-/// <summary>The challenge liveness mode end to end: `echoface run` with the real models, its camera played by the test.</summary>
 [Trait("Category", "Slow")]
-public partial class LivenessChallengeDoorTests(PipelineFixture fixture) : IClassFixture<PipelineFixture>
+public class LivenessChallengeDoorTests(PipelineFixture fixture) : IClassFixture<PipelineFixture>, IDisposable
 {
+    private static readonly TimeSpan FrameInterval = TimeSpan.FromMilliseconds(200);
     private readonly string _dir = TestEnvironment.TempDirectory();
     private readonly CliRunner _cli = new();
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 12, 2, 9, 0, 0, TimeSpan.Zero));
+    private ServiceProvider? _engine;
+    private long _sequence;
 
     private string Photo(string file) => TestEnvironment.Data("faces", "photos", "df_jack_dorsey", file);
 
-    [GeneratedRegex(@"Liveness challenge at \S+, track \d+: turn ([a-z ]+) within")]
-    private static partial Regex Prompted();
-
-    /// <summary>Waits for the daemon's <paramref name="n"/>-th prompt and returns the turns it asked for.</summary>
-    private static string[] Challenge(DaemonProcess daemon, int n)
+    private (DoorTerminal Terminal, DoorController Door, EventOutbox Outbox) Door()
     {
-        Until(daemon, () => Prompted().Matches(daemon.Log).Count >= n, $"prompt {n}");
-        return Prompted().Matches(daemon.Log)[n - 1].Groups[1].Value.Split(' ');
+        var config = new EchoFaceConfig();
+        (config.Access.LivenessMode, config.Access.ChallengeSeconds, config.Access.ReentrySeconds) = ("challenge", 8, 0);
+        (config.Door.Board, config.Camera.Source) = ("simulated", "none");
+        config.Validate();
+        _engine = new ServiceCollection().AddSingleton<TimeProvider>(_clock)
+            .AddEchoFace(config, new EngineLocation(_cli.DataDirectory, TestEnvironment.ModelsDirectory, CameraFrames: true)).BuildServiceProvider();
+        var door = _engine.GetRequiredService<DoorController>();
+        door.Resume();
+        return (_engine.GetRequiredService<DoorTerminal>(), door, _engine.GetRequiredService<EventOutbox>());
     }
 
-    private static void Until(DaemonProcess daemon, Func<bool> done, string what) => daemon.Until(done, $"a {what}", TimeSpan.FromSeconds(90));
+    /// <summary>One frame of <paramref name="image"/> now, then a fifth of a second passes.</summary>
+    private void Frame(DoorTerminal terminal, DoorController door, RgbImage image)
+    {
+        terminal.Process(new CameraFrame(++_sequence, _clock.GetUtcNow(), image));
+        door.Tick();
+        _clock.Advance(FrameInterval);
+    }
 
-    private static int Count(DaemonProcess daemon, string text) => Regex.Count(daemon.Log, Regex.Escape(text));
+    /// <summary>Frames of <paramref name="image"/> until <paramref name="done"/> holds, for at most <paramref name="limit"/> of fake time.</summary>
+    private void Until(DoorTerminal terminal, DoorController door, RgbImage image, Func<bool> done, string what, double limit = 20)
+    {
+        for (var t = 0.0; !done(); t += FrameInterval.TotalSeconds)
+        {
+            if (t > limit) throw new TimeoutException($"no {what} within {limit} s of frames");
+            Frame(terminal, door, image);
+        }
+    }
+
+    private void For(DoorTerminal terminal, DoorController door, RgbImage image, double seconds)
+    {
+        for (var t = 0.0; t < seconds; t += FrameInterval.TotalSeconds) Frame(terminal, door, image);
+    }
+
+    private static List<JsonElement> Events(EventOutbox outbox, string kind) =>
+        [.. outbox.Read(kind: kind, includeSent: true).Select(e => JsonDocument.Parse(e.Payload).RootElement)];
 
     [Fact]
     public void A_person_who_turns_as_asked_is_let_in_and_a_turned_print_a_wrong_turn_or_a_stand_in_is_not()
     {
         Assert.Equal(0, _cli.Run("enroll", "dorsey", "--name", "Jack Dorsey", Photo("img59.jpg"), Photo("img62.jpg")).ExitCode);
-        string Framed(string file) => HeadTurnFrames.Framed(fixture.Pipeline, Photo(file), Path.Combine(_dir, file + ".png"));
-        var front = Framed("img17.jpg");
-        var poses = new Dictionary<string, string>
-        {
-            ["front"] = front, ["left"] = Framed("img16.jpg"), ["right"] = Framed("img61.jpg"),
-            // the worst case measured in HeadTurnTests: a print held close to the lens, turned 45 degrees either way
-            ["print-left"] = HeadTurnFrames.TurnedPrint(front, 45, 1.2, Path.Combine(_dir, "print-left.png")),
-            ["print-right"] = HeadTurnFrames.TurnedPrint(front, -45, 1.2, Path.Combine(_dir, "print-right.png")),
-            ["stranger"] = HeadTurnFrames.Framed(fixture.Pipeline, TestEnvironment.Data("faces", "photos", "df_jeff_bezos", "img21.jpg"), Path.Combine(_dir, "bezos.png")),
-            ["empty"] = TestEnvironment.Ffmpeg(Path.Combine(_dir, "empty.png"), "-v", "error", "-f", "lavfi", "-i", "color=gray:s=640x480", "-frames:v", "1"),
-        };
-        var fifo = Path.Combine(_dir, "camera.y4m");
-        using var camera = new LiveCamera(fifo, poses, "empty");
-        var settings = new Dictionary<string, string>
-        {
-            ["ECHOFACE__Access__LivenessMode"] = "challenge", ["ECHOFACE__Access__ChallengeSeconds"] = "8", ["ECHOFACE__Access__ReentrySeconds"] = "0",
-        };
-        using var daemon = new DaemonProcess(null, _cli.DataDirectory, "door-1", settings, camera: $"file:{fifo}");
-        camera.Start();
+        RgbImage Framed(string file) => ImageDecoder.DecodeFile(HeadTurnFrames.Framed(fixture.Pipeline, Photo(file), Path.Combine(_dir, file + ".png")));
+        var frontPng = HeadTurnFrames.Framed(fixture.Pipeline, Photo("img17.jpg"), Path.Combine(_dir, "front.png"));
+        var (front, left, right) = (ImageDecoder.DecodeFile(frontPng), Framed("img16.jpg"), Framed("img61.jpg"));
+        // the worst case measured in HeadTurnTests: a print held close to the lens, turned 45 degrees either way
+        var printLeft = ImageDecoder.DecodeFile(HeadTurnFrames.TurnedPrint(frontPng, 45, 1.2, Path.Combine(_dir, "print-left.png")));
+        var printRight = ImageDecoder.DecodeFile(HeadTurnFrames.TurnedPrint(frontPng, -45, 1.2, Path.Combine(_dir, "print-right.png")));
+        var stranger = ImageDecoder.DecodeFile(HeadTurnFrames.Framed(fixture.Pipeline,
+            TestEnvironment.Data("faces", "photos", "df_jeff_bezos", "img21.jpg"), Path.Combine(_dir, "bezos.png")));
+        var empty = new RgbImage(front.Width, front.Height);
+        Array.Fill(empty.Data, (byte)128);
+
+        var (terminal, door, outbox) = Door();
+        var decisions = new List<AccessDecision>();
+        terminal.Decided += decisions.Add;
+        int Prompts() => Events(outbox, "prompt").Count;
+        string[] Asked(int n) => [.. Events(outbox, "prompt")[n - 1].GetProperty("turns").EnumerateArray().Select(t => t.GetString()!)];
 
         // 1. a print of him, turned whichever way is asked (the model took it for live: the challenge is the second line)
-        camera.Pose = "front";
-        Challenge(daemon, 1);
-        var watch = Stopwatch.StartNew();
-        for (var i = 0; Count(daemon, "Access denied") < 1; i++)
+        Until(terminal, door, front, () => Prompts() >= 1, "prompt 1");
+        for (var i = 0; decisions.Count < 1; i++)
         {
-            if (watch.Elapsed > TimeSpan.FromSeconds(60) || daemon.Process.HasExited) throw new TimeoutException($"no decision on the print:\n{daemon.Log}");
-            camera.Pose = i % 2 == 0 ? "print-left" : "print-right";
-            Thread.Sleep(500);
+            if (i > 60) throw new TimeoutException("no decision on the print within 12 s of frames");
+            For(terminal, door, i % 2 == 0 ? printLeft : printRight, 0.4);
         }
-        camera.Pose = "empty";
-        Thread.Sleep(2500); // the presence ends (TrackTimeoutSeconds 1.5)
+        For(terminal, door, empty, 2.5); // the presence ends (TrackTimeoutSeconds 1.5)
 
         // 2. he turns, but the wrong way first
-        camera.Pose = "front";
-        var first = Challenge(daemon, 2)[0];
-        camera.Pose = first == "left" ? "right" : "left";
-        Until(daemon, () => Count(daemon, "Access denied") >= 2, "second denial");
-        camera.Pose = "empty";
-        Thread.Sleep(2500);
+        Until(terminal, door, front, () => Prompts() >= 2, "prompt 2");
+        var first = Asked(2)[0];
+        Until(terminal, door, first == "left" ? right : left, () => decisions.Count >= 2, "second denial");
+        For(terminal, door, empty, 2.5);
 
         // 3. someone else steps into his place and turns
-        camera.Pose = "front";
-        Challenge(daemon, 3);
-        camera.Pose = "stranger";
-        Until(daemon, () => Count(daemon, "Access denied") >= 3, "third denial");
-        camera.Pose = "empty";
-        Thread.Sleep(2500);
+        Until(terminal, door, front, () => Prompts() >= 3, "prompt 3");
+        Until(terminal, door, stranger, () => decisions.Count >= 3, "third denial");
+        For(terminal, door, empty, 2.5);
 
         // 4. he turns as asked, coming back between the turns
-        camera.Pose = "front";
-        var asked = Challenge(daemon, 4);
+        Until(terminal, door, front, () => Prompts() >= 4, "prompt 4");
+        var asked = Asked(4);
         foreach (var turn in asked)
         {
-            camera.Pose = turn;
-            Thread.Sleep(1000);
-            camera.Pose = "front";
-            Thread.Sleep(1000);
+            For(terminal, door, turn == "left" ? left : right, 1);
+            For(terminal, door, front, 1);
         }
-        Until(daemon, () => Count(daemon, "Access granted") >= 1 || Count(daemon, "Access denied") >= 4, "fourth decision");
-        camera.Pose = "empty";
-        Assert.True(daemon.Stop(), daemon.Log);
+        Until(terminal, door, front, () => decisions.Count >= 4, "fourth decision", limit: 5);
 
-        using var outbox = new EventOutbox(Path.Combine(_cli.DataDirectory, "echoface.db"));
-        var decisions = outbox.Read(kind: "access", includeSent: true).Select(e => JsonDocument.Parse(e.Payload).RootElement).ToList();
-        Assert.True(decisions.Count == 4, daemon.Log);
-        Assert.All(decisions, d => Assert.Equal("dorsey", d.GetProperty("identity").GetString()));
-        string Field(int i, string name) => decisions[i].GetProperty(name).GetString()!;
+        var stored = Events(outbox, "access").Where(e => e.TryGetProperty("outcome", out _)).ToList();
+        Assert.Equal(4, stored.Count);
+        Assert.All(stored, d => Assert.Equal("dorsey", d.GetProperty("identity").GetString()));
+        string Field(int i, string name) => stored[i].GetProperty(name).GetString()!;
         Assert.Equal(("denied", "challenge_failed"), (Field(0, "outcome"), Field(0, "reason")));
         Assert.Matches("no (left|right) turn within 8 s", Field(0, "detail"));
         Assert.Equal(("denied", "challenge_failed"), (Field(1, "outcome"), Field(1, "reason")));
@@ -178,10 +131,14 @@ public partial class LivenessChallengeDoorTests(PipelineFixture fixture) : IClas
         Assert.Equal(("granted", "face match and liveness challenge"), (Field(3, "outcome"), Field(3, "reason")));
         Assert.Contains($"turned {asked[0]} ", Field(3, "detail"));
         Assert.Contains($", {asked[1]} ", Field(3, "detail"));
+        // the decision pictures are named by the fake clock's time: the terminal took no other
+        Assert.All(decisions, d => Assert.StartsWith("20261202T09", d.Snapshot));
 
-        var prompts = outbox.Read(kind: "prompt", includeSent: true).Select(e => JsonDocument.Parse(e.Payload).RootElement).ToList();
+        var prompts = Events(outbox, "prompt");
         Assert.Equal(4, prompts.Count);
         Assert.All(prompts, p => Assert.Equal("liveness_challenge", p.GetProperty("type").GetString()));
         Assert.Equal(asked, prompts[3].GetProperty("turns").EnumerateArray().Select(t => t.GetString()!).ToArray());
     }
+
+    public void Dispose() => _engine?.Dispose();
 }

@@ -19,6 +19,8 @@ public class LayerTests
         ["Recognition"],
         ["Access", "Sync"],
         ["Evaluation", "Configuration"],
+        ["Daemon"],
+        ["Api"],
     ];
 
     public static TheoryData<string> Capabilities() => [.. Layers.SelectMany(l => l)];

@@ -24,13 +24,20 @@ public class VoiceRecognizerTests(VoiceFixture fixture) : IClassFixture<VoiceFix
 
     private static List<(string, AudioClip)> Clips(string speaker, params int[] indexes) => [.. indexes.Select(i => Clip(speaker, i))];
 
+    /// <summary>Through the one enrolment path (the CLI's, the API's, the fleet's), voice only.</summary>
+    private EnrolOutcome Enroll(VoiceRecognizer voice, string id, string name, List<(string Source, AudioClip Clip)> clips) =>
+        new Enrolment(Store, null, voice).Enrol(new EnrolRequest(id, name)
+        {
+            Voices = [.. clips.Select(c => (c.Source, fixture.Pipeline.Analyze(c.Clip, c.Source)))],
+        });
+
     [Trait("Category", "Slow")]
     [Fact]
     public void Enrolled_speakers_are_verified_and_identified_and_strangers_are_not()
     {
         var voice = Recognizer();
-        voice.Enroll("reader-1688", "Reader 1688", Clips("1688", 0, 1, 2));
-        voice.Enroll("reader-1998", "Reader 1998", Clips("1998", 0, 1, 2));
+        Enroll(voice, "reader-1688", "Reader 1688", Clips("1688", 0, 1, 2));
+        Enroll(voice, "reader-1998", "Reader 1998", Clips("1998", 0, 1, 2));
         Assert.Equal(3, Store.GetIdentity("reader-1688")!.VoiceTemplates);
 
         var (path, own) = Clip("1688", 6);
@@ -51,7 +58,7 @@ public class VoiceRecognizerTests(VoiceFixture fixture) : IClassFixture<VoiceFix
     public void Templates_survive_a_restart_sealed_in_the_database()
     {
         var (path, probe) = Clip("3080", 5);
-        Recognizer().Enroll("reader-3080", "Reader 3080", Clips("3080", 0, 1));
+        Enroll(Recognizer(), "reader-3080", "Reader 3080", Clips("3080", 0, 1));
         var before = Recognizer().Verify("reader-3080", probe, path).Score;
         _store!.Dispose();
         _store = OpenStore();
@@ -67,7 +74,7 @@ public class VoiceRecognizerTests(VoiceFixture fixture) : IClassFixture<VoiceFix
     public void Recordings_of_two_people_in_one_enrolment_are_refused_and_nothing_is_stored()
     {
         var mixed = Clips("1688", 0, 1).Append(Clip("1998", 0)).ToList();
-        var e = Assert.Throws<BadInputException>(() => Recognizer().Enroll("mixed", "Mixed", mixed));
+        var e = Assert.Throws<BadInputException>(() => Enroll(Recognizer(), "mixed", "Mixed", mixed));
         Assert.Contains("does not sound like the other recordings", e.Message);
         Assert.Empty(Store.ListIdentities());
     }
@@ -76,12 +83,12 @@ public class VoiceRecognizerTests(VoiceFixture fixture) : IClassFixture<VoiceFix
     public void A_voice_already_enrolled_under_another_id_is_refused()
     {
         var voice = Recognizer();
-        voice.Enroll("reader-2414", "Reader 2414", Clips("2414", 0, 1, 2));
-        var e = Assert.Throws<BadInputException>(() => voice.Enroll("someone-else", "Someone", Clips("2414", 4, 5)));
+        Enroll(voice, "reader-2414", "Reader 2414", Clips("2414", 0, 1, 2));
+        var e = Assert.Throws<BadInputException>(() => Enroll(voice, "someone-else", "Someone", Clips("2414", 4, 5)));
         Assert.Contains("already matches 'reader-2414'", e.Message);
         Assert.Null(Store.GetIdentity("someone-else"));
         // more recordings under the same id are welcome
-        voice.Enroll("reader-2414", "Reader 2414", Clips("2414", 4));
+        Enroll(voice, "reader-2414", "Reader 2414", Clips("2414", 4));
         Assert.Equal(4, Store.GetIdentity("reader-2414")!.VoiceTemplates);
     }
 

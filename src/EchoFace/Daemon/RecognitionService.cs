@@ -7,73 +7,37 @@ using EchoFace.Recognition;
 using EchoFace.Storage;
 using EchoFace.Voice;
 
-namespace EchoFace.Cli.Api;
-
-/// <summary>Requests, outcomes and latency per endpoint since start (GET /v1/stats).</summary>
-public sealed class ApiStats
-{
-    private readonly ConcurrentDictionary<string, List<double>> _latency = new();
-    private readonly ConcurrentDictionary<int, long> _statuses = new();
-    private long _requests, _facesMatched, _facesUnknown;
-
-    public void Request(string endpoint, int status, double ms)
-    {
-        Interlocked.Increment(ref _requests);
-        _statuses.AddOrUpdate(status, 1, (_, n) => n + 1);
-        var list = _latency.GetOrAdd(endpoint, _ => []);
-        lock (list)
-        {
-            if (list.Count == 10_000) list.RemoveAt(0);
-            list.Add(ms);
-        }
-    }
-
-    public void Faces(int matched, int unknown)
-    {
-        Interlocked.Add(ref _facesMatched, matched);
-        Interlocked.Add(ref _facesUnknown, unknown);
-    }
-
-    public object Snapshot() => new
-    {
-        requests = Interlocked.Read(ref _requests),
-        byStatus = _statuses.OrderBy(kv => kv.Key).ToDictionary(kv => kv.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), kv => kv.Value),
-        facesMatched = Interlocked.Read(ref _facesMatched), facesUnknown = Interlocked.Read(ref _facesUnknown),
-        latencyMs = _latency.OrderBy(kv => kv.Key).ToDictionary(kv => kv.Key, kv =>
-        {
-            double[] values;
-            lock (kv.Value) values = [.. kv.Value];
-            return new { count = values.Length, p50 = Evaluation.Percentiles.Of(values, 50), p95 = Evaluation.Percentiles.Of(values, 95), p99 = Evaluation.Percentiles.Of(values, 99) };
-        }),
-    };
-}
+namespace EchoFace.Daemon;
 
 /// <summary>
 /// What the HTTP API works with: its own face pipelines (created on demand, up to Api.Workers; a pipeline holds per-call buffers, so
 /// one request uses one at a time) and voice pipeline, and the door's gallery, searched and changed under the same lock as the
 /// frame loop (DoorTerminal.Exclusive), so an enrolment over HTTP is in force at the door from the next frame.
 /// </summary>
-public sealed class ApiEngine(
-    EchoFaceConfig config, ModelManifest manifest, InferenceSessionFactory factory, FaceOptions face, FacePipeline door, FaceRecognizer faces, VoicePipeline? doorVoice, VoiceRecognizer? voice,
-    GalleryStore store, DoorTerminal terminal, ApiKeyStore keys, string provider, string dataDirectory) : IDisposable
+public sealed class RecognitionService(ConfigurationInForce inForce, EngineLocation location, ModelManifest manifest, InferenceSessionFactory factory,
+    FaceOptions face, FacePipeline door, FaceRecognizer faces, LoadedVoice doorVoice, GalleryStore store, DoorTerminal terminal, ApiKeyStore keys,
+    Enrolment enrolment, TemplateCipher cipher) : IDisposable
 {
+    private readonly VoiceRecognizer? voice = doorVoice.Recognizer;
+    private readonly EchoFaceConfig _start = inForce.Current; // the sections it sizes itself by (Api, Storage) need a restart to change
     private readonly ConcurrentBag<FacePipeline> _idle = [];
     private readonly List<FacePipeline> _all = [];
-    private readonly SemaphoreSlim _slots = new(config.Api.Workers, config.Api.Workers);
+    private readonly SemaphoreSlim _slots = new(inForce.Current.Api.Workers, inForce.Current.Api.Workers);
     private readonly Lock _voiceGate = new();
     private VoicePipeline? _voice;
     // the API's voice pipeline follows the door's embedder (a copy: the configuration stays as loaded)
-    private readonly VoiceOptions _voiceOptions = CopyOf(config.Voice);
+    private readonly VoiceOptions _voiceOptions = inForce.Current.Voice.Copy();
     private int _generation;
 
-    public EchoFaceConfig Config => config;
+    /// <summary>The configuration in force: a fleet change of a live section (Access, Match, Door, Voice) shows here at once.</summary>
+    public EchoFaceConfig Config => inForce.Current;
     public ModelManifest Manifest => manifest;
     public FaceRecognizer Faces => faces;
     public VoiceRecognizer? Voice => voice;
     public GalleryStore Store => store;
     public ApiKeyStore Keys => keys;
-    public string Provider => provider;
-    public ApiStats Stats { get; } = new();
+    public Enrolment Enrolment => enrolment;
+    public string Provider => door.Provider;
     /// <summary>The face embedder in use now (the configured one until PUT /v1/models/active switches it).</summary>
     public string FaceEmbedder => face.Embedder;
     /// <summary>The model the gallery's face templates must come from (the embedder's own, or its float model's for a variant sharing them).</summary>
@@ -96,16 +60,17 @@ public sealed class ApiEngine(
         var session = factory.Create(modelId);
         var probe = new EchoFace.Face.FaceEmbedder(session);
         var ms = MedianMs(() => probe.Embed(new Media.RgbImage(EchoFace.Face.FaceEmbedder.Size, EchoFace.Face.FaceEmbedder.Size), EchoFace.Face.FaceEmbedder.Template));
-        if (ms > config.Api.FaceEmbedBudgetMs)
+        if (ms > _start.Api.FaceEmbedBudgetMs)
         {
             probe.Dispose();
-            throw new ApiProblem(422, $"'{modelId}' takes {ms:F1} ms per face on this device; the face embedder's budget is {config.Api.FaceEmbedBudgetMs} ms (Api.FaceEmbedBudgetMs)");
+            throw new BadInputException($"'{modelId}' takes {ms:F1} ms per face on this device; the face embedder's budget is {_start.Api.FaceEmbedBudgetMs} ms " +
+                "(Api.FaceEmbedBudgetMs)");
         }
-        var version = manifest.Get(modelId).Sha256[..12];
+        var version = manifest.Version(modelId);
         var held = 0;
         try
         {
-            for (; held < config.Api.Workers; held++) await _slots.WaitAsync(cancel);
+            for (; held < _start.Api.Workers; held++) await _slots.WaitAsync(cancel);
             terminal.SwitchModels(terminal.Models with { Embedder = modelId, EmbedderVersion = version }, () =>
             {
                 door.UseEmbedder(probe);
@@ -122,7 +87,7 @@ public sealed class ApiEngine(
         }
         catch
         {
-            if (held < config.Api.Workers) probe.Dispose(); // cancelled before the switch: the new model was never used
+            if (held < _start.Api.Workers) probe.Dispose(); // cancelled before the switch: the new model was never used
             throw;
         }
         finally
@@ -130,8 +95,7 @@ public sealed class ApiEngine(
             if (held > 0) _slots.Release(held);
         }
     }
-    public CollectionIndexes Collections { get; } = new(Path.Combine(dataDirectory, config.Storage.Database),
-        TemplateCipher.FromKeyFile(Path.Combine(dataDirectory, config.Storage.KeyFile)), EchoFace.Gallery.CollectionSearch.CodesDirectory(dataDirectory));
+    public CollectionIndexes Collections { get; } = new(location.Database(inForce.Current), cipher, EchoFace.Gallery.CollectionSearch.CodesDirectory(location.DataDirectory));
 
     /// <summary>Runs face analysis on a pipeline of the API's own, waiting for one to be free.</summary>
     public async Task<T> WithPipelineAsync<T>(Func<FacePipeline, T> work, CancellationToken cancel)
@@ -156,20 +120,21 @@ public sealed class ApiEngine(
     /// </summary>
     public void SwitchVoiceEmbedder(string modelId)
     {
-        if (voice is null || doorVoice is null) throw new BadInputException("voice models are not loaded on this device (`echoface models fetch`, then restart)", BadInputKind.Unsupported);
+        if (voice is null || doorVoice.Pipeline is null) throw new BadInputException(Enrolment.NoVoiceModels, BadInputKind.Unsupported);
         var embedder = SpeakerEmbedder.Create(factory, modelId);
         var ms = MedianMs(() => embedder.Embed(new float[3 * AudioClip.SampleRate16k]));
-        if (ms > config.Api.VoiceEmbedBudgetMs)
+        if (ms > _start.Api.VoiceEmbedBudgetMs)
         {
             embedder.Dispose();
-            throw new ApiProblem(422, $"'{modelId}' takes {ms:F1} ms per 3 s of speech on this device; the speaker embedder's budget is {config.Api.VoiceEmbedBudgetMs} ms (Api.VoiceEmbedBudgetMs)");
+            throw new BadInputException($"'{modelId}' takes {ms:F1} ms per 3 s of speech on this device; the speaker embedder's budget is " +
+                $"{_start.Api.VoiceEmbedBudgetMs} ms (Api.VoiceEmbedBudgetMs)");
         }
-        var version = manifest.Get(modelId).Sha256[..12];
+        var version = manifest.Version(modelId);
         lock (_voiceGate)
         {
             terminal.SwitchModels(terminal.Models with { Voice = modelId }, () =>
             {
-                doorVoice.UseEmbedder(embedder);
+                doorVoice.Pipeline.UseEmbedder(embedder);
                 voice.Reindex(version);
                 Interlocked.Increment(ref _generation);
             });
@@ -182,7 +147,7 @@ public sealed class ApiEngine(
     /// <summary>Voice analysis on the API's voice pipeline (one at a time: it is short, 10-20 ms for a few seconds of speech).</summary>
     public VoiceResult AnalyzeVoice(AudioClip clip, string source)
     {
-        if (voice is null) throw new BadInputException("voice models are not loaded on this device (`echoface models fetch`, then restart)", BadInputKind.Unsupported);
+        if (voice is null) throw new BadInputException(Enrolment.NoVoiceModels, BadInputKind.Unsupported);
         lock (_voiceGate)
         {
             _voice ??= new VoicePipeline(factory, _voiceOptions);
@@ -205,13 +170,6 @@ public sealed class ApiEngine(
             times[i] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
         return Evaluation.Percentiles.Of(times, 50);
-    }
-
-    private static VoiceOptions CopyOf(VoiceOptions options)
-    {
-        var copy = new VoiceOptions();
-        Configuration.ConfigShadow.CopyInto(copy, options);
-        return copy;
     }
 
     public void Dispose()

@@ -1,9 +1,9 @@
 using Prometheus;
 
-namespace EchoFace.Cli.Daemon;
+namespace EchoFace.Daemon;
 
 /// <summary>What /metrics exports beyond the process and runtime defaults (prometheus-net: the registry is process-wide, so these are static).</summary>
-internal static class DaemonMetrics
+public static class DaemonMetrics
 {
     private static readonly double[] MsBuckets = [1, 2, 5, 10, 20, 35, 50, 75, 100, 150, 250, 500, 1000, 2500];
 
@@ -15,4 +15,14 @@ internal static class DaemonMetrics
         new HistogramConfiguration { Buckets = MsBuckets, LabelNames = ["stage"] });
     public static readonly Histogram FrameToDecisionMs = Metrics.CreateHistogram("echoface_frame_to_decision_ms",
         "capture of the deciding frame to the stored decision (ms)", new HistogramConfiguration { Buckets = MsBuckets });
+
+    public static void ObserveStages(Face.StageTimings t)
+    {
+        StageMs.WithLabels("detect").Observe(t.Detect);
+        if (t.Embed <= 0) return; // detect-only frame
+        StageMs.WithLabels("landmarks").Observe(t.Landmarks);
+        StageMs.WithLabels("align").Observe(t.Align);
+        StageMs.WithLabels("liveness").Observe(t.Liveness);
+        StageMs.WithLabels("embed").Observe(t.Embed);
+    }
 }

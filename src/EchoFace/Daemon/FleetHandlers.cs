@@ -2,40 +2,41 @@ using System.Text.Json;
 using EchoFace.Access;
 using EchoFace.Configuration;
 using EchoFace.Hardware;
+using EchoFace.Recognition;
 using EchoFace.Storage;
 using EchoFace.Sync;
 using Microsoft.Extensions.Logging;
 
-namespace EchoFace.Cli.Daemon;
+namespace EchoFace.Daemon;
 
-/// <summary>What the daemon does with messages from the fleet: desired configuration, cmd/unlock and cmd/resync; and its telemetry.</summary>
-internal sealed class FleetHandlers
+/// <summary>What the daemon does with messages from the fleet: desired configuration, enrolments, recommendation lists, cmd/unlock,
+/// cmd/resync and cmd/export; and its telemetry.</summary>
+public sealed class FleetHandlers
 {
     private readonly FleetLink _link;
     private readonly ConfigShadow? _shadow;
     private readonly EchoFaceConfig _config;
+    private readonly ConfigurationInForce _inForce;
     private readonly DoorController _door;
     private readonly AccessPolicy _policy;
     private readonly EventOutbox _outbox;
-    private readonly Func<object> _telemetry;
+    private readonly DaemonTelemetry _telemetry;
     private readonly ILogger _log;
-    private readonly Recognition.FaceRecognizer _faces;
+    private readonly Enrolment _enrolment;
     private readonly GalleryStore _store;
     private readonly DoorTerminal _terminal;
     private readonly RecommendationStore _lists;
     private readonly Media.CameraSource _camera;
-    private readonly Recognition.VoiceRecognizer? _voice;
 
-    public FleetHandlers(FleetLink link, ConfigShadow? shadow, EchoFaceConfig config, DoorController door, AccessPolicy policy, EventOutbox outbox,
-        Func<object> telemetry, ILogger log, Recognition.FaceRecognizer faces, Recognition.VoiceRecognizer? voice, GalleryStore store, DoorTerminal terminal,
-        RecommendationStore lists, Media.CameraSource camera)
+    public FleetHandlers(FleetLink link, RunRequest request, EchoFaceConfig config, ConfigurationInForce inForce, DoorController door, AccessPolicy policy, EventOutbox outbox,
+        DaemonTelemetry telemetry, ILoggerFactory loggers, Enrolment enrolment, GalleryStore store, DoorTerminal terminal, RecommendationStore lists,
+        Media.CameraSource camera)
     {
-        (_camera, _voice) = (camera, voice);
-        (_link, _shadow, _config, _door, _policy, _outbox, _telemetry, _log) = (link, shadow, config, door, policy, outbox, telemetry, log);
-        (_faces, _store, _terminal, _lists) = (faces, store, terminal, lists);
+        (_link, _shadow, _config, _inForce, _door, _policy, _outbox, _telemetry) = (link, request.Shadow, config, inForce, door, policy, outbox, telemetry);
+        (_log, _enrolment, _store, _terminal, _lists, _camera) = (loggers.CreateLogger("EchoFace.Fleet"), enrolment, store, terminal, lists, camera);
         link.Subscribe(link.Topics.EnrollSet);
         link.Subscribe(link.Topics.RecommendationsSet);
-        if (shadow is not null)
+        if (_shadow is not null)
         {
             link.Subscribe(link.Topics.ConfigDesired);
             link.Subscribe(link.Topics.GroupConfigDesired);
@@ -67,11 +68,8 @@ internal sealed class FleetHandlers
         if (report.Status == "ignored" && report.Version == shadow.Version(source)) return;
         if (report.Status == "applied")
         {
-            foreach (var section in changed.Where(ConfigShadow.LiveSections.Contains))
-            {
-                var property = typeof(EchoFaceConfig).GetProperty(section)!;
-                ConfigShadow.CopyInto(property.GetValue(_config)!, property.GetValue(shadow.Current)!);
-            }
+            // the live sections' monitors read the new configuration from now on; the other sections wait for a restart
+            _inForce.Apply(shadow.Current, changed.Where(ConfigShadow.LiveSections.Contains));
             var camera = shadow.Current.Camera.Source;
             if (camera != _camera.Source)
             {
@@ -121,7 +119,7 @@ internal sealed class FleetHandlers
             _door.Resume();
             _door.Grant("fleet");
         }
-        _outbox.Append(refusal is null ? "access" : "alarm", _config.Door.Name, new
+        _outbox.Append(refusal is null ? "access" : "alarm", _inForce.Current.Door.Name, new
         {
             type = refusal is null ? "remote_unlock" : "remote_unlock_refused", requestId = r.Id, reason = r.Reason, @override = r.Override, refusal,
         }, _door.State.ToString());
@@ -136,7 +134,7 @@ internal sealed class FleetHandlers
             foreach (var source in new[] { "group", "device" })
                 if (_shadow.Version(source) is { } v)
                     await _link.TryPublishAsync(_link.Topics.ConfigReported, ConfigShadow.Encode(new ConfigReport(v, source, "applied", null, DateTimeOffset.UtcNow, [])), retain: true);
-        await _link.TryPublishAsync(_link.Topics.Telemetry, JsonSerializer.SerializeToUtf8Bytes(_telemetry(), FleetLink.Json), retain: false);
+        await _link.TryPublishAsync(_link.Topics.Telemetry, JsonSerializer.SerializeToUtf8Bytes(_telemetry.Report(), FleetLink.Json), retain: false);
         await AnswerAsync("resync", r.Id, r.Error is null ? "done" : "refused", r.Error);
     }
 
@@ -156,26 +154,16 @@ internal sealed class FleetHandlers
             (requestId, identity) = (request.RequestId, request.Identity);
             if (request.Action == "remove")
             {
-                var removed = _terminal.Exclusive(() => _faces.Remove(identity, "removed by the fleet"));
-                if (!removed) throw new BadInputException($"unknown identity '{identity}'");
+                if (!_terminal.Exclusive(() => _enrolment.Remove(identity, "removed by the fleet"))) throw new BadInputException($"unknown identity '{identity}'");
             }
             else
             {
-                var faces = request.Templates.Where(t => t.Modality == Recognition.FaceRecognizer.Modality).ToList();
-                var voices = request.Templates.Where(t => t.Modality == Recognition.VoiceRecognizer.Modality).ToList();
-                if (request.Templates.Count != faces.Count + voices.Count) throw new BadInputException("template modality must be face or voice");
-                // checked against the speaker model in use now (an HTTP model switch changes it), and its size
-                if (voices.Count > 0 && _voice is null) throw new BadInputException("voice templates sent, but this device has no voice models loaded");
-                var wrongVoice = voices.FirstOrDefault(v => v.ModelId != _voice!.ModelId);
-                if (wrongVoice is not null) throw new BadInputException($"voice template of model '{wrongVoice.ModelId}': this device uses '{_voice!.ModelId}'");
-                var wrongSize = voices.FirstOrDefault(v => v.Vector.Length != _voice!.Dimension);
-                if (wrongSize is not null) throw new BadInputException($"voice template has {wrongSize.Vector.Length} values; {_voice!.ModelId} makes {_voice.Dimension}");
                 var detail = JsonSerializer.Serialize(new { requestId, from = "fleet" });
-                if (faces.Count > 0) count += _terminal.Exclusive(() => _faces.Import(identity, request.Name, request.Group, faces, detail));
-                if (voices.Count > 0) count += _terminal.Exclusive(() => _store.Replace(identity, request.Name, request.Group, voices, detail).Count);
-                // a retail opt-in travels with the person (given where the consent was recorded, audited here as coming from the fleet)
-                if (request.Customer is { } customer)
-                    _terminal.Exclusive(() => { _store.LinkCustomer(identity, customer, JsonSerializer.Serialize(new { requestId, customer, from = "fleet" })); return 0; });
+                count = _terminal.Exclusive(() => _enrolment.Import(new ImportRequest(identity, request.Name, request.Group, request.Templates, detail)
+                {
+                    // a retail opt-in travels with the person (given where the consent was recorded, audited here as coming from the fleet)
+                    Customer = request.Customer is { } customer ? (customer, JsonSerializer.Serialize(new { requestId, customer, from = "fleet" })) : null,
+                }));
             }
         }
         catch (BadInputException e)
@@ -252,9 +240,6 @@ internal sealed class FleetHandlers
         _link.TryPublishAsync(_link.Topics.CommandResult(name),
             JsonSerializer.SerializeToUtf8Bytes(new { requestId, status, error, at = DateTimeOffset.UtcNow }, FleetLink.Json), retain: false);
 
-    /// <summary>Events the retention bound has dropped unsent since start (reported in telemetry: a fleet must know what it lost).</summary>
-    public long DroppedUnsent { get; private set; }
-
     /// <summary>Telemetry every period, and the outbox's retention bound applied before each.</summary>
     public async Task TelemetryLoopAsync(TimeSpan every, CancellationToken stop)
     {
@@ -266,11 +251,11 @@ internal sealed class FleetHandlers
                 var pruned = _outbox.Enforce(_config.Fleet.OutboxMaxEvents);
                 if (pruned.Unsent > 0)
                 {
-                    DroppedUnsent += pruned.Unsent;
+                    _telemetry.Dropped(pruned.Unsent);
                     _log.LogWarning("Outbox over {Max} events: dropped {Low} unsent status/prompt/fault and {Access} unsent access/alarm events",
                         _config.Fleet.OutboxMaxEvents, pruned.LowPriority, pruned.Access);
                 }
-                await _link.TryPublishAsync(_link.Topics.Telemetry, JsonSerializer.SerializeToUtf8Bytes(_telemetry(), FleetLink.Json), retain: false);
+                await _link.TryPublishAsync(_link.Topics.Telemetry, JsonSerializer.SerializeToUtf8Bytes(_telemetry.Report(), FleetLink.Json), retain: false);
             }
         }
         catch (OperationCanceledException) { }

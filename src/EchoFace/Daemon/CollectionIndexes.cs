@@ -1,7 +1,7 @@
 using EchoFace.Gallery;
 using EchoFace.Storage;
 
-namespace EchoFace.Cli.Api;
+namespace EchoFace.Daemon;
 
 /// <summary>
 /// Collection search for the HTTP API: through each collection's sealed code file (<see cref="CollectionSearch"/>), synced with the

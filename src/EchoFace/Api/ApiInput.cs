@@ -1,7 +1,7 @@
 using EchoFace.Media;
 using Microsoft.AspNetCore.Http;
 
-namespace EchoFace.Cli.Api;
+namespace EchoFace.Api;
 
 /// <summary>A request the API refuses before any model runs: the status and a title say what class of problem, the detail what exactly.</summary>
 internal sealed class ApiProblem(int status, string detail) : Exception(detail)

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Threading.RateLimiting;
-using EchoFace.Cli.Daemon;
+using EchoFace.Daemon;
 using EchoFace.Face;
 using EchoFace.Recognition;
 using EchoFace.Storage;
@@ -11,19 +11,20 @@ using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace EchoFace.Cli.Api;
+namespace EchoFace.Api;
 
 /// <summary>
 /// The local REST API (`/v1/...`, documented at /openapi.json): people, recognise, verify, compare, embeddings, stats and models, for
 /// integrators beside the door. Every request carries an API key (`Authorization: Bearer ef_...` or `X-Api-Key`); errors are RFC 7807
 /// problem details.
 /// </summary>
-internal static class ApiEndpoints
+public static class ApiEndpoints
 {
     private const string KeyItem = "echoface.key", RateLimitPolicy = "per-key";
 
-    public static void AddServices(IServiceCollection services, Configuration.EchoFaceConfig config)
+    public static IServiceCollection AddApi(this IServiceCollection services, Configuration.EchoFaceConfig config)
     {
+        services.AddSingleton<ApiStats>();
         services.AddProblemDetails();
         services.AddOpenApi("v1", o => o.AddDocumentTransformer((doc, _, _) =>
         {
@@ -51,15 +52,17 @@ internal static class ApiEndpoints
                     TokenLimit = perMinute, TokensPerPeriod = tokens, ReplenishmentPeriod = period, QueueLimit = 0, AutoReplenishment = true,
                 }));
         });
+        return services;
     }
 
-    public static void Map(WebApplication app, DoorDaemon daemon)
+    public static void MapApi(this WebApplication app, DoorDaemon daemon)
     {
+        var stats = app.Services.GetRequiredService<ApiStats>();
         // authentication before the rate limiter, which counts per key
         app.Use(async (http, next) =>
         {
             if (!http.Request.Path.StartsWithSegments("/v1")) { await next(http); return; }
-            if (daemon.Api is not { } api)
+            if (daemon.Recognition is not { } api)
             {
                 await Results.Problem(title: "Not ready", statusCode: 503, detail: "the device is still loading its models, or its API is disabled (Api.Enabled)").ExecuteAsync(http);
                 return;
@@ -111,18 +114,18 @@ internal static class ApiEndpoints
             catch (InvalidDataException e) { result = Problem(400, $"the multipart body is malformed: {e.Message}"); }
             var status = (result as IStatusCodeHttpResult)?.StatusCode ?? 200;
             var route = (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? http.Request.Path.ToString();
-            daemon.Api!.Stats.Request($"{http.Request.Method} {route}", status, watch.Elapsed.TotalMilliseconds);
+            stats.Request($"{http.Request.Method} {route}", status, watch.Elapsed.TotalMilliseconds);
             return result;
         }).WithTags("v1");
 
         v1.MapPost("/people", RegisterAsync).Role(ApiRole.Enrol).DisableAntiforgery()
             .WithSummary("Register a person from face images and/or voice recordings (multipart: id, name, group, face, image..., audio...)")
             .Accepts<IFormFile>("multipart/form-data").Produces<object>(201).Problems(400, 413, 415, 422);
-        v1.MapGet("/people", () => Results.Json(daemon.Api!.Gallery(() => daemon.Api.Store.ListIdentities()))).Role(ApiRole.Read)
+        v1.MapGet("/people", () => Results.Json(daemon.Recognition!.Gallery(() => daemon.Recognition.Store.ListIdentities()))).Role(ApiRole.Read)
             .WithSummary("Every registered person with template counts").Produces<IReadOnlyList<IdentityRecord>>();
-        v1.MapGet("/people/{id}", (string id) => Person(daemon.Api!, id)).Role(ApiRole.Read)
+        v1.MapGet("/people/{id}", (string id) => Person(daemon.Recognition!, id)).Role(ApiRole.Read)
             .WithSummary("One person: templates (no vectors) and audit trail").Produces<object>().Problems(404);
-        v1.MapDelete("/people/{id}", (string id, HttpContext http) => Remove(daemon.Api!, id, http)).Role(ApiRole.Enrol)
+        v1.MapDelete("/people/{id}", (string id, HttpContext http) => Remove(daemon.Recognition!, id, http)).Role(ApiRole.Enrol)
             .WithSummary("Remove a person and every template (audited)").Produces(204).Problems(404);
         v1.MapPost("/recognize", RecognizeAsync).Role(ApiRole.Read).DisableAntiforgery()
             .WithSummary("Every face in an image: box, identity or unknown, score, liveness, quality (multipart part image, or a raw image body)")
@@ -145,11 +148,11 @@ internal static class ApiEndpoints
         v1.MapGet("/snapshots/{name}", (string name) => Snapshot(name)).Role(ApiRole.Enrol)
             .WithSummary("The picture of a door decision (its access event's snapshot): the presence's best frame, face boxed and labelled, JPEG")
             .Produces(200, contentType: "image/jpeg").Problems(400, 404);
-        v1.MapGet("/stats", () => Stats(daemon.Api!)).Role(ApiRole.Read)
+        v1.MapGet("/stats", () => Stats(daemon.Recognition!, stats)).Role(ApiRole.Read)
             .WithSummary("Requests, outcomes, latency percentiles per endpoint, provider and models in use").Produces<object>();
-        v1.MapGet("/models", () => Models(daemon.Api!)).Role(ApiRole.Read)
+        v1.MapGet("/models", () => Models(daemon.Recognition!)).Role(ApiRole.Read)
             .WithSummary("Models in the manifest: task, state, which are in use, and templates per model").Produces<object>();
-        v1.MapPut("/models/active", (ActiveModelRequest body, CancellationToken cancel) => SetActiveAsync(daemon.Api!, body, cancel)).Role(ApiRole.Admin)
+        v1.MapPut("/models/active", (ActiveModelRequest body, CancellationToken cancel) => SetActiveAsync(daemon.Recognition!, body, cancel)).Role(ApiRole.Admin)
             .WithSummary("Switch the face or voice embedder live among the manifest's; templates of another model are reported as needing re-enrolment (409 unless reEnrol: true), never mixed")
             .Produces<object>().Problems(400, 404, 409, 422);
 
@@ -162,7 +165,7 @@ internal static class ApiEndpoints
 
         async Task<IResult> RegisterAsync(HttpContext http, CancellationToken cancel)
         {
-            var api = daemon.Api!;
+            var api = daemon.Recognition!;
             var form = await ApiInput.FormAsync(http.Request, cancel) ?? throw new ApiProblem(415, "send multipart/form-data with id and image and/or audio parts");
             var id = ApiInput.Field(form, "id") ?? throw new ApiProblem(400, "the id field is required");
             FaceRecognizer.ValidateId(id);
@@ -175,26 +178,20 @@ internal static class ApiEndpoints
             var generation = api.Generation;
             var analysed = await api.WithPipelineAsync(p => decoded.Select(d => (d.Name, (IReadOnlyList<FaceResult>)p.Analyze(d.Image))).ToList(), cancel);
             var voices = audio.Select(a => (a.Name, Result: api.AnalyzeVoice(ApiInput.Audio(a, api.Config.Voice.Limits), a.Name))).ToList();
+            var key = (ApiKeyRecord)http.Items[KeyItem]!;
+            var request = new EnrolRequest(id, ApiInput.Field(form, "name"), ApiInput.Field(form, "group"))
+            {
+                Faces = analysed, FaceIndex = faceIndex, Voices = voices, Via = new { via = "http", key = key.Id },
+            };
             var result = api.Gallery(() =>
             {
                 // a model switch between the analysis and now: these embeddings may not be of the templates' model
                 if (api.Generation != generation) throw new ApiProblem(409, "a model was switched while this request ran: send it again");
-                var existing = api.Store.GetIdentity(id);
-                var name = ApiInput.Field(form, "name") ?? existing?.DisplayName ?? id;
-                var group = ApiInput.Field(form, "group") ?? existing?.Group ?? "default";
-                var faceTemplates = analysed.Count > 0 ? api.Faces.PrepareEnrol(id, analysed, faceIndex) : [];
-                var voiceTemplates = voices.Count > 0 ? api.Voice!.PrepareEnrol(id, voices) : [];
-                var key = (ApiKeyRecord)http.Items[KeyItem]!;
-                var ids = api.Store.Enroll(id, name, group, [.. faceTemplates, .. voiceTemplates], GalleryStore.Json(new
-                {
-                    images = images.Select(i => i.Name), recordings = audio.Select(a => a.Name), via = "http", key = key.Id,
-                }));
-                if (faceTemplates.Count > 0) api.Faces.Added(id, name, [.. ids.Take(faceTemplates.Count)], faceTemplates);
-                if (voiceTemplates.Count > 0) api.Voice!.Added(id, name, [.. ids.Skip(faceTemplates.Count)], voiceTemplates);
+                var done = api.Enrolment.Enrol(request);
                 return new
                 {
-                    id, name, group, faceTemplates = faceTemplates.Count, voiceTemplates = voiceTemplates.Count,
-                    qualities = faceTemplates.Select(t => t.Quality), speechSeconds = voices.Select(v => Math.Round(v.Result.SpeechSeconds, 2)),
+                    id, name = done.DisplayName, group = done.Group, faceTemplates = done.FaceTemplateIds.Count, voiceTemplates = done.VoiceTemplateIds.Count,
+                    qualities = done.Qualities, speechSeconds = done.SpeechSeconds.Select(s => Math.Round(s, 2)),
                 };
             });
             return Results.Json(result, statusCode: 201);
@@ -202,11 +199,11 @@ internal static class ApiEndpoints
 
         async Task<IResult> RecognizeAsync(HttpContext http, CancellationToken cancel)
         {
-            var api = daemon.Api!;
+            var api = daemon.Recognition!;
             var image = await OneImageAsync(api, http, ["image"], cancel);
             var found = await api.WithPipelineAsync(p => p.Analyze(image), cancel);
             var matched = api.Gallery(() => api.Faces.MatchFaces(found));
-            api.Stats.Faces(matched.Count(m => m.IdentityId is not null), matched.Count(m => m.IdentityId is null));
+            stats.Faces(matched.Count(m => m.IdentityId is not null), matched.Count(m => m.IdentityId is null));
             return Results.Json(new
             {
                 width = image.Width, height = image.Height, threshold = api.Faces.Match.IdentifyThreshold, model = api.Faces.ModelVersion,
@@ -221,7 +218,7 @@ internal static class ApiEndpoints
 
         async Task<IResult> VerifyAsync(string id, HttpContext http, CancellationToken cancel)
         {
-            var api = daemon.Api!;
+            var api = daemon.Recognition!;
             if (api.Gallery(() => api.Store.GetIdentity(id)) is null) throw new BadInputException($"unknown identity '{id}'", BadInputKind.NotFound);
             var form = await ApiInput.FormAsync(http.Request, cancel);
             var images = await ApiInput.FilesAsync(http.Request, form, ["image"], "image", api.Config.Media.MaxBytes, cancel);
@@ -249,7 +246,7 @@ internal static class ApiEndpoints
 
         async Task<IResult> CompareAsync(HttpContext http, CancellationToken cancel)
         {
-            var api = daemon.Api!;
+            var api = daemon.Recognition!;
             float[] a, b;
             if (http.Request.HasJsonContentType())
             {
@@ -280,7 +277,7 @@ internal static class ApiEndpoints
 
         async Task<IResult> CollectionSearchAsync(string name, HttpContext http, CancellationToken cancel, int top = 20)
         {
-            var api = daemon.Api!;
+            var api = daemon.Recognition!;
             if (top is < 1 or > 1000) throw new ApiProblem(400, "top must be between 1 and 1000");
             var image = await OneImageAsync(api, http, ["image"], cancel);
             var found = await api.WithPipelineAsync(p => p.Analyze(image), cancel);
@@ -297,7 +294,7 @@ internal static class ApiEndpoints
 
         async Task<IResult> EmbeddingsAsync(HttpContext http, CancellationToken cancel)
         {
-            var api = daemon.Api!;
+            var api = daemon.Recognition!;
             var image = await OneImageAsync(api, http, ["image"], cancel);
             var found = await api.WithPipelineAsync(p => p.Analyze(image), cancel);
             return Results.Json(new
@@ -308,7 +305,7 @@ internal static class ApiEndpoints
         }
     }
 
-    private static async Task<Media.RgbImage> OneImageAsync(ApiEngine api, HttpContext http, string[] parts, CancellationToken cancel)
+    private static async Task<Media.RgbImage> OneImageAsync(RecognitionService api, HttpContext http, string[] parts, CancellationToken cancel)
     {
         var form = await ApiInput.FormAsync(http.Request, cancel);
         var files = await ApiInput.FilesAsync(http.Request, form, parts, "image", api.Config.Media.MaxBytes, cancel);
@@ -319,8 +316,8 @@ internal static class ApiEndpoints
         return ApiInput.Image(files[0], api.Config.Media);
     }
 
-    /// <summary>The store's connection is the door's: every read of it goes through <see cref="ApiEngine.Gallery{T}"/>, like every change.</summary>
-    private static IResult Person(ApiEngine api, string id) => api.Gallery(() =>
+    /// <summary>The store's connection is the door's: every read of it goes through <see cref="RecognitionService.Gallery{T}"/>, like every change.</summary>
+    private static IResult Person(RecognitionService api, string id) => api.Gallery(() =>
     {
         var who = api.Store.GetIdentity(id) ?? throw new BadInputException($"unknown identity '{id}'", BadInputKind.NotFound);
         var templates = api.Store.LoadTemplates("face", id).Concat(api.Store.LoadTemplates("voice", id))
@@ -328,26 +325,21 @@ internal static class ApiEndpoints
         return Results.Json(new { identity = who, templates, audit = api.Store.Audit(id) });
     });
 
-    private static IResult Remove(ApiEngine api, string id, HttpContext http)
+    private static IResult Remove(RecognitionService api, string id, HttpContext http)
     {
         var key = (ApiKeyRecord)http.Items[KeyItem]!;
-        var removed = api.Gallery(() =>
-        {
-            if (!api.Faces.Remove(id, $"removed over the HTTP API with key {key.Id} ({key.Name})")) return false;
-            api.Voice?.Forget(id);
-            return true;
-        });
+        var removed = api.Gallery(() => api.Enrolment.Remove(id, $"removed over the HTTP API with key {key.Id} ({key.Name})"));
         return removed ? Results.NoContent() : throw new BadInputException($"unknown identity '{id}'", BadInputKind.NotFound);
     }
 
-    private static IResult Stats(ApiEngine api) => Results.Json(new
+    private static IResult Stats(RecognitionService api, ApiStats stats) => Results.Json(new
     {
-        api = api.Stats.Snapshot(), provider = api.Provider,
+        api = stats.Snapshot(), provider = api.Provider,
         models = new { face = api.FaceEmbedder, faceVersion = api.Faces.ModelVersion, voice = api.VoiceEmbedder },
         gallery = new { faceTemplates = api.Faces.Gallery.TemplateCount, voiceTemplates = api.Voice?.Gallery.TemplateCount, staleFaceTemplates = api.Faces.StaleTemplates },
     });
 
-    private static IResult Models(ApiEngine api)
+    private static IResult Models(RecognitionService api)
     {
         var inUse = new Dictionary<string, string>
         {
@@ -365,7 +357,7 @@ internal static class ApiEndpoints
             provider = api.Provider,
             models = api.Manifest.Models.Select(m => new
             {
-                id = m.Id, task = m.Task, status = api.Manifest.Verify(m).ToString().ToLowerInvariant(), sha256 = m.Sha256[..12], licence = m.Licence,
+                id = m.Id, task = m.Task, status = api.Manifest.Verify(m).ToString().ToLowerInvariant(), sha256 = m.ShortHash, licence = m.Licence,
                 active = inUse.ContainsKey(m.Id), role = inUse.GetValueOrDefault(m.Id), templates = counts.GetValueOrDefault(m.Id),
             }),
         });
@@ -376,7 +368,7 @@ internal static class ApiEndpoints
     /// Templates of another model are never compared with the new one's embeddings: when some would need re-enrolment the switch
     /// is refused (409, with their number) unless the request says reEnrol: true. The same holds for the speaker embedder.
     /// </summary>
-    private static async Task<IResult> SetActiveAsync(ApiEngine api, ActiveModelRequest body, CancellationToken cancel)
+    private static async Task<IResult> SetActiveAsync(RecognitionService api, ActiveModelRequest body, CancellationToken cancel)
     {
         if ((body.Face is null) == (body.Voice is null)) throw new ApiProblem(400, "send {\"face\": \"model id\"} or {\"voice\": \"model id\"}");
         var (wanted, task, current) = body.Face is { } f ? (f, "face-embed", api.FaceEmbedder) : (body.Voice!, "speaker-embed", api.VoiceEmbedder ?? api.Config.Voice.Embedder);
