@@ -59,16 +59,12 @@ public class CollectionCommandTests
         {
             child.BeginOutputReadLine();
             child.BeginErrorReadLine();
-            var watch = Stopwatch.StartNew();
-            while (true)
+            int Indexed()
             {
-                Thread.Sleep(200);
-                int images;
-                try { using var store = Open(cli); images = store.Info("photos")?.Images ?? 0; }
-                catch (Exception e) when (e is InvalidOperationException or Microsoft.Data.Sqlite.SqliteException or FileNotFoundException or IOException) { images = 0; }
-                if (images >= 10) break;
-                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(90) && !child.HasExited, "the index run did not get going");
+                try { using var store = Open(cli); return store.Info("photos")?.Images ?? 0; }
+                catch (Exception e) when (e is InvalidOperationException or Microsoft.Data.Sqlite.SqliteException or FileNotFoundException or IOException) { return 0; }
             }
+            Eventually.True(() => Indexed() >= 10, "the index run getting going (10 photos)", TimeSpan.FromSeconds(90), () => child.HasExited);
             child.Kill(entireProcessTree: true); // SIGKILL mid-run
             child.WaitForExit();
         }

@@ -137,31 +137,22 @@ public class RunCommandTests
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var run = camera.RunAsync(once: false, stop.Token);
         var frames = 0;
-        int? killed = null;
-        long restartsAtKill = 0;
+        var killed = 0;
         _ = Task.Run(async () =>
         {
             await foreach (var f in camera.Frames.ReadAllAsync()) { camera.Return(f); Interlocked.Increment(ref frames); }
         });
-        while (!stop.IsCancellationRequested)
-        {
-            await Task.Delay(100);
-            if (killed is null && Volatile.Read(ref frames) > 5 && camera.ProcessId is { } pid)
-            {
-                restartsAtKill = camera.Restarts;
-                Process.GetProcessById(pid).Kill();
-                killed = pid;
-            }
-            if (killed is not null && camera.ProcessId is { } now && now != killed && camera.Captured > 0 && faults.Count > 0) break;
-        }
+        await Eventually.TrueAsync(() => Volatile.Read(ref frames) > 5 && camera.ProcessId is { } pid && (killed = pid) > 0, "frames from the camera's ffmpeg");
+        var restartsAtKill = camera.Restarts;
+        Process.GetProcessById(killed).Kill();
+        await Eventually.TrueAsync(() => camera.ProcessId is { } now && now != killed && camera.Captured > 0 && faults.Count > 0,
+            "a new ffmpeg capturing after the kill, and the fault reported", TimeSpan.FromSeconds(30));
         var framesBefore = Volatile.Read(ref frames);
-        await Task.Delay(1000);
+        await Eventually.TrueAsync(() => Volatile.Read(ref frames) > framesBefore, "frames flowing again after the restart", TimeSpan.FromSeconds(10));
         await stop.CancelAsync();
         await run.WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.NotNull(killed);
         Assert.Contains(faults, f => f.Contains("stopped after"));
         Assert.True(camera.Restarts > restartsAtKill);
-        Assert.True(Volatile.Read(ref frames) > framesBefore, "frames flow again after the restart");
     }
 
     [Trait("Category", "Slow")]
