@@ -1,9 +1,7 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using BenchmarkDotNet.Attributes;
 using EchoFace.Storage;
 using EchoFace.Sync;
+using EchoFace.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EchoFace.Benchmarks;
@@ -12,8 +10,8 @@ namespace EchoFace.Benchmarks;
 [SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 5, invocationCount: 1)]
 public class FleetBenchmarks
 {
-    private Process _broker = null!;
-    private string _dir = null!, _url = null!;
+    private Mosquitto _broker = null!;
+    private string _dir = null!;
     private EventOutbox _outbox = null!;
 
     [Params(200)] public int Window;
@@ -22,15 +20,7 @@ public class FleetBenchmarks
     public void Setup()
     {
         _dir = Directory.CreateTempSubdirectory("echoface-bench-mqtt").FullName;
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        var port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        File.WriteAllText(Path.Combine(_dir, "m.conf"), $"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nuser {Environment.UserName}\n");
-        _broker = Process.Start(new ProcessStartInfo("mosquitto", ["-c", Path.Combine(_dir, "m.conf")]) { RedirectStandardError = true })
-                  ?? throw new InvalidOperationException("mosquitto could not be started: run ./setup.sh");
-        Thread.Sleep(500);
-        _url = $"mqtt://127.0.0.1:{port}";
+        _broker = new Mosquitto(directory: Path.Combine(_dir, "broker"), persistence: false);
     }
 
     [IterationSetup]
@@ -44,7 +34,7 @@ public class FleetBenchmarks
     [Benchmark]
     public long Drain10k()
     {
-        var options = new FleetOptions { Enabled = true, Broker = _url, Site = "bench", DeviceId = "door-bench", Window = Window };
+        var options = new FleetOptions { Enabled = true, Broker = _broker.Url(), Site = "bench", DeviceId = "door-bench", Window = Window };
         var link = new FleetLink(options, _outbox, () => new { }, NullLogger.Instance);
         using var stop = new CancellationTokenSource();
         var run = Task.Run(() => link.RunAsync(stop.Token));
@@ -61,7 +51,7 @@ public class FleetBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        _broker.Kill();
+        _broker.Dispose();
         Directory.Delete(_dir, recursive: true);
     }
 }

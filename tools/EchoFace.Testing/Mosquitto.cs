@@ -16,7 +16,8 @@ public sealed class Mosquitto : IDisposable
     private Process? _process;
 
     /// <param name="directory">where its configuration, log and persistence go (default: a new temporary folder)</param>
-    public Mosquitto(string? extraConfig = null, bool anonymous = true, string? directory = null)
+    /// <param name="persistence">false for a benchmark that measures the device's side only</param>
+    public Mosquitto(string? extraConfig = null, bool anonymous = true, string? directory = null, bool persistence = true)
     {
         if (!File.Exists("/usr/sbin/mosquitto")) throw new InvalidOperationException("mosquitto is not installed: run ./setup.sh (README)");
         _dir = directory is null ? System.IO.Directory.CreateTempSubdirectory("echoface-mosquitto-").FullName : System.IO.Directory.CreateDirectory(directory).FullName;
@@ -26,7 +27,7 @@ public sealed class Mosquitto : IDisposable
             listener {Port} 127.0.0.1
             allow_anonymous {(anonymous ? "true" : "false")}
             log_dest file {_dir}/mosquitto.log
-            persistence true
+            persistence {(persistence ? "true" : "false")}
             persistence_location {_dir}/
             autosave_interval 1
             max_queued_messages 0
