@@ -46,6 +46,7 @@ internal static class ModelsCommands
                 o.Json(new
                 {
                     directory = manifest.Directory, providers = ctx.Config.Inference.Providers, precision = ctx.Config.Inference.Precision,
+                    onnxRuntime = new { library = OrtLibrary.Loaded(), version = OrtLibrary.Version, providers = OrtLibrary.Providers },
                     denormals, providerFailures = failures, models = rows,
                 });
             }
@@ -58,6 +59,7 @@ internal static class ModelsCommands
                         Output.Esc(r.Source), Output.Esc(r.Licence));
                 o.Console.Write(table);
                 o.Line($"providers tried in order: {string.Join(" -> ", ctx.Config.Inference.Providers)}; precision {ctx.Config.Inference.Precision}");
+                o.Line(Output.Esc(OrtLibrary.Describe()));
                 o.Line($"denormal floats: {Output.Esc(denormals)}");
                 foreach (var (name, why) in failures) o.Line($"  [yellow]{name} unavailable[/]: {Output.Esc(why)}");
                 var variants = rows.Where(r => r.Variant is not null).ToList();

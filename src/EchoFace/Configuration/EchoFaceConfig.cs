@@ -123,6 +123,7 @@ public sealed class EchoFaceConfig
         Retail.Validate();
         Api.Validate(Health.Listen);
         if (Media.MaxBytes <= 0 || Media.MaxPixels <= 0) throw new ArgumentException("Media.MaxBytes and Media.MaxPixels must be positive");
+        Inference.Validate();
         foreach (var p in Inference.Providers) InferenceSessionFactory.ByName(p);
     }
 

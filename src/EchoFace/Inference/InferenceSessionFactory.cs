@@ -24,9 +24,15 @@ public sealed class InferenceOptions
     /// scores). Off only to measure what it saves.
     /// </summary>
     public bool FlushDenormals { get; set; } = true;
+    /// <summary>
+    /// An ONNX Runtime library to load instead of the packaged one (CPU only on linux-arm64): JetPack's or a self-built
+    /// libonnxruntime.so with CUDA and TensorRT on a Jetson (docs/jetson.md). Null: the packaged library.
+    /// </summary>
+    public string? NativeLibrary { get; set; }
 
     public void Validate()
     {
+        if (NativeLibrary is { } lib && !File.Exists(lib)) throw new ArgumentException($"Inference.NativeLibrary: {lib} not found");
         if (Precision is not ("auto" or "float" or "int8" or "fp16" or "opt")) throw new ArgumentException($"Inference.Precision must be auto, float, int8, fp16 or opt, not '{Precision}'");
     }
 }
@@ -73,7 +79,9 @@ public sealed class InferenceSessionFactory
     private readonly ModelManifest _manifest;
     private readonly InferenceOptions _options;
     private readonly IReadOnlyList<IExecutionProvider> _providers;
+    private readonly IReadOnlyList<string> _notBuiltIn;
     private readonly ILogger _logger;
+    private static int _saidWhatIsBuiltIn;
     private readonly ConcurrentDictionary<string, string> _failures = new();
 
     public InferenceSessionFactory(ModelManifest manifest, InferenceOptions? options = null, ILogger? logger = null,
@@ -86,6 +94,15 @@ public sealed class InferenceSessionFactory
         if (_providers.Count == 0) throw new ArgumentException("Inference.Providers is empty: list at least CPU");
         if (_options.IntraOpThreads < 0) throw new ArgumentException($"Inference.IntraOpThreads must be >= 0 (0 = all cores), not {_options.IntraOpThreads}");
         _options.Validate();
+        OrtLibrary.Use(_options.NativeLibrary);
+        // a provider the library was built without is not tried (no warning per model): one line says so, once per process
+        var all = _providers;
+        _notBuiltIn = [.. all.Where(p => OrtLibrary.ProviderNames.ContainsKey(p.Name) && !OrtLibrary.Has(p.Name)).Select(p => p.Name)];
+        _providers = [.. all.Where(p => !_notBuiltIn.Contains(p.Name))];
+        foreach (var name in _notBuiltIn) _failures.TryAdd(name, $"not in this ONNX Runtime build (it has {OrtLibrary.BuiltIn})");
+        if (_notBuiltIn.Count > 0 && _providers.Count > 0 && Interlocked.Exchange(ref _saidWhatIsBuiltIn, 1) == 0)
+            _logger.LogInformation("{Library} has no {Missing}: models run on {Provider} (Inference.NativeLibrary names a build that has them)",
+                OrtLibrary.Describe(), string.Join(" or ", _notBuiltIn), _providers[0].Name);
     }
 
     public static bool IsGpu(string provider) => provider is "CUDA" or "TensorRT";
@@ -122,6 +139,9 @@ public sealed class InferenceSessionFactory
 
     public ModelSession Create(string modelId)
     {
+        if (_providers.Count == 0)
+            throw new ModelException($"Inference.Providers lists {string.Join(", ", _notBuiltIn)}, but {OrtLibrary.Describe()}: set Inference.NativeLibrary " +
+                "to an ONNX Runtime built with them, or add CPU to Inference.Providers");
         var errors = new List<string>();
         foreach (var provider in _providers)
         {
