@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 
 namespace EchoFace.Tests.Inference;
@@ -33,32 +31,5 @@ public class Arm64BuildTests
 
     private static IEnumerable<double> Numbers(JsonElement array) => array.EnumerateArray().Select(e => e.GetDouble()).ToList();
 
-    private static JsonDocument Arm64(params string[] args)
-    {
-        if (!File.Exists(Build)) throw new InvalidOperationException($"{Build} is missing: run {TestEnvironment.SetupCommand}");
-        var data = TestEnvironment.TempDirectory();
-        string[] command = [Build, "--data", data, "--models", TestEnvironment.ModelsDirectory, .. args];
-        ProcessStartInfo start;
-        if (RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64) start = new ProcessStartInfo(Build, command[1..]);
-        else
-        {
-            const string qemu = "/usr/bin/qemu-aarch64-static";
-            if (!File.Exists(qemu)) throw new InvalidOperationException($"{qemu} is missing (Debian qemu-user-static): run {TestEnvironment.SetupCommand}");
-            var cpuinfo = Path.Combine(data, "cpuinfo");
-            File.WriteAllText(cpuinfo, string.Concat(Enumerable.Range(0, 2).Select(i =>
-                $"processor\t: {i}\nBogoMIPS\t: 62.50\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid " +
-                "asimdrdm lrcpc dcpop asimddp uscat ilrcpc flagm\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x1\n" +
-                "CPU part\t: 0xd42\nCPU revision\t: 1\n\n")));
-            var quoted = string.Join(' ', command.Select(a => $"'{a.Replace("'", "'\\''")}'"));
-            start = new ProcessStartInfo("unshare", ["-m", "sh", "-c", $"mount --bind '{cpuinfo}' /proc/cpuinfo && exec {qemu} {quoted}"]);
-        }
-        start.RedirectStandardOutput = true;
-        start.RedirectStandardError = true;
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5))) { process.Kill(entireProcessTree: true); throw new TimeoutException($"arm64 echoface {string.Join(' ', args)} ran over 5 minutes"); }
-        Assert.True(process.ExitCode == 0, $"arm64 echoface {string.Join(' ', args)} exited {process.ExitCode}: {stderr.Result}");
-        return JsonDocument.Parse(stdout);
-    }
+    private static JsonDocument Arm64(params string[] args) => Arm64Runner.Json(Build, TestEnvironment.ModelsDirectory, args);
 }
