@@ -21,6 +21,8 @@ public class GallerySearchBenchmarks
     [GlobalSetup]
     public void Setup()
     {
+        // which hand-written kernel the int8 scan runs on this CPU (avx2, arm-dotprod or vector128): `echoface bench kernels`
+        Console.WriteLine($"// int8 dot kernel: {Int8Dot.Kernel}");
         var rng = new Random(42);
         _gallery = new IdentityGallery(512, N);
         var v = new float[512];

@@ -6,7 +6,7 @@ using static EchoFace.Cli.Commands.CommandBase;
 
 namespace EchoFace.Cli.Commands;
 
-/// <summary>bench http: load a device's HTTP API with N concurrent clients and report requests per second and latency percentiles.</summary>
+/// <summary>bench http | collections | kernels: a device's HTTP API under load, synthetic collections, and the SIMD kernels this CPU runs.</summary>
 internal static class BenchCommands
 {
     public static Command Build(GlobalOptions g, Output o)
@@ -44,7 +44,28 @@ internal static class BenchCommands
         });
         bench.Subcommands.Add(http);
         bench.Subcommands.Add(Collections(g, o));
+        bench.Subcommands.Add(Kernels(g, o));
         return bench;
+    }
+
+    private static Command Kernels(GlobalOptions g, Output o)
+    {
+        var cmd = new Command("kernels", "The hand-written SIMD kernels this CPU runs (the int8 1:N scan): each against the scalar reference, and its speed");
+        return cmd.WithAction(g, o, (ctx, _) =>
+        {
+            var checks = Gallery.Int8Dot.Check();
+            var ok = checks.All(c => c.Equal);
+            if (ctx.Json)
+            {
+                o.Json(new { architecture = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString(), int8Dot = checks });
+                return ok ? EchoFaceCli.Ok : EchoFaceCli.Failure;
+            }
+            var table = new Table().AddColumns("int8 dot kernel", "in use", "pairs", "equal to scalar", "ns per 512-d dot");
+            foreach (var c in checks)
+                table.AddRow(c.Kernel, c.InUse ? "[green]yes[/]" : "", $"{c.Pairs}", c.Equal ? "[green]yes[/]" : "[red]NO[/]", $"{c.NsPerDot:F1}");
+            o.Console.Write(table);
+            return ok ? EchoFaceCli.Ok : EchoFaceCli.Failure;
+        });
     }
 
     private static Command Collections(GlobalOptions g, Output o)

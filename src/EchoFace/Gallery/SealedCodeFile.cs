@@ -236,7 +236,7 @@ public sealed class SealedCodeFile : IDisposable
                     var codes = MemoryMarshal.Cast<byte, sbyte>(worker.Buffer.AsSpan());
                     for (var r = 0; r < count; r++)
                     {
-                        var dot = TemplateMatrix.DotInt8(ref qref, ref codes[r * RecordSize + 16], PaddedDimension);
+                        var dot = Int8Dot.Dot(ref qref, ref codes[r * RecordSize + 16], PaddedDimension);
                         top.Offer(r, dot * BinaryPrimitives.ReadSingleLittleEndian(worker.Buffer.AsSpan(r * RecordSize + 8)));
                     }
                     partial[c] = [.. top.Sorted().Select(h => (BinaryPrimitives.ReadInt64LittleEndian(worker.Buffer.AsSpan(h.Row * RecordSize)), h.Score))];

@@ -120,7 +120,7 @@ public sealed class TemplateMatrix
             ref var qref = ref MemoryMarshal.GetArrayDataReference(q);
             for (var i = from; i < to; i++)
             {
-                var dot = DotInt8(ref qref, ref _codes[(long)i * _paddedDim], _paddedDim);
+                var dot = Int8Dot.Dot(ref qref, ref _codes[(long)i * _paddedDim], _paddedDim);
                 top.Offer(i, dot * _codeScale[i]);
             }
             partial[c] = top.Sorted();
@@ -128,37 +128,6 @@ public sealed class TemplateMatrix
         var merged = new TopK(m);
         foreach (var p in partial) foreach (var h in p) merged.Offer(h.Row, h.Score);
         return merged.Sorted();
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int DotInt8(ref sbyte a, ref sbyte b, int n)
-    {
-        if (Avx2.IsSupported)
-        {
-            var acc = Vector256<int>.Zero;
-            for (var i = 0; i < n; i += 32)
-            {
-                var (alo, ahi) = Vector256.Widen(Vector256.LoadUnsafe(ref a, (nuint)i));
-                var (blo, bhi) = Vector256.Widen(Vector256.LoadUnsafe(ref b, (nuint)i));
-                acc = Avx2.Add(acc, Avx2.Add(Avx2.MultiplyAddAdjacent(alo, blo), Avx2.MultiplyAddAdjacent(ahi, bhi)));
-            }
-            return Vector256.Sum(acc);
-        }
-        var sum = Vector128<int>.Zero;
-        for (var i = 0; i < n; i += 16)
-        {
-            var (alo, ahi) = Vector128.Widen(Vector128.LoadUnsafe(ref a, (nuint)i));
-            var (blo, bhi) = Vector128.Widen(Vector128.LoadUnsafe(ref b, (nuint)i));
-            sum += WidenDot(alo, blo) + WidenDot(ahi, bhi);
-        }
-        return Vector128.Sum(sum);
-    }
-
-    private static Vector128<int> WidenDot(Vector128<short> x, Vector128<short> y)
-    {
-        var (x0, x1) = Vector128.Widen(x);
-        var (y0, y1) = Vector128.Widen(y);
-        return x0 * y0 + x1 * y1;
     }
 
     /// <summary>Keeps the k best (row, score) pairs seen; a min-heap so each offer is O(log k).</summary>

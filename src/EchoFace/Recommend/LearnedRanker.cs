@@ -144,6 +144,18 @@ public sealed class LearnedRanker : IRecommender
     }
 
     /// <summary>Learns from <paramref name="set"/>'s purchases before <paramref name="asOf"/>: features up to asOf − window, labels in the window.</summary>
+    /// <summary>
+    /// Whether this machine can train the ranker: on x86-64 only. Under qemu-user on ARM64, ML.NET fails with a null reference
+    /// while it builds the training data view (FastTree's native helper is x64 only as well); a ranker trained on x86-64 scores
+    /// on ARM64 with the same lists (Arm64BuildTests).
+    /// </summary>
+    public static bool TrainsHere => System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture is
+        System.Runtime.InteropServices.Architecture.X64;
+
+    public static string DoesNotTrainHere =>
+        $"the learning-to-rank model does not train on {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture} (ML.NET's " +
+        "FastTree is x86-64 only): pass --no-ranker, or train on an x86-64 machine and copy the artifact, which serves here";
+
     public static (ITransformer Model, TrainingStats Stats) Train(TransactionSet set, DateTime asOf, TimeSpan window, CustomerProfiles profiles,
         ImplicitAls.Options alsOptions, Options options)
     {

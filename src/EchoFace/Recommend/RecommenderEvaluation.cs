@@ -50,6 +50,7 @@ public static class RecommenderEvaluation
         TrainAll(TransactionSet set, DateTime asOf, TimeSpan labelWindow, CustomerProfiles profiles, TrainOptions options, PurchaseHistory history,
             Action<string>? progress = null)
     {
+        if (options.WithRanker && !LearnedRanker.TrainsHere) throw new BadInputException(LearnedRanker.DoesNotTrainHere);
         var seconds = new Dictionary<string, double>();
         var watch = Stopwatch.StartNew();
         T Timed<T>(string name, Func<T> make)

@@ -29,6 +29,39 @@ public class Arm64BuildTests
         Assert.Equal(x64.GetProperty("quality").GetProperty("yaw").GetDouble(), arm.GetProperty("quality").GetProperty("yaw").GetDouble(), 2);
     }
 
+    [Fact]
+    public void The_arm64_build_scans_with_the_ARM_dot_product_kernel_and_it_equals_the_scalar_one()
+    {
+        // qemu-user's default CPU has the dot-product extension, as every Jetson Orin (Cortex-A78AE) has
+        var kernels = Arm64("--json", "bench", "kernels").RootElement;
+        Assert.Equal("Arm64", kernels.GetProperty("architecture").GetString());
+        var checks = kernels.GetProperty("int8Dot").EnumerateArray().ToList();
+        Assert.All(checks, c => Assert.True(c.GetProperty("equal").GetBoolean(), c.ToString()));
+        var used = Assert.Single(checks, c => c.GetProperty("inUse").GetBoolean());
+        Assert.Equal("arm-dotprod", used.GetProperty("kernel").GetString());
+    }
+
+    [Fact]
+    public void The_arm64_build_refuses_to_train_the_ranker_and_serves_one_trained_on_x64_with_the_same_lists()
+    {
+        var dir = TestEnvironment.TempDirectory();
+        var purchases = Path.Combine(dir, "purchases.csv");
+        File.WriteAllLines(purchases, File.ReadLines(TestEnvironment.Data("retail", "groceries.csv")).Take(3000));
+        var refused = Arm64Runner.Run(Build, TestEnvironment.ModelsDirectory, "recommend", "train", "--transactions", purchases, "--out", Path.Combine(dir, "arm"));
+        Assert.Equal(2, refused.Code);
+        Assert.Contains("--no-ranker", refused.Stderr);
+        Arm64("--json", "recommend", "train", "--transactions", purchases, "--out", Path.Combine(dir, "arm"), "--no-ranker");
+
+        var x64Artifact = Path.Combine(dir, "x64");
+        var cli = new Cli.CliRunner();
+        Assert.Equal(0, cli.Run("recommend", "train", "--transactions", purchases, "--out", x64Artifact).ExitCode);
+        static string[] Items(JsonElement e) => [.. e.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("item").GetString()!)];
+        var onX64 = Items(cli.Run("--json", "recommend", "for", "3701", "--model", x64Artifact, "--using", "ranker").Json);
+        var onArm = Items(Arm64("--json", "recommend", "for", "3701", "--model", x64Artifact, "--using", "ranker").RootElement);
+        Assert.NotEmpty(onX64);
+        Assert.Equal(onX64, onArm);
+    }
+
     private static IEnumerable<double> Numbers(JsonElement array) => array.EnumerateArray().Select(e => e.GetDouble()).ToList();
 
     private static JsonDocument Arm64(params string[] args) => Arm64Runner.Json(Build, TestEnvironment.ModelsDirectory, args);

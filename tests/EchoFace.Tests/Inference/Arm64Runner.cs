@@ -13,6 +13,13 @@ public static class Arm64Runner
 {
     public static JsonDocument Json(string binary, string models, params string[] args)
     {
+        var (code, stdout, stderr) = Run(binary, models, args);
+        Assert.True(code == 0, $"arm64 echoface {string.Join(' ', args)} exited {code}: {stderr}");
+        return JsonDocument.Parse(stdout);
+    }
+
+    public static (int Code, string Stdout, string Stderr) Run(string binary, string models, params string[] args)
+    {
         if (!File.Exists(binary)) throw new InvalidOperationException($"{binary} is missing: run {TestEnvironment.SetupCommand}");
         var data = TestEnvironment.TempDirectory();
         string[] command = [binary, "--data", data, "--models", models, .. args];
@@ -41,7 +48,6 @@ public static class Arm64Runner
             process.Kill(entireProcessTree: true);
             throw new TimeoutException($"arm64 echoface {string.Join(' ', args)} ran over 5 minutes");
         }
-        Assert.True(process.ExitCode == 0, $"arm64 echoface {string.Join(' ', args)} exited {process.ExitCode}: {stderr.Result}");
-        return JsonDocument.Parse(stdout);
+        return (process.ExitCode, stdout, stderr.Result);
     }
 }
