@@ -109,7 +109,7 @@ public class PackageTests
     }
 
     [Fact]
-    public void The_arm64_package_holds_an_arm64_build_that_checks_its_own_models()
+    public void The_arm64_package_installs_an_arm64_build_with_its_models()
     {
         var deb = Package("arm64", "1.0.0");
         Assert.Equal("arm64", Run("dpkg-deb", "-f", deb, "Architecture").Output.Trim());
@@ -119,7 +119,8 @@ public class PackageTests
         // ELF e_machine 183: AArch64
         var header = File.ReadAllBytes(binary).AsSpan(0, 20).ToArray();
         Assert.Equal(183, BitConverter.ToUInt16(header, 18));
-        var models = Inference.Arm64Runner.Json(binary, Path.Combine(root, "usr/lib/echoface/models"), "--json", "models");
-        Assert.All(models.RootElement.GetProperty("models").EnumerateArray(), m => Assert.Equal("Ok", m.GetProperty("status").GetString()));
+        // the same models as the amd64 package, byte for byte (the arm64 build itself is run under qemu in Arm64BuildTests)
+        foreach (var model in Directory.GetFiles(Path.Combine(TestEnvironment.RepoRoot, "models"), "*.onnx"))
+            Assert.Equal(File.ReadAllBytes(model), File.ReadAllBytes(Path.Combine(root, "usr/lib/echoface/models", Path.GetFileName(model))));
     }
 }

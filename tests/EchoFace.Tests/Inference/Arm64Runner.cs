@@ -18,10 +18,13 @@ public static class Arm64Runner
         return JsonDocument.Parse(stdout);
     }
 
-    public static (int Code, string Stdout, string Stderr) Run(string binary, string models, params string[] args)
+    public static (int Code, string Stdout, string Stderr) Run(string binary, string models, params string[] args) =>
+        RunIn(TestEnvironment.TempDirectory(), binary, models, args);
+
+    /// <summary>With <paramref name="data"/> as its data directory (commands that build on each other: enroll, then identify).</summary>
+    public static (int Code, string Stdout, string Stderr) RunIn(string data, string binary, string models, params string[] args)
     {
         if (!File.Exists(binary)) throw new InvalidOperationException($"{binary} is missing: run {TestEnvironment.SetupCommand}");
-        var data = TestEnvironment.TempDirectory();
         string[] command = [binary, "--data", data, "--models", models, .. args];
         ProcessStartInfo start;
         if (RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64)
@@ -30,7 +33,7 @@ public static class Arm64Runner
         {
             const string qemu = "/usr/bin/qemu-aarch64-static";
             if (!File.Exists(qemu)) throw new InvalidOperationException($"{qemu} is missing (Debian qemu-user-static): run {TestEnvironment.SetupCommand}");
-            var cpuinfo = Path.Combine(data, "cpuinfo");
+            var cpuinfo = Path.Combine(TestEnvironment.TempDirectory(), "cpuinfo");
             File.WriteAllText(cpuinfo, string.Concat(Enumerable.Range(0, 2).Select(i =>
                 $"processor\t: {i}\nBogoMIPS\t: 62.50\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid " +
                 "asimdrdm lrcpc dcpop asimddp uscat ilrcpc flagm\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x1\n" +
