@@ -2,7 +2,8 @@
 # Debian packages of EchoFace for the boards: a self-contained build with the models (manifest and hashes), the systemd
 # unit, the user and groups, /etc/echoface/echoface.json (a conffile) and /var/lib/echoface. Upgrades keep the data and the
 # configuration; remove leaves the data; purge removes it (docs/packages.md).
-#   deploy/package.sh [--arch amd64|arm64|all] [--version 1.2.3] [--out DIR]
+#   deploy/package.sh [--arch amd64|arm64|all] [--version 1.2.3] [--out DIR] [--from PUBLISHED]
+# --from: package a self-contained publish made already (set-up's artifacts/linux-arm64) instead of publishing again.
 # Run from the repository after ./setup.sh (the models must be fetched). Needs dotnet and dpkg-deb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,15 +12,21 @@ arch=all
 version=$(git describe --tags --match 'v[0-9]*' 2>/dev/null | sed 's/^v//;s/-/+/;s/-/./') || true
 [ -n "${version:-}" ] || version="0.0.0+$(git rev-list --count HEAD 2>/dev/null || echo 0)"
 out=artifacts/packages
+from=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --arch) arch=$2; shift 2 ;;
     --version) version=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    *) echo "deploy/package.sh: unknown argument '$1' (--arch amd64|arm64|all, --version V, --out DIR)" >&2; exit 2 ;;
+    --from) from=$2; shift 2 ;;
+    *) echo "deploy/package.sh: unknown argument '$1' (--arch amd64|arm64|all, --version V, --out DIR, --from PUBLISHED)" >&2; exit 2 ;;
   esac
 done
 case "$arch" in amd64|arm64) arches=("$arch") ;; all) arches=(amd64 arm64) ;; *) echo "deploy/package.sh: --arch must be amd64, arm64 or all, not '$arch'" >&2; exit 2 ;; esac
+if [ -n "$from" ]; then
+  [ "${#arches[@]}" -eq 1 ] || { echo "deploy/package.sh: --from packages one architecture: give --arch amd64 or arm64" >&2; exit 2; }
+  [ -x "$from/echoface" ] || { echo "deploy/package.sh: $from/echoface not found: --from names a self-contained publish folder" >&2; exit 2; }
+fi
 [[ "$version" =~ ^[0-9][A-Za-z0-9.+~-]*$ ]] || { echo "deploy/package.sh: '$version' is not a Debian version (e.g. 1.2.3)" >&2; exit 2; }
 command -v dpkg-deb >/dev/null || { echo "deploy/package.sh: dpkg-deb not found (Debian's dpkg)" >&2; exit 2; }
 [ -f models/manifest.json ] || { echo "deploy/package.sh: models/manifest.json missing" >&2; exit 2; }
@@ -34,7 +41,11 @@ for a in "${arches[@]}"; do
   stage=$(mktemp -d)
   trap 'rm -rf "$stage"' EXIT
   lib="$stage/usr/lib/echoface"
-  dotnet publish src/EchoFace.Cli -c Release -r "$rid" --self-contained -o "$lib" -nologo -clp:ErrorsOnly -p:Version="${version%%[+~]*}"
+  if [ -n "$from" ]; then
+    mkdir -p "$lib" && cp -a "$from/." "$lib/"
+  else
+    dotnet publish src/EchoFace.Cli -c Release -r "$rid" --self-contained -o "$lib" -nologo -clp:ErrorsOnly -p:Version="${version%%[+~]*}"
+  fi
   # debug symbols stay out of the package (they are half its size)
   find "$lib" -name '*.pdb' -delete
   install -d "$lib/models"

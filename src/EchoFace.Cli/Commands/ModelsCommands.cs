@@ -102,7 +102,24 @@ internal static class ModelsCommands
             return failed.Count == 0 ? EchoFaceCli.Ok : EchoFaceCli.Failure;
         });
         models.Subcommands.Add(fetch);
+        models.Subcommands.Add(Warmup(g, o));
         return models;
+    }
+
+    private static Command Warmup(GlobalOptions g, Output o)
+    {
+        var cmd = new Command("warmup", "Load every model the daemon uses as it will load them, so that TensorRT builds and caches its engines now " +
+            "(minutes each on a Jetson) rather than at the next start; the package's install runs it");
+        return cmd.WithAction(g, o, (ctx, _) =>
+        {
+            var warmed = o.Status(!ctx.Json, "loading models", step => ctx.Factory.Warm(ctx.Config.ModelsInUse, step));
+            if (ctx.Json) { o.Json(new { onnxRuntime = OrtLibrary.Describe(), models = warmed }); return EchoFaceCli.Ok; }
+            var table = new Table().AddColumns("model", "loads", "provider", "ms");
+            foreach (var w in warmed) table.AddRow(w.Model, w.Loaded, w.Provider, $"{w.Ms:F0}");
+            o.Console.Write(table);
+            o.Line(Output.Esc(OrtLibrary.Describe()));
+            return EchoFaceCli.Ok;
+        });
     }
 
     private static Command Quantize(GlobalOptions g, Output o)

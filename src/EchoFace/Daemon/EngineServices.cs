@@ -61,7 +61,8 @@ public static class EngineServices
 
     public static IServiceCollection AddInference(this IServiceCollection services) => services
         .AddSingleton(s => ModelManifest.Discover(s.Where().ModelsDirectory))
-        .AddSingleton(s => new InferenceSessionFactory(s.GetRequiredService<ModelManifest>(), s.Config().Inference, s.Log("EchoFace.Inference")));
+        .AddSingleton(s => new InferenceSessionFactory(s.GetRequiredService<ModelManifest>(), s.Config().Inference, s.Log("EchoFace.Inference"),
+            dataDirectory: s.Where().DataDirectory));
 
     public static IServiceCollection AddHardware(this IServiceCollection services) => services
         .AddSingleton(s =>

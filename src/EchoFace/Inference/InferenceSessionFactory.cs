@@ -12,7 +12,17 @@ public sealed class InferenceOptions
     /// <summary>Threads per session; 1 keeps one face pipeline on one core so several stages or cameras can run side by side.</summary>
     public int IntraOpThreads { get; set; } = 1;
     public int DeviceId { get; set; }
-    public string? TensorRtEngineCache { get; set; }
+    /// <summary>
+    /// Where TensorRT keeps the engines it builds (minutes each on an Orin) and its timing cache, one folder per model file and
+    /// ONNX Runtime version so a changed model or runtime builds afresh; relative paths are under the data directory.
+    /// </summary>
+    public string TensorRtEngineCache { get; set; } = "tensorrt";
+    /// <summary>Lets TensorRT pick fp16 kernels where they are faster (trt_fp16_enable); the accepted fp16 variants are used either way.</summary>
+    public bool TensorRtFp16 { get; set; } = true;
+    /// <summary>TensorRT's builder workspace (trt_max_workspace_size); a Jetson shares it with the CPU's memory.</summary>
+    public int TensorRtWorkspaceMiB { get; set; } = 1024;
+    /// <summary>A Jetson's deep-learning accelerator core (0 or 1 on an Orin) to run on, layers it lacks falling back to the GPU; null: none.</summary>
+    public int? TensorRtDlaCore { get; set; }
     /// <summary>
     /// auto: on CUDA or TensorRT the fp16 variant, on the CPU the faster of int8 and opt (PRelu rewritten), each only when
     /// `models quantize` accepted it, else the float model; float: never a variant; int8, fp16 or opt: that variant on every
@@ -33,44 +43,11 @@ public sealed class InferenceOptions
     public void Validate()
     {
         if (NativeLibrary is { } lib && !File.Exists(lib)) throw new ArgumentException($"Inference.NativeLibrary: {lib} not found");
+        if (TensorRtWorkspaceMiB is < 64 or > 65536) throw new ArgumentException($"Inference.TensorRtWorkspaceMiB must be 64..65536, not {TensorRtWorkspaceMiB}");
+        if (TensorRtDlaCore is < 0 or > 7) throw new ArgumentException($"Inference.TensorRtDlaCore must be 0..7 (or absent), not {TensorRtDlaCore}");
+        if (string.IsNullOrWhiteSpace(TensorRtEngineCache)) throw new ArgumentException("Inference.TensorRtEngineCache must name a folder");
         if (Precision is not ("auto" or "float" or "int8" or "fp16" or "opt")) throw new ArgumentException($"Inference.Precision must be auto, float, int8, fp16 or opt, not '{Precision}'");
     }
-}
-
-/// <summary>One execution provider: how to add it to session options. Tests add providers that fail on purpose.</summary>
-public interface IExecutionProvider
-{
-    string Name { get; }
-    void Append(SessionOptions options, InferenceOptions settings);
-}
-
-public sealed class TensorRtProvider : IExecutionProvider
-{
-    public string Name => "TensorRT";
-    public void Append(SessionOptions options, InferenceOptions settings)
-    {
-        using var trt = new OrtTensorRTProviderOptions();
-        var values = new Dictionary<string, string> { ["device_id"] = settings.DeviceId.ToString() };
-        if (settings.TensorRtEngineCache is { } cache)
-        {
-            values["trt_engine_cache_enable"] = "1";
-            values["trt_engine_cache_path"] = cache;
-        }
-        trt.UpdateOptions(values);
-        options.AppendExecutionProvider_Tensorrt(trt);
-    }
-}
-
-public sealed class CudaProvider : IExecutionProvider
-{
-    public string Name => "CUDA";
-    public void Append(SessionOptions options, InferenceOptions settings) => options.AppendExecutionProvider_CUDA(settings.DeviceId);
-}
-
-public sealed class CpuProvider : IExecutionProvider
-{
-    public string Name => "CPU";
-    public void Append(SessionOptions options, InferenceOptions settings) { }
 }
 
 /// <summary>Creates every ONNX Runtime session: tries the configured providers in order, logs each failure once, reports the provider used.</summary>
@@ -83,21 +60,24 @@ public sealed class InferenceSessionFactory
     private readonly ILogger _logger;
     private static int _saidWhatIsBuiltIn;
     private readonly ConcurrentDictionary<string, string> _failures = new();
+    private readonly ConcurrentDictionary<string, string> _unusable = new();
 
+    /// <param name="dataDirectory">where relative cache folders (TensorRT's engines) go</param>
     public InferenceSessionFactory(ModelManifest manifest, InferenceOptions? options = null, ILogger? logger = null,
-        IReadOnlyList<IExecutionProvider>? providers = null)
+        IReadOnlyList<IExecutionProvider>? providers = null, string? dataDirectory = null)
     {
         _manifest = manifest;
         _options = options ?? new InferenceOptions();
         _logger = logger ?? NullLogger.Instance;
-        _providers = providers ?? _options.Providers.Select(ByName).ToList();
+        _providers = providers ?? _options.Providers.Select(p => ByName(p, dataDirectory)).ToList();
         if (_providers.Count == 0) throw new ArgumentException("Inference.Providers is empty: list at least CPU");
         if (_options.IntraOpThreads < 0) throw new ArgumentException($"Inference.IntraOpThreads must be >= 0 (0 = all cores), not {_options.IntraOpThreads}");
         _options.Validate();
         OrtLibrary.Use(_options.NativeLibrary);
         // a provider the library was built without is not tried (no warning per model): one line says so, once per process
         var all = _providers;
-        _notBuiltIn = [.. all.Where(p => OrtLibrary.ProviderNames.ContainsKey(p.Name) && !OrtLibrary.Has(p.Name)).Select(p => p.Name)];
+        // (EchoFace's own providers only: one a test or an integrator adds is always tried)
+        _notBuiltIn = [.. all.Where(p => (p is TensorRtProvider or CudaProvider or CpuProvider) && !OrtLibrary.Has(p.Name)).Select(p => p.Name)];
         _providers = [.. all.Where(p => !_notBuiltIn.Contains(p.Name))];
         foreach (var name in _notBuiltIn) _failures.TryAdd(name, $"not in this ONNX Runtime build (it has {OrtLibrary.BuiltIn})");
         if (_notBuiltIn.Count > 0 && _providers.Count > 0 && Interlocked.Exchange(ref _saidWhatIsBuiltIn, 1) == 0)
@@ -129,13 +109,27 @@ public sealed class InferenceSessionFactory
     /// <summary>Provider name -> the reason it failed to load, for `echoface models` and telemetry.</summary>
     public IReadOnlyDictionary<string, string> ProviderFailures => _failures;
 
-    public static IExecutionProvider ByName(string name) => name.ToLowerInvariant() switch
+    public static IExecutionProvider ByName(string name, string? dataDirectory = null) => name.ToLowerInvariant() switch
     {
-        "tensorrt" or "trt" => new TensorRtProvider(),
+        "tensorrt" or "trt" => new TensorRtProvider(dataDirectory),
         "cuda" => new CudaProvider(),
         "cpu" => new CpuProvider(),
         _ => throw new ArgumentException($"unknown execution provider '{name}': use TensorRT, CUDA or CPU"),
     };
+
+    public sealed record Warmed(string Model, string Loaded, string Provider, double Ms);
+
+    /// <summary>
+    /// Loads each model as the daemon will, so that whatever is built on first load (TensorRT's engines: minutes each on a Jetson)
+    /// is built and cached now, before a start has to wait for it.
+    /// </summary>
+    public IReadOnlyList<Warmed> Warm(IEnumerable<string> modelIds, Action<string>? progress = null) => [.. modelIds.Select(id =>
+    {
+        progress?.Invoke(id);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        using var session = Create(id);
+        return new Warmed(id, session.ModelId, session.Provider, Math.Round(watch.Elapsed.TotalMilliseconds, 1));
+    })];
 
     public ModelSession Create(string modelId)
     {
@@ -145,6 +139,12 @@ public sealed class InferenceSessionFactory
         var errors = new List<string>();
         foreach (var provider in _providers)
         {
+            // a provider that could not even be added (its library or driver is missing) fails the same way for every model
+            if (_unusable.TryGetValue(provider.Name, out var known))
+            {
+                errors.Add($"{provider.Name}: {known}");
+                continue;
+            }
             // each provider gets its own precision: fp16 where a GPU runs it, int8 or float on the CPU
             var entry = Resolve(modelId, provider.Name);
             var path = _manifest.RequireVerified(entry.Id);
@@ -162,7 +162,15 @@ public sealed class InferenceSessionFactory
             if (_options.FlushDenormals) options.AddSessionConfigEntry(DenormalFlush.SessionConfigKey, "1");
             try
             {
-                provider.Append(options, _options);
+                if (provider is TensorRtProvider trt && !trt.HasEngines(_options, entry))
+                    _logger.LogInformation("Building the TensorRT engine of {Model} (none cached for this model file and runtime yet): minutes on a " +
+                        "Jetson; `echoface models warmup` builds them ahead", entry.Id);
+                try { provider.Append(options, _options, entry); }
+                catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException or NotSupportedException)
+                {
+                    _unusable.TryAdd(provider.Name, e.Message.Split('\n')[0]);
+                    throw;
+                }
                 var session = new InferenceSession(path, options);
                 return new ModelSession(entry.Id, provider.Name, session, templates, _options.FlushDenormals);
             }

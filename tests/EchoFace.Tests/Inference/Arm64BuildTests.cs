@@ -65,13 +65,13 @@ public class Arm64BuildTests
     [Fact]
     public void The_arm64_build_evaluates_enrols_and_identifies_as_the_x64_build_does()
     {
-        // two people, three photos each: under emulation every image costs 10-20 s (about 200 times the native time)
+        // two people, two photos each: under emulation every image costs 10-20 s (about 130 times the native time)
         var dir = TestEnvironment.TempDirectory();
         var subset = Path.Combine(dir, "photos");
         foreach (var person in new[] { "df_angelina_jolie", "df_jeff_bezos" })
         {
             Directory.CreateDirectory(Path.Combine(subset, person));
-            foreach (var photo in Cli.CliRunner.Photos(person).Take(3)) File.Copy(photo, Path.Combine(subset, person, Path.GetFileName(photo)));
+            foreach (var photo in Cli.CliRunner.Photos(person).Take(2)) File.Copy(photo, Path.Combine(subset, person, Path.GetFileName(photo)));
         }
         var cli = new Cli.CliRunner();
         var x64 = cli.Run("--json", "eval", "faces", subset, "--report", Path.Combine(dir, "x64"));
@@ -81,7 +81,7 @@ public class Arm64BuildTests
             JsonSerializer.Deserialize<Dictionary<string, float[]>>(File.ReadAllText(Path.Combine(dir, report, "embeddings.json")))!;
         var (onX64, onArm) = (Embeddings("x64"), Embeddings("arm"));
         Assert.Equal(onX64.Keys.Order(), onArm.Keys.Order());
-        Assert.True(onArm.Count >= 5, $"{onArm.Count} of 6 photos embedded");
+        Assert.True(onArm.Count >= 3, $"{onArm.Count} of 4 photos embedded");
         Assert.All(onX64, e => Assert.True(System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(e.Value, onArm[e.Key]) >= 0.999f, e.Key));
         Assert.Equal(x64.Json.GetProperty("eer").GetDouble(), arm.GetProperty("eer").GetDouble(), 6);
 
@@ -90,7 +90,7 @@ public class Arm64BuildTests
         var enrol = Arm64Runner.RunIn(data, Build, TestEnvironment.ModelsDirectory, "enroll", "jolie", jolie[0], jolie[1]);
         Assert.True(enrol.Code == 0, enrol.Stderr);
         Assert.Equal(0, cli.Run("enroll", "jolie", jolie[0], jolie[1]).ExitCode);
-        foreach (var probe in new[] { jolie[2] })
+        foreach (var probe in new[] { Cli.CliRunner.Photos("df_angelina_jolie")[2] })
         {
             var armFaces = JsonDocument.Parse(Arm64Runner.RunIn(data, Build, TestEnvironment.ModelsDirectory, "--json", "identify", probe).Stdout)
                 .RootElement.GetProperty("faces")[0];

@@ -43,6 +43,22 @@ public class NativeLibraryTests
     }
 
     [Fact]
+    public void Warmup_loads_every_model_the_daemon_uses_as_the_daemon_will()
+    {
+        var cli = new Cli.CliRunner();
+        var r = cli.Run("--json", "models", "warmup");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var warmed = r.Json.GetProperty("models").EnumerateArray().ToList();
+        var config = new EchoFace.Configuration.EchoFaceConfig();
+        Assert.Equal(config.ModelsInUse, warmed.Select(w => w.GetProperty("model").GetString()!).ToArray());
+        Assert.All(warmed, w => Assert.Equal("CPU", w.GetProperty("provider").GetString()));
+        // the embedder loads as the daemon loads it: its accepted CPU variant where set-up made one
+        var embedder = warmed.Single(w => w.GetProperty("model").GetString() == config.Face.Embedder);
+        Assert.Equal(new EchoFace.Inference.InferenceSessionFactory(TestEnvironment.Manifest).Resolve(config.Face.Embedder).Id,
+            embedder.GetProperty("loaded").GetString());
+    }
+
+    [Fact]
     public void A_library_the_user_brings_is_the_one_loaded_and_reported()
     {
         var own = Path.Combine(_dir, "libonnxruntime-own.so");
@@ -53,6 +69,31 @@ public class NativeLibraryTests
         Assert.Equal(own, json.GetProperty("onnxRuntime").GetProperty("library").GetString());
         Assert.All(json.GetProperty("models").EnumerateArray().Where(m => m.GetProperty("status").GetString() == "Ok"),
             m => Assert.Equal("CPU", m.GetProperty("provider").GetString()));
+    }
+
+    /// <summary>The x64 GPU build of ONNX Runtime (NuGet Microsoft.ML.OnnxRuntime.Gpu.Linux, restored with the tests): CUDA and TensorRT.</summary>
+    private static string GpuLibrary => Path.Combine(typeof(NativeLibraryTests).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+        .Cast<System.Reflection.AssemblyMetadataAttribute>().Single(a => a.Key == "OnnxRuntimeGpuLinux").Value!, "runtimes", "linux-x64", "native", "libonnxruntime.so");
+
+    [Fact]
+    public void The_GPU_build_on_a_machine_without_a_GPU_falls_back_to_the_CPU_saying_why_once_per_provider()
+    {
+        Assert.True(File.Exists(GpuLibrary), $"{GpuLibrary} missing: the tests' restore brings it (run {TestEnvironment.SetupCommand})");
+        var (code, stdout, stderr) = Models(new { NativeLibrary = GpuLibrary }, "--json");
+        Assert.True(code == 0, stderr);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        var providers = json.GetProperty("onnxRuntime").GetProperty("providers").EnumerateArray().Select(p => p.GetString()).ToList();
+        Assert.Contains("TensorrtExecutionProvider", providers);
+        Assert.Contains("CUDAExecutionProvider", providers);
+        Assert.All(json.GetProperty("models").EnumerateArray().Where(m => m.GetProperty("status").GetString() == "Ok"),
+            m => Assert.Equal("CPU", m.GetProperty("provider").GetString()));
+        // the library has them, so they were tried: each failure is kept with its reason and logged once, not once per model
+        var failures = json.GetProperty("providerFailures");
+        Assert.False(string.IsNullOrWhiteSpace(failures.GetProperty("TensorRT").GetString()));
+        Assert.False(string.IsNullOrWhiteSpace(failures.GetProperty("CUDA").GetString()));
+        Assert.DoesNotContain("not in this ONNX Runtime build", failures.ToString());
+        Assert.Equal(1, System.Text.RegularExpressions.Regex.Count(stderr, "Execution provider TensorRT is not available"));
+        Assert.Equal(1, System.Text.RegularExpressions.Regex.Count(stderr, "Execution provider CUDA is not available"));
     }
 
     [Fact]
