@@ -22,7 +22,11 @@ while [ $# -gt 0 ]; do
     *) echo "deploy/package.sh: unknown argument '$1' (--arch amd64|arm64|all, --version V, --out DIR, --from PUBLISHED)" >&2; exit 2 ;;
   esac
 done
-case "$arch" in amd64|arm64) arches=("$arch") ;; all) arches=(amd64 arm64) ;; *) echo "deploy/package.sh: --arch must be amd64, arm64 or all, not '$arch'" >&2; exit 2 ;; esac
+case "$arch" in
+  amd64|arm64) arches=("$arch") ;;
+  all) arches=(amd64 arm64) ;;
+  *) echo "deploy/package.sh: --arch must be amd64, arm64 or all, not '$arch'" >&2; exit 2 ;;
+esac
 if [ -n "$from" ]; then
   [ "${#arches[@]}" -eq 1 ] || { echo "deploy/package.sh: --from packages one architecture: give --arch amd64 or arm64" >&2; exit 2; }
   [ -x "$from/echoface" ] || { echo "deploy/package.sh: $from/echoface not found: --from names a self-contained publish folder" >&2; exit 2; }

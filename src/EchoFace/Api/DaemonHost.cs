@@ -19,7 +19,8 @@ namespace EchoFace.Api;
 public static class DaemonHost
 {
     /// <param name="configure">a last say over the services (a test's fake clock or its own loggers)</param>
-    public static WebApplication Build(EchoFaceConfig config, EngineLocation location, RunRequest request, Action<IServiceCollection>? configure = null)
+    public static WebApplication Build(EchoFaceConfig config, EngineLocation location, RunRequest request,
+        Action<IServiceCollection>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Services.AddSystemd();
@@ -41,7 +42,8 @@ public static class DaemonHost
             // several images or recordings per request: a few times the per-file limit, each file is checked on its own
             k.Limits.MaxRequestBodySize = config.Media.MaxBytes * 4;
             if (config.Api.CertificateFile is { } cert && config.Api.KeyFile is { } key)
-                k.ConfigureHttpsDefaults(h => h.ServerCertificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(cert, key));
+                k.ConfigureHttpsDefaults(h =>
+                    h.ServerCertificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(cert, key));
         });
         var app = builder.Build();
         var daemon = app.Services.GetRequiredService<DoorDaemon>();

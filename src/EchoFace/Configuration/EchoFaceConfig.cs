@@ -107,7 +107,8 @@ public sealed class EchoFaceConfig
     public const string DefaultPath = "/etc/echoface/echoface.json";
 
     /// <summary>The models the door daemon loads: what `echoface models warmup` prepares (TensorRT's engines among them).</summary>
-    public IReadOnlyList<string> ModelsInUse => [.. new[] { Face.Detector, Face.Landmarks, Face.Embedder, Face.Liveness, Voice.Embedder, Voice.VadModel }.Distinct()];
+    public IReadOnlyList<string> ModelsInUse =>
+        [.. new[] { Face.Detector, Face.Landmarks, Face.Embedder, Face.Liveness, Voice.Embedder, Voice.VadModel }.Distinct()];
 
     /// <summary>A copy sharing the sections, so that one section can be replaced whole (ConfigurationInForce).</summary>
     public EchoFaceConfig Copy() => (EchoFaceConfig)MemberwiseClone();

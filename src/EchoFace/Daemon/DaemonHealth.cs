@@ -14,7 +14,8 @@ public sealed record DaemonHealth(string Status, double? ReadyMs, string Camera,
         var cameraOk = config.Camera.Source == "none" || since < 5;
         var ok = d.ReadyMs is not null && cameraOk && d.Door?.State != Hardware.DoorState.Fault;
         return new DaemonHealth(ok ? "ok" : "degraded", d.ReadyMs, config.Camera.Source, d.Camera?.Captured ?? 0, d.Camera?.Dropped ?? 0,
-            d.Camera?.Restarts ?? 0, d.Camera?.LastFault, double.IsInfinity(since) ? -1 : Math.Round(since, 2), d.Door?.State.ToString() ?? "starting",
-            d.Door?.Board ?? "", d.Stats?.Frames ?? 0, d.Stats?.Granted ?? 0, d.Stats?.Denied ?? 0, d.Outbox?.Pending() ?? 0, d.Provider);
+            d.Camera?.Restarts ?? 0, d.Camera?.LastFault, double.IsInfinity(since) ? -1 : Math.Round(since, 2),
+            d.Door?.State.ToString() ?? "starting", d.Door?.Board ?? "", d.Stats?.Frames ?? 0, d.Stats?.Granted ?? 0, d.Stats?.Denied ?? 0,
+            d.Outbox?.Pending() ?? 0, d.Provider);
     }
 }

@@ -78,7 +78,8 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, IServi
         _terminal.FrameAnalyzed += DaemonMetrics.ObserveStages;
         _camera = services.GetRequiredService<CameraSource>();
         var inForce = services.GetRequiredService<ConfigurationInForce>();
-        _camera.Fault += fault => _outbox.Append("fault", inForce.Current.Door.Name, new { type = "camera_fault", source = _camera.Source, detail = fault });
+        _camera.Fault += fault =>
+            _outbox.Append("fault", inForce.Current.Door.Name, new { type = "camera_fault", source = _camera.Source, detail = fault });
         if (config.Fleet.Enabled)
         {
             _fleet = services.GetRequiredService<FleetLink>();
@@ -101,7 +102,8 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, IServi
         if (_fleet is not null)
         {
             _fleetTask = Task.Run(() => _fleet.RunAsync(_fleetStop.Token), CancellationToken.None);
-            _ = Task.Run(() => _handlers!.TelemetryLoopAsync(TimeSpan.FromSeconds(config.Fleet.TelemetrySeconds), _fleetStop.Token), CancellationToken.None);
+            var every = TimeSpan.FromSeconds(config.Fleet.TelemetrySeconds);
+            _ = Task.Run(() => _handlers!.TelemetryLoopAsync(every, _fleetStop.Token), CancellationToken.None);
         }
         var capture = _camera!.RunAsync(request.Once, stop);
         try

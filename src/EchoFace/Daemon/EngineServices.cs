@@ -18,7 +18,10 @@ using Microsoft.Extensions.Options;
 
 namespace EchoFace.Daemon;
 
-/// <summary>Where the engine keeps its data and finds its models; <paramref name="CameraFrames"/> when it analyses camera frames (the door).</summary>
+/// <summary>
+/// Where the engine keeps its data and finds its models; <paramref name="CameraFrames"/> when it analyses camera frames (the
+/// door).
+/// </summary>
 public sealed record EngineLocation(string DataDirectory, string? ModelsDirectory, bool CameraFrames = false)
 {
     public string Database(EchoFaceConfig config) => Path.Combine(DataDirectory, config.Storage.Database);
@@ -76,8 +79,8 @@ public static class EngineServices
         {
             var (door, outbox) = (s.Live<DoorOptions>(), s.GetRequiredService<EventOutbox>());
             // every door event (opened, held open, forced, fail position) is an event for the fleet
-            return new DoorController(s.GetRequiredService<IDoorIo>(), door, e => outbox.Append(e.Kind, door.CurrentValue.Name, e, e.State.ToString()),
-                s.GetRequiredService<TimeProvider>());
+            return new DoorController(s.GetRequiredService<IDoorIo>(), door,
+                e => outbox.Append(e.Kind, door.CurrentValue.Name, e, e.State.ToString()), s.GetRequiredService<TimeProvider>());
         });
 
     public static IServiceCollection AddMedia(this IServiceCollection services) => services
@@ -106,7 +109,8 @@ public static class EngineServices
             }
             catch (ModelException e) when (s.Config().Access.Policy != Policies.FaceVoice)
             {
-                s.Log("EchoFace.Daemon").LogWarning("Voice models not loaded ({Reason}): a face+voice policy would deny with voice_unavailable", e.Message);
+                s.Log("EchoFace.Daemon").LogWarning("Voice models not loaded ({Reason}): a face+voice policy would deny with voice_unavailable",
+                    e.Message);
                 return new LoadedVoice(null, null);
             }
         });
@@ -116,14 +120,16 @@ public static class EngineServices
             s.GetRequiredService<ModelManifest>().Version(s.Config().Face.Embedder)))
         .AddSingleton(s => new VoiceRecognizer(s.GetRequiredService<VoicePipeline>(), s.GetRequiredService<GalleryStore>(),
             s.GetRequiredService<ModelManifest>().Version(s.Config().Voice.Embedder)))
-        .AddSingleton(s => new Enrolment(s.GetRequiredService<GalleryStore>(), s.GetRequiredService<FaceRecognizer>(), s.GetRequiredService<LoadedVoice>().Recognizer));
+        .AddSingleton(s => new Enrolment(s.GetRequiredService<GalleryStore>(), s.GetRequiredService<FaceRecognizer>(),
+            s.GetRequiredService<LoadedVoice>().Recognizer));
 
     public static IServiceCollection AddAccess(this IServiceCollection services) => services
         .AddSingleton(s => new AccessPolicy(s.Live<AccessOptions>(), s.Live<MatchOptions>(), s.GetRequiredService<TimeProvider>()))
         .AddSingleton(s =>
         {
             var access = s.Live<AccessOptions>();
-            return DecisionSnapshots.In(s.Where().DataDirectory, s.GetRequiredService<TemplateCipher>(), () => access.CurrentValue.SnapshotKeep, s.Log("EchoFace.Access"));
+            return DecisionSnapshots.In(s.Where().DataDirectory, s.GetRequiredService<TemplateCipher>(), () => access.CurrentValue.SnapshotKeep,
+                s.Log("EchoFace.Access"));
         })
         .AddSingleton(s => new ShelfRecommendations(s.GetRequiredService<RecommendationStore>(), LoadRecommender(s), s.Config().Retail.TopK))
         .AddSingleton(s =>
@@ -147,12 +153,13 @@ public static class EngineServices
         .AddSingleton(s =>
         {
             var (config, pipeline, faces) = (s.Config(), s.GetRequiredService<FacePipeline>(), s.GetRequiredService<FaceRecognizer>());
-            var (io, terminal, camera) = (s.GetRequiredService<IDoorIo>(), s.GetRequiredService<DoorTerminal>(), s.GetRequiredService<CameraSource>());
+            var (io, terminal) = (s.GetRequiredService<IDoorIo>(), s.GetRequiredService<DoorTerminal>());
+            var camera = s.GetRequiredService<CameraSource>();
             var (access, door) = (s.Live<AccessOptions>(), s.Live<DoorOptions>());
             return new FleetLink(config.Fleet, s.GetRequiredService<EventOutbox>(), () => new
             {
-                provider = pipeline.Provider, faceTemplates = faces.Gallery.TemplateCount, policy = access.CurrentValue.Policy, camera = camera.Source,
-                door = door.CurrentValue.Name, board = io.Name, models = terminal.Models,
+                provider = pipeline.Provider, faceTemplates = faces.Gallery.TemplateCount, policy = access.CurrentValue.Policy,
+                camera = camera.Source, door = door.CurrentValue.Name, board = io.Name, models = terminal.Models,
             }, s.Log("EchoFace.Fleet"));
         });
 
@@ -173,7 +180,8 @@ public static class EngineServices
         if (!File.Exists(Path.Combine(folder, RecommenderModel.ManifestFile)))
         {
             if (config.Access.Policy == Policies.Retail)
-                log.LogWarning("No recommender artifact in {Folder} (`echoface recommend train --out {Folder}`): customers get the fleet's lists only", folder, folder);
+                log.LogWarning("No recommender artifact in {Folder} (`echoface recommend train --out {Folder}`): customers get the fleet's lists only",
+                    folder, folder);
             return null;
         }
         RecommenderModel model;

@@ -28,11 +28,12 @@ public sealed class FleetHandlers
     private readonly RecommendationStore _lists;
     private readonly Media.CameraSource _camera;
 
-    public FleetHandlers(FleetLink link, RunRequest request, EchoFaceConfig config, ConfigurationInForce inForce, DoorController door, AccessPolicy policy, EventOutbox outbox,
-        DaemonTelemetry telemetry, ILoggerFactory loggers, Enrolment enrolment, GalleryStore store, DoorTerminal terminal, RecommendationStore lists,
+    public FleetHandlers(FleetLink link, RunRequest request, EchoFaceConfig config, ConfigurationInForce inForce, DoorController door,
+        AccessPolicy policy, EventOutbox outbox, DaemonTelemetry telemetry, ILoggerFactory loggers, Enrolment enrolment, GalleryStore store, DoorTerminal terminal, RecommendationStore lists,
         Media.CameraSource camera)
     {
-        (_link, _shadow, _config, _inForce, _door, _policy, _outbox, _telemetry) = (link, request.Shadow, config, inForce, door, policy, outbox, telemetry);
+        (_link, _shadow, _config, _inForce) = (link, request.Shadow, config, inForce);
+        (_door, _policy, _outbox, _telemetry) = (door, policy, outbox, telemetry);
         (_log, _enrolment, _store, _terminal, _lists, _camera) = (loggers.CreateLogger("EchoFace.Fleet"), enrolment, store, terminal, lists, camera);
         link.Subscribe(link.Topics.EnrollSet);
         link.Subscribe(link.Topics.RecommendationsSet);
@@ -154,16 +155,19 @@ public sealed class FleetHandlers
             (requestId, identity) = (request.RequestId, request.Identity);
             if (request.Action == "remove")
             {
-                if (!_terminal.Exclusive(() => _enrolment.Remove(identity, "removed by the fleet"))) throw new BadInputException($"unknown identity '{identity}'");
+                if (!_terminal.Exclusive(() => _enrolment.Remove(identity, "removed by the fleet")))
+                    throw new BadInputException($"unknown identity '{identity}'");
             }
             else
             {
                 var detail = JsonSerializer.Serialize(new { requestId, from = "fleet" });
-                count = _terminal.Exclusive(() => _enrolment.Import(new ImportRequest(identity, request.Name, request.Group, request.Templates, detail)
+                // a retail opt-in travels with the person (given where the consent was recorded, audited here as coming from the fleet)
+                var optIn = request.Customer is { } customer ? (customer, JsonSerializer.Serialize(new { requestId, customer, from = "fleet" })) : default;
+                var import = new ImportRequest(identity, request.Name, request.Group, request.Templates, detail)
                 {
-                    // a retail opt-in travels with the person (given where the consent was recorded, audited here as coming from the fleet)
-                    Customer = request.Customer is { } customer ? (customer, JsonSerializer.Serialize(new { requestId, customer, from = "fleet" })) : null,
-                }));
+                    Customer = request.Customer is null ? null : optIn,
+                };
+                count = _terminal.Exclusive(() => _enrolment.Import(import));
             }
         }
         catch (BadInputException e)

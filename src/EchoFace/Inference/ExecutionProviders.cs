@@ -28,9 +28,12 @@ public sealed class TensorRtProvider(string? dataDirectory = null) : IExecutionP
     }
 
     /// <summary>One folder per model file and ONNX Runtime version: a changed model or runtime never loads a stale engine.</summary>
-    public string CacheFolder(InferenceOptions settings, ModelEntry model, string ortVersion) =>
-        Path.Combine(Path.IsPathRooted(settings.TensorRtEngineCache) ? settings.TensorRtEngineCache
-            : Path.Combine(dataDirectory ?? Directory.GetCurrentDirectory(), settings.TensorRtEngineCache), $"{model.Id}-{model.ShortHash}-ort{ortVersion}");
+    public string CacheFolder(InferenceOptions settings, ModelEntry model, string ortVersion)
+    {
+        var root = Path.IsPathRooted(settings.TensorRtEngineCache) ? settings.TensorRtEngineCache
+            : Path.Combine(dataDirectory ?? Directory.GetCurrentDirectory(), settings.TensorRtEngineCache);
+        return Path.Combine(root, $"{model.Id}-{model.ShortHash}-ort{ortVersion}");
+    }
 
     /// <summary>Whether an engine for this model file and runtime is cached (else the next session builds one).</summary>
     public bool HasEngines(InferenceOptions settings, ModelEntry model)

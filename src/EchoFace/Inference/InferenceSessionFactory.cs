@@ -21,7 +21,7 @@ public sealed class InferenceOptions
     public bool TensorRtFp16 { get; set; } = true;
     /// <summary>TensorRT's builder workspace (trt_max_workspace_size); a Jetson shares it with the CPU's memory.</summary>
     public int TensorRtWorkspaceMiB { get; set; } = 1024;
-    /// <summary>A Jetson's deep-learning accelerator core (0 or 1 on an Orin) to run on, layers it lacks falling back to the GPU; null: none.</summary>
+    /// <summary>A Jetson's deep-learning accelerator core (0 or 1 on an Orin), layers it lacks falling back to the GPU; null: none.</summary>
     public int? TensorRtDlaCore { get; set; }
     /// <summary>
     /// auto: on CUDA or TensorRT the fp16 variant, on the CPU the faster of int8 and opt (PRelu rewritten), each only when
@@ -43,7 +43,8 @@ public sealed class InferenceOptions
     public void Validate()
     {
         if (NativeLibrary is { } lib && !File.Exists(lib)) throw new ArgumentException($"Inference.NativeLibrary: {lib} not found");
-        if (TensorRtWorkspaceMiB is < 64 or > 65536) throw new ArgumentException($"Inference.TensorRtWorkspaceMiB must be 64..65536, not {TensorRtWorkspaceMiB}");
+        if (TensorRtWorkspaceMiB is < 64 or > 65536)
+            throw new ArgumentException($"Inference.TensorRtWorkspaceMiB must be 64..65536, not {TensorRtWorkspaceMiB}");
         if (TensorRtDlaCore is < 0 or > 7) throw new ArgumentException($"Inference.TensorRtDlaCore must be 0..7 (or absent), not {TensorRtDlaCore}");
         if (string.IsNullOrWhiteSpace(TensorRtEngineCache)) throw new ArgumentException("Inference.TensorRtEngineCache must name a folder");
         if (Precision is not ("auto" or "float" or "int8" or "fp16" or "opt")) throw new ArgumentException($"Inference.Precision must be auto, float, int8, fp16 or opt, not '{Precision}'");

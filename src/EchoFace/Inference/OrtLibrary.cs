@@ -32,12 +32,15 @@ public static class OrtLibrary
         {
             if (_chosen == full) return;
             if (_chosen is not null)
-                throw new BadInputException($"Inference.NativeLibrary: ONNX Runtime is already loaded from {_chosen} in this process; restart to use {full}");
+                throw new BadInputException($"Inference.NativeLibrary: ONNX Runtime is already loaded from {_chosen} in this process; " +
+                                            $"restart to use {full}");
             if (!File.Exists(full)) throw new BadInputException($"Inference.NativeLibrary: {full} not found");
             if (Loaded() is { } already && already != full)
-                throw new BadInputException($"Inference.NativeLibrary: ONNX Runtime was already loaded from {already} before the configuration was read");
+                throw new BadInputException($"Inference.NativeLibrary: ONNX Runtime was already loaded from {already} before the " +
+                                            "configuration was read");
             if (!NativeLibrary.TryLoad(full, out var handle))
-                throw new BadInputException($"Inference.NativeLibrary: {full} is not a shared library this machine can load (another architecture, or a missing dependency: `ldd {full}`)");
+                throw new BadInputException($"Inference.NativeLibrary: {full} is not a shared library this machine can load (another " +
+                                            $"architecture, or a missing dependency: `ldd {full}`)");
             if (!NativeLibrary.TryGetExport(handle, "OrtGetApiBase", out _))
             {
                 NativeLibrary.Free(handle);
@@ -45,7 +48,8 @@ public static class OrtLibrary
             }
             // the package's own resolver would load its bundled library instead: switch it off, then answer for "onnxruntime" ourselves
             OrtEnv.DisableDllImportResolver = true;
-            NativeLibrary.SetDllImportResolver(typeof(OrtEnv).Assembly, (name, _, _) => name.Contains("onnxruntime", StringComparison.Ordinal) ? handle : IntPtr.Zero);
+            NativeLibrary.SetDllImportResolver(typeof(OrtEnv).Assembly,
+                (name, _, _) => name.Contains("onnxruntime", StringComparison.Ordinal) ? handle : IntPtr.Zero);
             _chosen = full;
         }
     }
@@ -53,7 +57,8 @@ public static class OrtLibrary
     /// <summary>The file ONNX Runtime was loaded from (read from this process's memory map), once a session or query has loaded it.</summary>
     public static string? Loaded() => _chosen ?? (File.Exists("/proc/self/maps")
         ? File.ReadLines("/proc/self/maps").Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Where(f => f.Length >= 6 && f[5].Contains("libonnxruntime", StringComparison.Ordinal) && !f[5].Contains("providers", StringComparison.Ordinal))
+            .Where(f => f.Length >= 6 && f[5].Contains("libonnxruntime", StringComparison.Ordinal)
+                        && !f[5].Contains("providers", StringComparison.Ordinal))
             .Select(f => f[5]).FirstOrDefault()
         : null);
 

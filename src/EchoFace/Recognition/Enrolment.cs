@@ -48,7 +48,8 @@ public sealed class Enrolment(GalleryStore store, FaceRecognizer? faces, VoiceRe
         var ids = store.Enroll(r.IdentityId, name, group, [.. faceTemplates, .. voiceTemplates], GalleryStore.Json(new
         {
             images = r.Faces.Select(f => f.Source), recordings = r.Voices.Select(v => v.Source),
-            faceModel = faceTemplates.Count > 0 ? faceTemplates[0].ModelId : null, voiceModel = voiceTemplates.Count > 0 ? voiceTemplates[0].ModelId : null,
+            faceModel = faceTemplates.Count > 0 ? faceTemplates[0].ModelId : null,
+            voiceModel = voiceTemplates.Count > 0 ? voiceTemplates[0].ModelId : null,
             speechSeconds = speech, via = r.Via,
         }));
         var faceIds = ids.Take(faceTemplates.Count).ToList();

@@ -52,7 +52,8 @@ public sealed class FleetManager(FleetClient client, string site) : IAsyncDispos
     /// Publishes a desired configuration (retained) for one device, or the site's group document for every device, and collects
     /// each device's config/reported for that version.
     /// </summary>
-    public async Task<IReadOnlyList<DeviceAnswer>> PushConfigAsync(JsonObject settings, string? device, long version, TimeSpan wait, CancellationToken cancel)
+    public async Task<IReadOnlyList<DeviceAnswer>> PushConfigAsync(JsonObject settings, string? device, long version, TimeSpan wait,
+        CancellationToken cancel)
     {
         settings["version"] = version;
         // who should answer: the one device, or every device the site's retained status knows as online
@@ -67,7 +68,8 @@ public sealed class FleetManager(FleetClient client, string site) : IAsyncDispos
         {
             await foreach (var m in client.Messages.ReadAllAsync(timeout.Token))
             {
-                if (!m.Topic.EndsWith("/config/reported", StringComparison.Ordinal) || m.Payload.GetProperty("version").GetInt64() != version) continue;
+                var reported = m.Topic.EndsWith("/config/reported", StringComparison.Ordinal);
+                if (!reported || m.Payload.GetProperty("version").GetInt64() != version) continue;
                 reports[DeviceOf(m.Topic)] = (m.Payload, published.Elapsed.TotalMilliseconds);
                 if (expected.Count > 0 && expected.All(reports.ContainsKey)) break;
             }
@@ -78,8 +80,12 @@ public sealed class FleetManager(FleetClient client, string site) : IAsyncDispos
             : new DeviceAnswer(d, "no answer", "", ""))];
     }
 
-    /// <summary>Copies an identity: cmd/export on the device that holds it, then enroll/set of its templates (and retail opt-in) on each target.</summary>
-    public async Task<IReadOnlyList<DeviceAnswer>> CopyIdentityAsync(string identity, string from, IReadOnlyList<string> to, TimeSpan wait, CancellationToken cancel)
+    /// <summary>
+    /// Copies an identity: cmd/export on the device that holds it, then enroll/set of its templates (and retail opt-in) on each
+    /// target.
+    /// </summary>
+    public async Task<IReadOnlyList<DeviceAnswer>> CopyIdentityAsync(string identity, string from, IReadOnlyList<string> to, TimeSpan wait,
+        CancellationToken cancel)
     {
         if (to.Count == 0) throw new BadInputException("give --to DEVICE (one or more)");
         await client.SubscribeAsync(FleetTopics.DeviceTopic(site, from, "cmd/export/result"), cancel);
@@ -87,9 +93,10 @@ public sealed class FleetManager(FleetClient client, string site) : IAsyncDispos
         var requestId = Guid.NewGuid().ToString("N");
         await client.PublishAsync(FleetTopics.DeviceTopic(site, from, "cmd/export"), JsonSerializer.SerializeToUtf8Bytes(new { requestId, identity }),
             retain: false, cancel);
-        var exported = await WaitForAsync(m => m.Topic.EndsWith("/cmd/export/result", StringComparison.Ordinal) && Str(m.Payload, "requestId") == requestId,
-                           wait, cancel)
-                       ?? throw new ToolException($"{from} did not answer the export of '{identity}' within {wait.TotalSeconds:F0} s (is it online? `echoface fleet devices`)");
+        var exported = await WaitForAsync(m => m.Topic.EndsWith("/cmd/export/result", StringComparison.Ordinal)
+                                               && Str(m.Payload, "requestId") == requestId, wait, cancel)
+                       ?? throw new ToolException($"{from} did not answer the export of '{identity}' within {wait.TotalSeconds:F0} s " +
+                                                  "(is it online? `echoface fleet devices`)");
         if (Str(exported.Payload, "status") != "done") throw new BadInputException($"{from} refused the export: {Str(exported.Payload, "error")}");
         var set = new JsonObject
         {
@@ -99,12 +106,14 @@ public sealed class FleetManager(FleetClient client, string site) : IAsyncDispos
         };
         if (Str(exported.Payload, "customer") is { Length: > 0 } customer) set["customer"] = customer; // the retail opt-in goes along
         foreach (var t in to)
-            await client.PublishAsync(FleetTopics.DeviceTopic(site, t, "enroll/set"), System.Text.Encoding.UTF8.GetBytes(set.ToJsonString()), retain: false, cancel);
+            await client.PublishAsync(FleetTopics.DeviceTopic(site, t, "enroll/set"), System.Text.Encoding.UTF8.GetBytes(set.ToJsonString()),
+                retain: false, cancel);
         return await AnswersAsync(to, "enroll/result", requestId, "templates", wait, cancel);
     }
 
     /// <summary>Sends per-customer lists to one device or every online one; each applies the set whole (newer versions only) and answers.</summary>
-    public async Task<IReadOnlyList<DeviceAnswer>> PushRecommendationsAsync(RecommendationSet set, string? device, TimeSpan wait, CancellationToken cancel)
+    public async Task<IReadOnlyList<DeviceAnswer>> PushRecommendationsAsync(RecommendationSet set, string? device, TimeSpan wait,
+        CancellationToken cancel)
     {
         var targets = device is null ? [.. (await OnlineAsync(cancel)).Order(StringComparer.Ordinal)] : new List<string> { device };
         if (targets.Count == 0) throw new ToolException($"no device of site {site} is online (`echoface fleet devices`)");
@@ -122,13 +131,14 @@ public sealed class FleetManager(FleetClient client, string site) : IAsyncDispos
     }
 
     /// <summary>Each target's answer to one request on its result topic (waiting up to <paramref name="wait"/> for each).</summary>
-    private async Task<IReadOnlyList<DeviceAnswer>> AnswersAsync(IReadOnlyList<string> targets, string resultTopic, string? requestId, string countField,
-        TimeSpan wait, CancellationToken cancel)
+    private async Task<IReadOnlyList<DeviceAnswer>> AnswersAsync(IReadOnlyList<string> targets, string resultTopic, string? requestId,
+        string countField, TimeSpan wait, CancellationToken cancel)
     {
         var answers = new Dictionary<string, JsonElement>();
         while (answers.Count < targets.Count)
         {
-            var a = await WaitForAsync(m => m.Topic.EndsWith("/" + resultTopic, StringComparison.Ordinal) && Str(m.Payload, "requestId") == requestId, wait, cancel);
+            var a = await WaitForAsync(m => m.Topic.EndsWith("/" + resultTopic, StringComparison.Ordinal) && Str(m.Payload, "requestId") == requestId,
+                wait, cancel);
             if (a is null) break;
             answers[DeviceOf(a.Topic)] = a.Payload;
         }
@@ -155,7 +165,9 @@ public sealed class FleetManager(FleetClient client, string site) : IAsyncDispos
 
     /// <summary>A field of a device's JSON as text ("" when absent): devices are peers that may send less than asked.</summary>
     public static string Str(JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) ? v.ValueKind == JsonValueKind.String ? v.GetString()! : v.ToString() : "";
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v)
+            ? v.ValueKind == JsonValueKind.String ? v.GetString()! : v.ToString()
+            : "";
 
     public ValueTask DisposeAsync() => client.DisposeAsync();
 }

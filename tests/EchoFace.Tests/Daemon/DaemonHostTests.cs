@@ -49,7 +49,8 @@ public class DaemonHostTests
         {
             var pipeline = engine.GetRequiredService<FacePipeline>();
             var analysed = Jolie.Take(2).Select(p => (p, (IReadOnlyList<FaceResult>)pipeline.Analyze(ImageDecoder.DecodeFile(p)))).ToList();
-            var enrolled = engine.GetRequiredService<Enrolment>().Enrol(new EnrolRequest("jolie", "Angelina Jolie") { Faces = analysed, Via = "test" });
+            var request = new EnrolRequest("jolie", "Angelina Jolie") { Faces = analysed, Via = "test" };
+            var enrolled = engine.GetRequiredService<Enrolment>().Enrol(request);
             Assert.Equal(2, enrolled.FaceTemplateIds.Count);
         }
 
@@ -66,6 +67,7 @@ public class DaemonHostTests
         Assert.Equal(1, daemon.Stats!.Granted);
         // the door was made ready at the start and took its fail position at the stop
         Assert.Contains(daemon.FinalEvents, e => e.Payload.Contains("door_ready", StringComparison.Ordinal));
-        Assert.Contains(daemon.FinalEvents, e => e.Payload.Contains("door_fail_mode", StringComparison.Ordinal) && e.Payload.Contains("stopping", StringComparison.Ordinal));
+        Assert.Contains(daemon.FinalEvents,
+            e => e.Payload.Contains("door_fail_mode", StringComparison.Ordinal) && e.Payload.Contains("stopping", StringComparison.Ordinal));
     }
 }

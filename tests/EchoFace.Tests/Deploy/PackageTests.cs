@@ -14,7 +14,10 @@ public class PackageTests
 
     private static (int Code, string Output) Run(string file, params string[] args)
     {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestEnvironment.RepoRoot };
+        var start = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestEnvironment.RepoRoot,
+        };
         foreach (var a in args) start.ArgumentList.Add(a);
         using var p = Process.Start(start)!;
         var stderr = p.StandardError.ReadToEndAsync();
@@ -42,13 +45,15 @@ public class PackageTests
         File.WriteAllText(Path.Combine(root, "var/lib/dpkg/available"), "");
         foreach (var f in new[] { "passwd", "group", "shadow", "gshadow", "login.defs" })
             if (File.Exists($"/etc/{f}"))
-                File.WriteAllLines(Path.Combine(root, "etc", f), File.ReadLines($"/etc/{f}").Where(l => !l.StartsWith("echoface:", StringComparison.Ordinal)));
+                File.WriteAllLines(Path.Combine(root, "etc", f),
+                    File.ReadLines($"/etc/{f}").Where(l => !l.StartsWith("echoface:", StringComparison.Ordinal)));
         return root;
     }
 
     private static string Dpkg(string root, params string[] args)
     {
-        var (code, output) = Run("dpkg", [$"--root={root}", "--force-script-chrootless", "--force-depends", $"--log={root}/var/log/dpkg.log", .. args]);
+        string[] options = [$"--root={root}", "--force-script-chrootless", "--force-depends", $"--log={root}/var/log/dpkg.log"];
+        var (code, output) = Run("dpkg", [.. options, .. args]);
         Assert.True(code == 0, $"dpkg {string.Join(' ', args)}: {output}");
         return output;
     }
@@ -59,7 +64,8 @@ public class PackageTests
         var tree = Path.Combine(_dir, $"tree-{version}");
         Assert.Equal(0, Run("dpkg-deb", "-R", deb, tree).Code);
         var control = Path.Combine(tree, "DEBIAN", "control");
-        File.WriteAllLines(control, [.. File.ReadAllLines(control).Select(l => l.StartsWith("Version:", StringComparison.Ordinal) ? $"Version: {version}" : l)]);
+        var lines = File.ReadAllLines(control);
+        File.WriteAllLines(control, [.. lines.Select(l => l.StartsWith("Version:", StringComparison.Ordinal) ? $"Version: {version}" : l)]);
         var next = Path.Combine(_dir, $"echoface_{version}_amd64.deb");
         var (code, output) = Run("dpkg-deb", "--root-owner-group", "-Zgzip", "--build", tree, next);
         Assert.True(code == 0, output);
@@ -83,7 +89,8 @@ public class PackageTests
         var data = Path.Combine(root, "var/lib/echoface");
         Assert.Equal($"{Uid(root, "echoface")}", Run("stat", "-c", "%u", data).Output.Trim());
         // the installed binary with its own models: every hash ok (a board without internet installs whole)
-        var (code, output) = Run(binary, "--json", "--data", Path.Combine(_dir, "scratch"), "--models", Path.Combine(root, "usr/lib/echoface/models"), "models");
+        var installedModels = Path.Combine(root, "usr/lib/echoface/models");
+        var (code, output) = Run(binary, "--json", "--data", Path.Combine(_dir, "scratch"), "--models", installedModels, "models");
         Assert.True(code == 0, output);
         var models = JsonDocument.Parse(output[..(output.LastIndexOf('}') + 1)]).RootElement.GetProperty("models").EnumerateArray().ToList();
         Assert.NotEmpty(models);
@@ -113,7 +120,8 @@ public class PackageTests
     {
         // set-up's arm64 publish, packaged as it is (the amd64 test runs the script's own publish)
         var published = Path.Combine(TestEnvironment.RepoRoot, "artifacts", "linux-arm64");
-        if (!File.Exists(Path.Combine(published, "echoface"))) throw new InvalidOperationException($"{published} is missing: run {TestEnvironment.SetupCommand}");
+        if (!File.Exists(Path.Combine(published, "echoface")))
+            throw new InvalidOperationException($"{published} is missing: run {TestEnvironment.SetupCommand}");
         var deb = Package("arm64", "1.0.0", "--from", published);
         Assert.Equal("arm64", Run("dpkg-deb", "-f", deb, "Architecture").Output.Trim());
         var root = Root();

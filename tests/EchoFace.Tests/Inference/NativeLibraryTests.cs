@@ -72,8 +72,9 @@ public class NativeLibraryTests
     }
 
     /// <summary>The x64 GPU build of ONNX Runtime (NuGet Microsoft.ML.OnnxRuntime.Gpu.Linux, restored with the tests): CUDA and TensorRT.</summary>
-    private static string GpuLibrary => Path.Combine(typeof(NativeLibraryTests).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
-        .Cast<System.Reflection.AssemblyMetadataAttribute>().Single(a => a.Key == "OnnxRuntimeGpuLinux").Value!, "runtimes", "linux-x64", "native", "libonnxruntime.so");
+    private static string GpuLibrary => Path.Combine(typeof(NativeLibraryTests).Assembly
+        .GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false).Cast<System.Reflection.AssemblyMetadataAttribute>()
+        .Single(a => a.Key == "OnnxRuntimeGpuLinux").Value!, "runtimes", "linux-x64", "native", "libonnxruntime.so");
 
     [Fact]
     public void The_GPU_build_on_a_machine_without_a_GPU_falls_back_to_the_CPU_saying_why_once_per_provider()

@@ -18,7 +18,8 @@ public class TensorRtSettingsTests
         // a new model file or a new runtime never loads a stale engine
         Assert.NotEqual(folder, trt.CacheFolder(settings, Model(new string('b', 64)), "1.31.1"));
         Assert.NotEqual(folder, trt.CacheFolder(settings, Model(new string('a', 64)), "1.32.0"));
-        Assert.StartsWith("/mnt/ssd/trt/", trt.CacheFolder(new InferenceOptions { TensorRtEngineCache = "/mnt/ssd/trt" }, Model(new string('a', 64)), "1.31.1"));
+        var elsewhere = new InferenceOptions { TensorRtEngineCache = "/mnt/ssd/trt" };
+        Assert.StartsWith("/mnt/ssd/trt/", trt.CacheFolder(elsewhere, Model(new string('a', 64)), "1.31.1"));
 
         var values = TensorRtProvider.Settings(settings, folder);
         Assert.Equal("1", values["trt_engine_cache_enable"]);
@@ -33,11 +34,13 @@ public class TensorRtSettingsTests
     [Fact]
     public void The_Jetson_options_reach_the_provider_and_bad_values_are_refused_by_name()
     {
-        var values = TensorRtProvider.Settings(new InferenceOptions { TensorRtDlaCore = 1, TensorRtFp16 = false, TensorRtWorkspaceMiB = 256, DeviceId = 0 }, "/c");
+        var jetson = new InferenceOptions { TensorRtDlaCore = 1, TensorRtFp16 = false, TensorRtWorkspaceMiB = 256, DeviceId = 0 };
+        var values = TensorRtProvider.Settings(jetson, "/c");
         Assert.Equal(("1", "1"), (values["trt_dla_enable"], values["trt_dla_core"]));
         Assert.Equal("0", values["trt_fp16_enable"]);
         Assert.Equal($"{256L << 20}", values["trt_max_workspace_size"]);
         Assert.Contains("TensorRtDlaCore", Assert.Throws<ArgumentException>(() => new InferenceOptions { TensorRtDlaCore = 9 }.Validate()).Message);
-        Assert.Contains("TensorRtWorkspaceMiB", Assert.Throws<ArgumentException>(() => new InferenceOptions { TensorRtWorkspaceMiB = 1 }.Validate()).Message);
+        var tiny = new InferenceOptions { TensorRtWorkspaceMiB = 1 };
+        Assert.Contains("TensorRtWorkspaceMiB", Assert.Throws<ArgumentException>(tiny.Validate).Message);
     }
 }
