@@ -33,6 +33,8 @@ if [ "$(dpkg --print-architecture)" = amd64 ]; then
   fi
 fi
 dotnet publish src/EchoFace.Cli -c Release -r linux-arm64 --self-contained -o artifacts/linux-arm64 -nologo -clp:ErrorsOnly
+# the linux-x64 runtime packs deploy/package.sh publishes with (the package tests build the amd64 .deb)
+dotnet restore src/EchoFace.Cli -r linux-x64 -nologo -v q
 
 echoface() { dotnet src/EchoFace.Cli/bin/Release/net10.0/echoface.dll "$@"; }
 
