@@ -29,12 +29,13 @@ public sealed class FleetHandlers
     private readonly Media.CameraSource _camera;
 
     public FleetHandlers(FleetLink link, RunRequest request, EchoFaceConfig config, ConfigurationInForce inForce, DoorController door,
-        AccessPolicy policy, EventOutbox outbox, DaemonTelemetry telemetry, ILoggerFactory loggers, Enrolment enrolment, GalleryStore store, DoorTerminal terminal, RecommendationStore lists,
-        Media.CameraSource camera)
+        AccessPolicy policy, EventOutbox outbox, DaemonTelemetry telemetry, ILoggerFactory loggers, Enrolment enrolment, GalleryStore store,
+        DoorTerminal terminal, RecommendationStore lists, Media.CameraSource camera)
     {
         (_link, _shadow, _config, _inForce) = (link, request.Shadow, config, inForce);
         (_door, _policy, _outbox, _telemetry) = (door, policy, outbox, telemetry);
-        (_log, _enrolment, _store, _terminal, _lists, _camera) = (loggers.CreateLogger("EchoFace.Fleet"), enrolment, store, terminal, lists, camera);
+        (_log, _enrolment, _store) = (loggers.CreateLogger("EchoFace.Fleet"), enrolment, store);
+        (_terminal, _lists, _camera) = (terminal, lists, camera);
         link.Subscribe(link.Topics.EnrollSet);
         link.Subscribe(link.Topics.RecommendationsSet);
         if (_shadow is not null)
