@@ -49,8 +49,9 @@ root.SetAction(p =>
     foreach (var m in verdict.Measures) table.AddRow(m.Name, $"{m.First:F1}", $"{m.Last:F1}", m.Flat ? $"[green]{m.Change}[/]" : $"[red]{m.Change}[/]");
     AnsiConsole.Write(table);
     var (over, png) = (taken.LastOrDefault()?.Minutes ?? 0, Path.Combine(dir, "soak.png"));
+    var pending = verdict.OutboxPendingAtEnd;
     AnsiConsole.MarkupLineInterpolated(
-        $"{taken.Count} samples over {over:F1} minutes, broker restarted {verdict.BrokerRestarts} times, outbox pending at the end {verdict.OutboxPendingAtEnd}; curves in {png}");
+        $"{taken.Count} samples over {over:F1} minutes, broker restarted {verdict.BrokerRestarts} times, outbox pending {pending}; curves in {png}");
     return verdict.Flat ? 0 : 1;
 });
 return root.Parse(args).Invoke();

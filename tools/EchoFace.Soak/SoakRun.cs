@@ -54,7 +54,8 @@ public static class SoakRun
     /// <summary>The daemon and the broker as child processes; a sample every interval from /proc and the fleet telemetry.</summary>
     private static (List<Sample> Samples, int Restarts) Sampled(SoakSettings s, string dir, string data, string clip, Action tick)
     {
-        var (length, restartEvery, every) = (TimeSpan.FromMinutes(s.Minutes), TimeSpan.FromMinutes(s.BrokerRestartMinutes), TimeSpan.FromSeconds(s.SampleSeconds));
+        var (length, every) = (TimeSpan.FromMinutes(s.Minutes), TimeSpan.FromSeconds(s.SampleSeconds));
+        var restartEvery = TimeSpan.FromMinutes(s.BrokerRestartMinutes);
         using var broker = new Mosquitto(directory: Path.Combine(dir, "broker"));
         var (port, restarts) = (broker.Port, 0);
         var telemetry = new TelemetryWatch(port, every * 3);
@@ -63,7 +64,8 @@ public static class SoakRun
             ["ECHOFACE__Camera__Loop"] = "true", ["ECHOFACE__Fleet__Enabled"] = "true", ["ECHOFACE__Fleet__Broker"] = $"mqtt://127.0.0.1:{port}",
             ["ECHOFACE__Fleet__Site"] = "soak", ["ECHOFACE__Fleet__DeviceId"] = "door", ["ECHOFACE__Fleet__TelemetrySeconds"] = $"{every.TotalSeconds:F0}",
         };
-        using var daemon = Echoface(s, ["run", "--data", data, "--camera", $"file:{clip}", "--door", "simulated", "--health", $"http://127.0.0.1:{FreePort.Next()}"],
+        string[] run = ["run", "--data", data, "--camera", $"file:{clip}", "--door", "simulated", "--health", $"http://127.0.0.1:{FreePort.Next()}"];
+        using var daemon = Echoface(s, run,
             Path.Combine(dir, "daemon.log"), env);
         var samples = new List<Sample>();
         var watch = Stopwatch.StartNew();

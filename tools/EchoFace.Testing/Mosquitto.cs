@@ -20,7 +20,9 @@ public sealed class Mosquitto : IDisposable
     public Mosquitto(string? extraConfig = null, bool anonymous = true, string? directory = null, bool persistence = true)
     {
         if (!File.Exists("/usr/sbin/mosquitto")) throw new InvalidOperationException("mosquitto is not installed: run ./setup.sh (README)");
-        _dir = directory is null ? System.IO.Directory.CreateTempSubdirectory("echoface-mosquitto-").FullName : System.IO.Directory.CreateDirectory(directory).FullName;
+        _dir = directory is null
+            ? System.IO.Directory.CreateTempSubdirectory("echoface-mosquitto-").FullName
+            : System.IO.Directory.CreateDirectory(directory).FullName;
         Port = FreePort.Next();
         _config = Path.Combine(_dir, "mosquitto.conf");
         File.WriteAllText(_config, $"""

@@ -25,7 +25,8 @@ internal static class CollectionCommands
 
     private static CollectionStore Store(CliContext ctx) => new(Path.Combine(ctx.DataDirectory, ctx.Config.Storage.Database), ctx.Cipher);
 
-    private static CollectionSearch Searcher(CliContext ctx, CollectionStore store) => new(store, ctx.Cipher, CollectionSearch.CodesDirectory(ctx.DataDirectory));
+    private static CollectionSearch Searcher(CliContext ctx, CollectionStore store) =>
+        new(store, ctx.Cipher, CollectionSearch.CodesDirectory(ctx.DataDirectory));
 
     private static CollectionInfo Existing(CollectionStore store, string name) =>
         store.Info(name) ?? throw new BadInputException($"no collection '{name}' (`echoface collection index {name} FOLDER`)", BadInputKind.NotFound);

@@ -22,7 +22,10 @@ internal static class EvalCommands
     {
         var folder = new Argument<string>("folder") { Description = "one sub-folder of photos per identity" };
         var pad = new Option<float>("--pad") { Description = "pad every image by this fraction of its larger side with grey before detection (tight crops such as Yale B); 0 = off, and images where nothing is found are still padded and retried" };
-        var report = new Option<string?>("--report") { Description = "folder for report.json, embeddings.json (per image) and the DET plot (det.png, det.svg)" };
+        var report = new Option<string?>("--report")
+        {
+            Description = "folder for report.json, embeddings.json (per image) and the DET plot (det.png, det.svg)",
+        };
         var landmarks = new Option<string?>("--landmarks") { Description = "landmark model id to evaluate (fr_landmark or pfld_68)" };
         var detector = new Option<string?>("--detector") { Description = "detector model id (fr_detect or ultraface_640)" };
         var refine = new Option<float?>("--refine") { Description = "second landmark pass on a box around the first pass's points, this much larger (0 = off)" };

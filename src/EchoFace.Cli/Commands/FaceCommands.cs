@@ -27,7 +27,9 @@ internal static class FaceCommands
                 Faces = analysed, FaceIndex = p.GetValue(face), Via = "cli",
             });
             if (ctx.Json) o.Json(new { identity = who, templates = result.FaceTemplateIds, qualities = result.Qualities });
-            else o.Line($"[green]enrolled[/] {Output.Esc(who)} with {result.FaceTemplateIds.Count} face template(s), quality {string.Join(", ", result.Qualities.Select(F))}");
+            else
+                o.Line($"[green]enrolled[/] {Output.Esc(who)} with {result.FaceTemplateIds.Count} face template(s), " +
+                       $"quality {string.Join(", ", result.Qualities.Select(F))}");
             return EchoFaceCli.Ok;
         });
     }

@@ -37,7 +37,8 @@ internal static class FleetCommands
         var device = new Option<string?>("--device") { Description = "one device only" };
         var follow = new Option<bool>("--follow") { Description = "keep printing new events until stopped (Ctrl-C)" };
         var seconds = new Option<double>("--seconds") { Description = "without --follow: how long to listen", DefaultValueFactory = _ => 3 };
-        var events = new Command("events", "Events from the devices (access, alarm, fault, prompt, status), each printed once though QoS 1 may deliver it twice")
+        var events = new Command("events",
+            "Events from the devices (access, alarm, fault, prompt, status), each printed once though QoS 1 may deliver it twice")
             { device, follow, seconds };
         events.SetAction(async (p, cancel) =>
         {
@@ -67,7 +68,8 @@ internal static class FleetCommands
         var all = new Option<bool>("--all") { Description = "the whole site (group document)" };
         var version = new Option<long?>("--version") { Description = "document version (default: now, in milliseconds since 1970, so later pushes are newer)" };
         var wait = new Option<double>("--wait") { Description = "seconds to wait for the devices' reports", DefaultValueFactory = _ => 10 };
-        var push = new Command("push-config", "Publish a desired configuration (retained) and print each device's report: applied, ignored or rejected with why")
+        var push = new Command("push-config",
+            "Publish a desired configuration (retained) and print each device's report: applied, ignored or rejected with why")
             { file, target, all, version, wait };
         push.SetAction(async (p, cancel) =>
         {
@@ -85,7 +87,10 @@ internal static class FleetCommands
                 o.Json(new
                 {
                     version = v, target = device ?? "_all",
-                    reports = rows.Select(r => new { device = r.Device, status = r.Status, error = r.Error, pendingRestart = r.PendingRestart, answerMs = r.AnswerMs }),
+                    reports = rows.Select(r => new
+                    {
+                        device = r.Device, status = r.Status, error = r.Error, pendingRestart = r.PendingRestart, answerMs = r.AnswerMs,
+                    }),
                 });
             else
             {
@@ -116,7 +121,11 @@ internal static class FleetCommands
             await using var manager = await connect(p, cancel);
             var rows = await manager.CopyIdentityAsync(id, source, targets, TimeSpan.FromSeconds(p.GetValue(wait)), cancel);
             if (p.GetValue(g.Json))
-                o.Json(new { identity = id, from = source, results = rows.Select(r => new { device = r.Device, status = r.Status, templates = r.Count, error = r.Error }) });
+                o.Json(new
+                {
+                    identity = id, from = source,
+                    results = rows.Select(r => new { device = r.Device, status = r.Status, templates = r.Count, error = r.Error }),
+                });
             else Answers(o, rows, "templates");
             return rows.All(r => r.Applied) ? EchoFaceCli.Ok : EchoFaceCli.Failure;
         });

@@ -29,9 +29,12 @@ internal static class VoiceCommands
             var who = p.GetValue(id)!;
             FaceRecognizer.ValidateId(who);
             var analysed = ExpandAudio(p.GetValue(audio)!).Select(path => (path, ctx.Voice.Analyze(ctx.DecodeAudio(path), path))).ToList();
-            var r = ctx.Enrolment(faces: false, voices: true).Enrol(new EnrolRequest(who, p.GetValue(name), p.GetValue(group)) { Voices = analysed, Via = "cli" });
+            var request = new EnrolRequest(who, p.GetValue(name), p.GetValue(group)) { Voices = analysed, Via = "cli" };
+            var r = ctx.Enrolment(faces: false, voices: true).Enrol(request);
             if (ctx.Json) o.Json(new { identity = who, templates = r.VoiceTemplateIds, speechSeconds = r.SpeechSeconds, model = ctx.Voice.EmbedderModelId });
-            else o.Line($"[green]enrolled[/] {Output.Esc(who)} with {r.VoiceTemplateIds.Count} voice template(s), speech {string.Join(", ", r.SpeechSeconds.Select(s => $"{s:F1} s"))}");
+            else
+                o.Line($"[green]enrolled[/] {Output.Esc(who)} with {r.VoiceTemplateIds.Count} voice template(s), " +
+                       $"speech {string.Join(", ", r.SpeechSeconds.Select(s => $"{s:F1} s"))}");
             return EchoFaceCli.Ok;
         });
     }

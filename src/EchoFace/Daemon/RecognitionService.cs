@@ -63,7 +63,8 @@ public sealed class RecognitionService(ConfigurationInForce inForce, EngineLocat
         if (ms > _start.Api.FaceEmbedBudgetMs)
         {
             probe.Dispose();
-            throw new BadInputException($"'{modelId}' takes {ms:F1} ms per face on this device; the face embedder's budget is {_start.Api.FaceEmbedBudgetMs} ms " +
+            throw new BadInputException($"'{modelId}' takes {ms:F1} ms per face on this device; the face embedder's budget is " +
+                $"{_start.Api.FaceEmbedBudgetMs} ms " +
                 "(Api.FaceEmbedBudgetMs)");
         }
         var version = manifest.Version(modelId);
@@ -95,7 +96,8 @@ public sealed class RecognitionService(ConfigurationInForce inForce, EngineLocat
             if (held > 0) _slots.Release(held);
         }
     }
-    public CollectionIndexes Collections { get; } = new(location.Database(inForce.Current), cipher, EchoFace.Gallery.CollectionSearch.CodesDirectory(location.DataDirectory));
+    public CollectionIndexes Collections { get; } =
+        new(location.Database(inForce.Current), cipher, EchoFace.Gallery.CollectionSearch.CodesDirectory(location.DataDirectory));
 
     /// <summary>Runs face analysis on a pipeline of the API's own, waiting for one to be free.</summary>
     public async Task<T> WithPipelineAsync<T>(Func<FacePipeline, T> work, CancellationToken cancel)

@@ -62,7 +62,10 @@ public class CollectionCommandTests
             int Indexed()
             {
                 try { using var store = Open(cli); return store.Info("photos")?.Images ?? 0; }
-                catch (Exception e) when (e is InvalidOperationException or Microsoft.Data.Sqlite.SqliteException or FileNotFoundException or IOException) { return 0; }
+                catch (Exception e) when (e is InvalidOperationException or Microsoft.Data.Sqlite.SqliteException or FileNotFoundException or IOException)
+                {
+                    return 0;
+                }
             }
             Eventually.True(() => Indexed() >= 10, "the index run getting going (10 photos)", TimeSpan.FromSeconds(90), () => child.HasExited);
             child.Kill(entireProcessTree: true); // SIGKILL mid-run

@@ -47,7 +47,8 @@ public class Arm64BuildTests
         var dir = TestEnvironment.TempDirectory();
         var purchases = Path.Combine(dir, "purchases.csv");
         File.WriteAllLines(purchases, File.ReadLines(TestEnvironment.Data("retail", "groceries.csv")).Take(3000));
-        var refused = Arm64Runner.Run(Build, TestEnvironment.ModelsDirectory, "recommend", "train", "--transactions", purchases, "--out", Path.Combine(dir, "arm"));
+        var refused = Arm64Runner.Run(Build, TestEnvironment.ModelsDirectory,
+            "recommend", "train", "--transactions", purchases, "--out", Path.Combine(dir, "arm"));
         Assert.Equal(2, refused.Code);
         Assert.Contains("--no-ranker", refused.Stderr);
         Arm64("--json", "recommend", "train", "--transactions", purchases, "--out", Path.Combine(dir, "arm"), "--no-ranker");
