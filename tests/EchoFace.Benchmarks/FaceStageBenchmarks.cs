@@ -45,8 +45,8 @@ public class FaceStageBenchmarks
 
     [Benchmark] public int Detect() => _pipeline.Detector.Detect(_frame).Count;
     [Benchmark] public Vector2[] Landmarks() => _pipeline.Landmarker.Detect(_frame, _box);
-    private readonly RgbImage _aligned = new(FaceEmbedder.Size, FaceEmbedder.Size);
-    private readonly float[] _grey = new float[FaceEmbedder.Size * FaceEmbedder.Size];
+    private readonly RgbImage _aligned = new(FaceEmbedder.CropSize, FaceEmbedder.CropSize);
+    private readonly float[] _grey = new float[FaceEmbedder.CropSize * FaceEmbedder.CropSize];
     /// <summary>The quality crop and its sharpness, into buffers reused frame to frame as the pipeline does.</summary>
     [Benchmark] public float AlignAndQuality() => FaceQualityMeter.LaplacianVariance(FaceEmbedder.AlignedCrop(_frame, _five, _aligned), _grey);
     [Benchmark] public float Liveness() => _pipeline.Liveness.Score(_frame, _box);

@@ -59,7 +59,7 @@ public sealed class RecognitionService(ConfigurationInForce inForce, EngineLocat
     {
         var session = factory.Create(modelId);
         var probe = new EchoFace.Face.FaceEmbedder(session);
-        var ms = MedianMs(() => probe.Embed(new Media.RgbImage(EchoFace.Face.FaceEmbedder.Size, EchoFace.Face.FaceEmbedder.Size), EchoFace.Face.FaceEmbedder.Template));
+        var ms = MedianMs(() => probe.Embed(new Media.RgbImage(EchoFace.Face.FaceEmbedder.CropSize, EchoFace.Face.FaceEmbedder.CropSize), EchoFace.Face.FaceEmbedder.Template));
         if (ms > _start.Api.FaceEmbedBudgetMs)
         {
             probe.Dispose();

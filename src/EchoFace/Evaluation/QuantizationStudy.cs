@@ -172,7 +172,8 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
         }
         else
         {
-            using var pipeline = new FacePipeline(factory);
+            // the model's own crop for an embedder: its pipeline embeds with it
+            using var pipeline = new FacePipeline(factory, model.Task == "face-embed" ? new FaceOptions { Embedder = model.Id } : null);
             foreach (var file in Directory.GetFiles(data.Calibration, "*", SearchOption.AllDirectories).Where(ImageDecoder.IsImage).Order(StringComparer.Ordinal))
             {
                 if (inputs.Count >= data.CalibrationCount) break;
@@ -195,9 +196,9 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
                 }
                 var faces = pipeline.Analyze(image, FaceSteps.Landmarks);
                 if (faces.Count == 0) continue;
-                var aligned = new float[3 * FaceEmbedder.Size * FaceEmbedder.Size];
-                FaceEmbedder.Prepare(image, faces[0].Points5, aligned);
-                inputs.Add(new CalibrationInput(aligned, [1, 3, FaceEmbedder.Size, FaceEmbedder.Size]));
+                var aligned = new float[3 * pipeline.Embedder.InputSize * pipeline.Embedder.InputSize];
+                pipeline.Embedder.Prepare(image, faces[0].Points5, aligned);
+                inputs.Add(new CalibrationInput(aligned, pipeline.Embedder.InputShape));
             }
         }
         if (inputs.Count == 0) throw new BadInputException($"no usable calibration input in {data.Calibration} for a {model.Task} model");

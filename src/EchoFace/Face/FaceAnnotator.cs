@@ -16,7 +16,7 @@ public static class FaceAnnotator
 
     public static SKBitmap Render(RgbImage image, IReadOnlyList<FaceLabel> faces)
     {
-        const int crop = FaceEmbedder.Size;
+        const int crop = FaceEmbedder.CropSize;
         var stripHeight = faces.Count > 0 ? crop + 24 : 0;
         var width = Math.Max(image.Width, faces.Count * (crop + 8));
         var canvasBitmap = new SKBitmap(width, image.Height + stripHeight);

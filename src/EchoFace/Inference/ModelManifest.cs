@@ -11,8 +11,10 @@ public sealed record ModelSource
     [JsonPropertyName("entry")] public string? Entry { get; init; }
     [JsonPropertyName("path")] public string? Path { get; init; }
     [JsonPropertyName("url")] public string? Url { get; init; }
+    /// <summary>A conversion the fetched entry goes through (Conversion/ModelConverters); the manifest's sha256 is of its output.</summary>
+    [JsonPropertyName("convert")] public string? Convert { get; init; }
 
-    public override string ToString() => Npm is not null ? $"npm {Npm}:{Entry}" : Path ?? Url ?? "?";
+    public override string ToString() => (Npm is not null ? $"npm {Npm}:{Entry}" : Path ?? Url ?? "?") + (Convert is null ? "" : $" ({Convert})");
 }
 
 public sealed record ModelEntry
@@ -28,6 +30,10 @@ public sealed record ModelEntry
     [JsonPropertyName("output")] public string Output { get; init; } = "";
     /// <summary>For speaker models: what the graph takes (raw waveform, or Kaldi fbank computed by EchoFace).</summary>
     [JsonPropertyName("frontEnd")] public FrontEndSpec? FrontEnd { get; init; }
+    /// <summary>For face embedders: the aligned crop the graph takes (absent: 112x112 on the ArcFace template, (x-127)/128).</summary>
+    [JsonPropertyName("faceCrop")] public FaceCropSpec? FaceCrop { get; init; }
+    /// <summary>For embedders: the impostor score distribution measured on the development sets, for score fusion.</summary>
+    [JsonPropertyName("scoreNorm")] public ScoreNorm? ScoreNorm { get; init; }
     /// <summary>Optional models (evaluation references) may be absent without failing set-up.</summary>
     [JsonPropertyName("optional")] public bool Optional { get; init; }
     /// <summary>Set for a variant made on this device (`echoface models quantize`), kept in variants.json beside the manifest.</summary>
@@ -52,6 +58,22 @@ public sealed record VariantInfo
     [JsonPropertyName("ms")] public double Ms { get; init; }
     [JsonPropertyName("calibration")] public string Calibration { get; init; } = "";
     [JsonPropertyName("created")] public DateTimeOffset Created { get; init; }
+}
+
+/// <summary>
+/// A face embedder's input: a Size x Size crop on the 5-point ArcFace template, scaled by TemplateScale about the crop's centre and
+/// moved down by TemplateShiftY (a fraction of Size), then RGB (or BGR) values as x * PixelScale + PixelOffset.
+/// </summary>
+public sealed record FaceCropSpec
+{
+    public static readonly FaceCropSpec ArcFace = new();
+
+    [JsonPropertyName("size")] public int Size { get; init; } = 112;
+    [JsonPropertyName("templateScale")] public float TemplateScale { get; init; } = 1;
+    [JsonPropertyName("templateShiftY")] public float TemplateShiftY { get; init; }
+    [JsonPropertyName("pixelScale")] public float PixelScale { get; init; } = 1f / 128;
+    [JsonPropertyName("pixelOffset")] public float PixelOffset { get; init; } = -127f / 128;
+    [JsonPropertyName("bgr")] public bool Bgr { get; init; }
 }
 
 /// <summary>The input a speaker-embedding model expects: "waveform" ([B, N] samples, cut in chunks) or "kaldi-fbank" ([1, T, melBins]).</summary>

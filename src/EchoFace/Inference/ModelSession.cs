@@ -4,7 +4,7 @@ namespace EchoFace.Inference;
 
 /// <summary>A loaded model and the provider it runs on. Every run goes through here, so the caller's thread flushes denormals.</summary>
 public sealed class ModelSession(string modelId, string provider, InferenceSession session, string? templateModelId = null,
-    bool flushDenormals = true) : IDisposable
+    bool flushDenormals = true, FaceCropSpec? faceCrop = null) : IDisposable
 {
     private readonly InferenceSession _session = session;
 
@@ -13,6 +13,8 @@ public sealed class ModelSession(string modelId, string provider, InferenceSessi
     /// <summary>The model whose templates this one's embeddings match: its own id, or the float model's for a variant measured to share them.</summary>
     public string TemplateModelId { get; } = templateModelId ?? modelId;
     public string Provider { get; } = provider;
+    /// <summary>A face embedder's input layout, from its manifest entry (a variant's from its float model's).</summary>
+    public FaceCropSpec? FaceCrop { get; } = faceCrop;
     public string InputName => _session.InputMetadata.Keys.First();
     public int[] InputShape => _session.InputMetadata.Values.First().Dimensions;
     public IReadOnlyList<string> OutputNames => [.. _session.OutputMetadata.Keys];

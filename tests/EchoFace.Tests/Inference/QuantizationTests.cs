@@ -444,7 +444,7 @@ public class QuantizationTests
             var image = EchoFace.Media.ImageDecoder.DecodeFile(file);
             var face = pipeline.Analyze(image, EchoFace.Face.FaceSteps.Landmarks)[0];
             var chw = new float[3 * 112 * 112];
-            EchoFace.Face.FaceEmbedder.Prepare(image, face.Points5, chw);
+            pipeline.Embedder.Prepare(image, face.Points5, chw);
             inputs.Add(new CalibrationInput(chw, [1, 3, 112, 112]));
         }
         return inputs;

@@ -12,6 +12,7 @@ internal static class OnnxTensors
     public const int UInt8 = (int)TensorProto.Types.DataType.Uint8;
     public const int Int8 = (int)TensorProto.Types.DataType.Int8;
     public const int Int32 = (int)TensorProto.Types.DataType.Int32;
+    public const int Int64 = (int)TensorProto.Types.DataType.Int64;
 
     public static float[] ReadFloats(TensorProto t)
     {
@@ -30,6 +31,8 @@ internal static class OnnxTensors
     public static TensorProto UInt8s(string name, IEnumerable<long> dims, ReadOnlySpan<byte> values) => Raw(name, UInt8, dims, values);
 
     public static TensorProto Int32s(string name, IEnumerable<long> dims, ReadOnlySpan<int> values) => Raw(name, Int32, dims, MemoryMarshal.AsBytes(values));
+
+    public static TensorProto Int64s(string name, IEnumerable<long> dims, ReadOnlySpan<long> values) => Raw(name, Int64, dims, MemoryMarshal.AsBytes(values));
 
     private static TensorProto Raw(string name, int type, IEnumerable<long> dims, ReadOnlySpan<byte> bytes)
     {

@@ -1,0 +1,23 @@
+using Google.Protobuf;
+
+namespace EchoFace.Inference.Conversion;
+
+/// <summary>The conversions set-up can run on a fetched source (a manifest entry's `convert`), each writing one ONNX file.</summary>
+public static class ModelConverters
+{
+    public const string FaceApiRecognition = "faceapi-recognition";
+
+    public static IReadOnlyList<string> Known => [FaceApiRecognition];
+
+    /// <summary>Converts <paramref name="source"/> (the entry the manifest names, with its companions beside it) into <paramref name="destination"/>.</summary>
+    public static void Convert(string kind, string source, string destination)
+    {
+        var model = kind switch
+        {
+            FaceApiRecognition => FaceApiRecognitionNet.Convert(TfjsWeights.Read(source)),
+            _ => throw new ModelException($"unknown conversion '{kind}' (known: {string.Join(", ", Known)})"),
+        };
+        using var output = File.Create(destination);
+        model.WriteTo(output);
+    }
+}
