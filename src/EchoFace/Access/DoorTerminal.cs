@@ -10,7 +10,11 @@ using Microsoft.Extensions.Logging;
 namespace EchoFace.Access;
 
 /// <summary>The models a decision was made with, recorded in every event.</summary>
-public sealed record ModelsUsed(string Detector, string Embedder, string EmbedderVersion, string Liveness, string? Voice);
+public sealed record ModelsUsed(string Detector, string Embedder, string EmbedderVersion, string Liveness, string? Voice)
+{
+    /// <summary>Face.Fusion when on ("sum: fr_feature + faceapi_resnet"): the face score is then a fused one.</summary>
+    public string? Fusion { get; init; }
+}
 
 /// <summary>One access decision as stored in the outbox and sent to the fleet: outcome, reason and every score and threshold behind it.</summary>
 public sealed record AccessDecision(
@@ -127,10 +131,18 @@ public sealed class DoorTerminal
                     continue;
                 }
                 if (face.Embedding is null || face.Quality.Score < _policy.Options.MinQuality) continue;
-                track.Observations.Add(new FaceObservation(face.Embedding, face.Quality.Score, face.Liveness, face.Box, face.Quality.Yaw));
+                var observed = new FaceObservation(face.Embedding, face.Quality.Score, face.Liveness, face.Box, face.Quality.Yaw);
+                if (face.Others is { } others)
+                {
+                    if (others.Computed || track.WantsOthers) observed.Others = others.Get();
+                    else track.Pending = (observed, others);
+                }
+                track.Observations.Add(observed);
             }
             foreach (var track in open)
                 if (track.Challenge is null) Decide(track, frame, presenceOver: false);
+            // a cascade's embeddings not asked for this frame: its buffer is the camera's again from the next frame
+            foreach (var track in open) track.Pending = null;
         }
         foreach (var track in _tracker.Tracks)
             if (track is { Decided: false, Challenge: { } c } && (c.Check.State.Status != ChallengeStatus.Pending || c.Check.Expired(now)))
@@ -179,7 +191,7 @@ public sealed class DoorTerminal
     {
         PolicyResult r;
         // the policy's counters and the store are shared with voice step-ups finishing on other threads
-        lock (_decide) r = _policy.Evaluate(track, Identify, GroupOf, presenceOver);
+        lock (_decide) r = _policy.Evaluate(track, mean => Identify(track, mean), GroupOf, presenceOver);
         switch (r.Verdict)
         {
             case Verdict.Wait: return;
@@ -245,11 +257,11 @@ public sealed class DoorTerminal
     {
         if (face.Embedding is not null && face.Quality.Score >= _policy.Options.MinQuality)
         {
-            float score;
-            lock (_decide) score = _faces.Gallery.Verify(identityId, face.Embedding) ?? -1;
-            if (score < _faces.Match.VerifyThreshold)
+            Recognition.MatchScore score;
+            lock (_decide) score = _faces.ScoreFace(identityId, face);
+            if (!score.Accepted)
             {
-                check.Replaced(score, _faces.Match.VerifyThreshold);
+                check.Replaced(score.Value, score.Threshold);
                 return;
             }
         }
@@ -303,10 +315,17 @@ public sealed class DoorTerminal
         }
     }
 
-    private (string?, float) Identify(float[] embedding)
+    /// <summary>The presence's mean embedding against the gallery; under a fusion cascade the other models run only when asked for.</summary>
+    private (string?, float, float) Identify(Track track, float[] mean)
     {
-        var c = _faces.Gallery.Identify(embedding, 1);
-        return c.Length > 0 ? (c[0].IdentityId, c[0].Score) : (null, -1);
+        var (id, score) = _faces.IdentifyMean(mean, () =>
+        {
+            track.WantsOthers = true;
+            if (track.Pending is { } p) p.Face.Others = p.Others.Get();
+            track.Pending = null;
+            return AccessPolicy.WeightedOtherMeans(track.Observations);
+        });
+        return (id, score.Value, score.Threshold);
     }
 
     private string GroupOf(string identityId) => _store.GetIdentity(identityId)?.Group ?? "default";
@@ -326,7 +345,7 @@ public sealed class DoorTerminal
             var now = _clock.GetUtcNow();
             var who = r.IdentityId is null ? null : _store.GetIdentity(r.IdentityId);
             decision = new AccessDecision(_doorName, granted ? "granted" : "denied", reason, _policy.Options.Policy, r.IdentityId, who?.DisplayName, who?.Group,
-                track.Id, r.Faces, r.FaceScore, _faces.Match.IdentifyThreshold, r.Liveness, _policy.Options.LivenessThreshold, r.Quality,
+                track.Id, r.Faces, r.FaceScore, r.FaceThreshold ?? _faces.Match.IdentifyThreshold, r.Liveness, _policy.Options.LivenessThreshold, r.Quality,
                 voiceScore, voiceThreshold, detail, _models, (now - track.FirstSeen).TotalMilliseconds, (now - frame.CapturedAt).TotalMilliseconds, snapshot);
             _outbox.Append("access", _doorName, decision, _door.State.ToString());
             if (lockout)
@@ -351,7 +370,7 @@ public sealed class DoorTerminal
         if (customer is null) return;
         var (source, version, model, cold, items) = Shelf?.For(customer) ?? ("none", null, null, false, []);
         var now = _clock.GetUtcNow();
-        var seen = new CustomerSeen(_doorName, customer, r.FaceScore, _faces.Match.IdentifyThreshold, track.Id, r.Faces, source, version, model, cold, items,
+        var seen = new CustomerSeen(_doorName, customer, r.FaceScore, r.FaceThreshold ?? _faces.Match.IdentifyThreshold, track.Id, r.Faces, source, version, model, cold, items,
             (now - frame.CapturedAt).TotalMilliseconds, now);
         lock (_decide)
         {

@@ -3,7 +3,11 @@ using EchoFace.Face;
 namespace EchoFace.Access;
 
 /// <summary>One good face seen on a track (its yaw is the liveness challenge's starting point).</summary>
-public sealed record FaceObservation(float[] Embedding, float Quality, float? Liveness, BoxF Box, float Yaw = 0);
+public sealed record FaceObservation(float[] Embedding, float Quality, float? Liveness, BoxF Box, float Yaw = 0)
+{
+    /// <summary>Under Face.Fusion: the other models' embeddings of this face, where they were computed.</summary>
+    public float[][]? Others { get; set; }
+}
 
 /// <summary>One person in front of the camera, followed from frame to frame until they leave.</summary>
 public sealed class Track(int id, BoxF box, DateTimeOffset now)
@@ -20,6 +24,10 @@ public sealed class Track(int id, BoxF box, DateTimeOffset now)
     public (Media.RgbImage Frame, FaceResult Face)? Best { get; set; }
     /// <summary>The prompted head turns this presence must make (liveness mode challenge), and the policy's result they would confirm.</summary>
     public (LivenessChallenge Check, PolicyResult Result)? Challenge { get; set; }
+    /// <summary>Face.Fusion cascade: the latest face's other embeddings, not computed yet (valid only while its frame is current).</summary>
+    public (FaceObservation Face, OtherEmbeddings Others)? Pending { get; set; }
+    /// <summary>Face.Fusion cascade: the first model left this presence undecided, so every later face gets the other embeddings.</summary>
+    public bool WantsOthers { get; set; }
 }
 
 /// <summary>Greedy IoU tracking of face boxes (faces at a door move little between frames); a track ends when unseen for the timeout.</summary>

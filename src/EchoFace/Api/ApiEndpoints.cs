@@ -211,6 +211,7 @@ public static class ApiEndpoints
                 {
                     box = Box(m.Face.Box), detectionScore = m.Face.DetectionScore, identity = m.IdentityId, name = m.DisplayName, known = m.IdentityId is not null,
                     score = m.Score, liveness = m.Face.Liveness, live = m.Face.Liveness >= api.Config.Access.LivenessThreshold, quality = Quality(m.Face.Quality),
+                    threshold = m.Match?.Threshold, method = m.Match?.Method, scores = m.Match?.PerModel,
                     candidates = m.Candidates.Select(c => new { identity = c.IdentityId, score = c.Score }),
                 }),
             });
@@ -232,7 +233,11 @@ public static class ApiEndpoints
                 var found = await api.WithPipelineAsync(p => (IReadOnlyList<FaceResult>)p.Analyze(image), cancel);
                 var v = api.Gallery(() => api.Faces.VerifyAnalysed(id, found, images[0].Name));
                 accepted &= v.Accepted;
-                face = new { score = v.Score, threshold = v.Threshold, accepted = v.Accepted, liveness = v.Face.Liveness, box = Box(v.Face.Box) };
+                face = new
+                {
+                    score = v.Score, threshold = v.Threshold, accepted = v.Accepted, method = v.Match?.Method, scores = v.Match?.PerModel,
+                    liveness = v.Face.Liveness, box = Box(v.Face.Box),
+                };
             }
             if (audio.Count > 0)
             {

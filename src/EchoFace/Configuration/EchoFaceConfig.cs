@@ -149,6 +149,8 @@ public sealed class EchoFaceConfig
             var root = builder.Build();
             // the default lists would otherwise be appended to, not replaced, by the binder
             if (root.GetSection("Inference:Providers").Exists()) config.Inference.Providers.Clear();
+            if (root.GetSection("Face:Fusion:Embedders").Exists()) config.Face.Fusion.Embedders.Clear();
+            if (root.GetSection("Face:Fusion:Weights").Exists()) config.Face.Fusion.Weights.Clear();
             root.Bind(config, o => o.ErrorOnUnknownConfiguration = true);
             config.Validate();
         }

@@ -117,7 +117,7 @@ public static class EngineServices
 
     public static IServiceCollection AddRecognition(this IServiceCollection services) => services
         .AddSingleton(s => new FaceRecognizer(s.GetRequiredService<FacePipeline>(), s.GetRequiredService<GalleryStore>(), s.Live<MatchOptions>(),
-            s.GetRequiredService<ModelManifest>().Version(s.Config().Face.Embedder)))
+            s.GetRequiredService<ModelManifest>().Version(s.Config().Face.Embedder), s.GetRequiredService<ModelManifest>().Version))
         .AddSingleton(s => new VoiceRecognizer(s.GetRequiredService<VoicePipeline>(), s.GetRequiredService<GalleryStore>(),
             s.GetRequiredService<ModelManifest>().Version(s.Config().Voice.Embedder)))
         .AddSingleton(s => new Enrolment(s.GetRequiredService<GalleryStore>(), s.GetRequiredService<FaceRecognizer>(),
@@ -137,7 +137,10 @@ public static class EngineServices
             var (config, voice) = (s.Config(), s.GetRequiredService<LoadedVoice>());
             var manifest = s.GetRequiredService<ModelManifest>();
             var models = new ModelsUsed(config.Face.Detector, config.Face.Embedder, manifest.Version(config.Face.Embedder), config.Face.Liveness,
-                voice.Recognizer is null ? null : config.Voice.Embedder);
+                voice.Recognizer is null ? null : config.Voice.Embedder)
+            {
+                Fusion = config.Face.Fusion.Mode == "off" ? null : $"{config.Face.Fusion.Mode}: {string.Join(" + ", config.Face.Fusion.Embedders)}",
+            };
             return new DoorTerminal(s.GetRequiredService<FacePipeline>(), s.GetRequiredService<FaceRecognizer>(), voice.Recognizer,
                 s.GetRequiredService<MicrophoneSource>(), s.GetRequiredService<AccessPolicy>(), s.GetRequiredService<DoorController>(),
                 s.GetRequiredService<EventOutbox>(), s.GetRequiredService<GalleryStore>(), config.Door.Name, models, s.Log("EchoFace.Access"),

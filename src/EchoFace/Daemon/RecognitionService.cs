@@ -57,6 +57,9 @@ public sealed class RecognitionService(ConfigurationInForce inForce, EngineLocat
     /// </summary>
     public async Task SwitchFaceEmbedderAsync(string modelId, CancellationToken cancel)
     {
+        if (face.Fusion.Mode != "off")
+            throw new BadInputException($"Face.Fusion.Mode is {face.Fusion.Mode}: the fused models are set by Face.Fusion.Embedders and a restart, " +
+                "not switched live", BadInputKind.Unsupported);
         var session = factory.Create(modelId);
         var probe = new EchoFace.Face.FaceEmbedder(session);
         var ms = MedianMs(() => probe.Embed(new Media.RgbImage(EchoFace.Face.FaceEmbedder.CropSize, EchoFace.Face.FaceEmbedder.CropSize), EchoFace.Face.FaceEmbedder.Template));

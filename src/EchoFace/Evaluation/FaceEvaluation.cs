@@ -4,7 +4,12 @@ using EchoFace.Media;
 
 namespace EchoFace.Evaluation;
 
-public sealed record EvaluatedImage(string Path, string Identity, float[]? Embedding, StageTimings Timings, string? Failure);
+public sealed record EvaluatedImage(string Path, string Identity, float[]? Embedding, StageTimings Timings, string? Failure)
+{
+    /// <summary>With further embedders: the face embedded by each, the pipeline's own first; and milliseconds per model.</summary>
+    public IReadOnlyList<float[]> Embeddings { get; init; } = Embedding is null ? [] : [Embedding];
+    public IReadOnlyList<double> EmbedMs { get; init; } = [Timings.Embed];
+}
 
 public sealed class FaceEvaluationResult
 {
@@ -31,7 +36,10 @@ public static class FaceEvaluation
 
     public static bool IsImage(string path) => ImageDecoder.IsImage(path);
 
-    public static FaceEvaluationResult Run(FacePipeline pipeline, string root, IProgress<EvaluatedImage>? progress = null, ImageLimits? limits = null, float padAll = 0)
+    /// <param name="also">Further embedders run on the same faces (score fusion): points are in the image's coordinates, and pixels
+    /// outside it read black, as the pipeline's own padding does, so each model sees the face the pipeline's embedder saw.</param>
+    public static FaceEvaluationResult Run(FacePipeline pipeline, string root, IProgress<EvaluatedImage>? progress = null, ImageLimits? limits = null,
+        float padAll = 0, IReadOnlyList<FaceEmbedder>? also = null)
     {
         var images = new List<EvaluatedImage>();
         foreach (var (path, identity) in ListImages(root))
@@ -46,6 +54,7 @@ public static class FaceEvaluation
                 item = faces.Count == 0
                     ? new EvaluatedImage(path, identity, null, timings, "no face detected")
                     : new EvaluatedImage(path, identity, faces[0].Embedding, timings, null);
+                if (faces.Count > 0 && also is { Count: > 0 }) item = WithOthers(item, image, faces[0], also);
             }
             catch (BadInputException e)
             {
@@ -57,18 +66,35 @@ public static class FaceEvaluation
         return new FaceEvaluationResult { Images = images, Metrics = Score(images), Identities = images.Select(i => i.Identity).Distinct().Count() };
     }
 
+    private static EvaluatedImage WithOthers(EvaluatedImage item, RgbImage image, FaceResult face, IReadOnlyList<FaceEmbedder> also)
+    {
+        var embeddings = new List<float[]> { face.Embedding! };
+        var ms = new List<double> { item.Timings.Embed };
+        foreach (var embedder in also)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            embeddings.Add(embedder.Embed(image, face.Points5));
+            ms.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        return item with { Embeddings = embeddings, EmbedMs = ms };
+    }
+
     /// <summary>Cosine similarity of every pair of embedded images, split by whether they share an identity.</summary>
     public static VerificationMetrics Score(IReadOnlyList<EvaluatedImage> images)
+    {
+        var (genuine, impostor) = Pairs(images, (a, b) => TensorPrimitives.Dot(a.Embedding, b.Embedding));
+        return VerificationMetrics.Compute(genuine, impostor);
+    }
+
+    /// <summary>A score of every pair of embedded images, split into genuine and impostor.</summary>
+    public static (List<double> Genuine, List<double> Impostor) Pairs(IReadOnlyList<EvaluatedImage> images, Func<EvaluatedImage, EvaluatedImage, double> score)
     {
         var ok = images.Where(i => i.Embedding is not null).ToList();
         var genuine = new List<double>();
         var impostor = new List<double>();
         for (var i = 0; i < ok.Count; i++)
             for (var j = i + 1; j < ok.Count; j++)
-            {
-                double s = TensorPrimitives.Dot(ok[i].Embedding, ok[j].Embedding);
-                (ok[i].Identity == ok[j].Identity ? genuine : impostor).Add(s);
-            }
-        return VerificationMetrics.Compute(genuine, impostor);
+                (ok[i].Identity == ok[j].Identity ? genuine : impostor).Add(score(ok[i], ok[j]));
+        return (genuine, impostor);
     }
 }

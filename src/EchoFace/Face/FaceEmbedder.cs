@@ -82,13 +82,28 @@ public sealed class FaceEmbedder : IDisposable
         return embedding;
     }
 
+    /// <summary>Test-time flip: the embedding of the aligned face plus that of its mirror image (twice the cost; docs/fusion.md).</summary>
+    public bool FlipTest { get; init; }
+
     /// <summary>The L2-normalised embedding into <paramref name="embedding"/> (Dimension floats).</summary>
     public void Embed(RgbImage image, ReadOnlySpan<Vector2> fivePoints, Span<float> embedding)
     {
         Prepare(image, fivePoints, _run.Input);
         _run.Run();
         _run.Output().CopyTo(embedding);
+        if (FlipTest)
+        {
+            Mirror(_run.Input, _crop.Size);
+            _run.Run();
+            System.Numerics.Tensors.TensorPrimitives.Add(embedding, _run.Output(), embedding);
+        }
         Embeddings.Normalize(embedding);
+    }
+
+    /// <summary>Flips each row of a [3, size, size] tensor in place.</summary>
+    private static void Mirror(Span<float> chw, int size)
+    {
+        for (var row = 0; row < 3 * size; row++) chw.Slice(row * size, size).Reverse();
     }
 
     public void Dispose()

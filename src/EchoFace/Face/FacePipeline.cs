@@ -22,6 +22,9 @@ public sealed class FaceOptions
     /// <summary>Run the landmarks a second time on a square box around the first pass's points, this much larger than them (1.25 measured best; 0 turns it off).</summary>
     public float RefineScale { get; set; } = 1.25f;
     public QualityOptions Quality { get; set; } = new();
+    public FusionOptions Fusion { get; set; } = new();
+    /// <summary>Embed the aligned face and its mirror image and sum the two (measured in docs/fusion.md).</summary>
+    public bool FlipTest { get; set; }
 
     public void Validate()
     {
@@ -30,12 +33,34 @@ public sealed class FaceOptions
         if (PadOnMiss is < 0 or > 2) throw new ArgumentException($"Face.PadOnMiss must be in [0, 2], not {PadOnMiss}");
         if (RefineScale is < 0 or > 3) throw new ArgumentException($"Face.RefineScale must be 0 (off) or up to 3, not {RefineScale}");
         Quality.Validate();
+        Fusion.Validate();
+        if (Fusion.Mode != "off" && Fusion.Embedders[0] != Embedder)
+            throw new ArgumentException($"Face.Fusion.Embedders must start with Face.Embedder ('{Embedder}'), not '{Fusion.Embedders[0]}'");
     }
 }
 
 /// <summary>One face found in an image, in the image's own pixel coordinates.</summary>
 public sealed record FaceResult(
-    BoxF Box, float DetectionScore, Vector2[] Landmarks, Vector2[] Points5, FaceQuality Quality, float? Liveness, float[]? Embedding);
+    BoxF Box, float DetectionScore, Vector2[] Landmarks, Vector2[] Points5, FaceQuality Quality, float? Liveness, float[]? Embedding)
+{
+    /// <summary>Under Face.Fusion: the face's embeddings by the other fused models (computed at analysis under sum, on first use under cascade).</summary>
+    public OtherEmbeddings? Others { get; init; }
+}
+
+/// <summary>
+/// The other fused models' embeddings of one face, computed once on first use. Under cascade that is after the analysis: the
+/// image it was analysed in must not change until then (the pipeline's own lock keeps the models' buffers safe).
+/// </summary>
+public sealed class OtherEmbeddings(Func<float[][]> compute)
+{
+    private float[][]? _values;
+
+    public bool Computed => _values is not null;
+
+    public float[][] Get() => _values ??= compute();
+
+    public static OtherEmbeddings Of(float[][] values) => new(() => values);
+}
 
 /// <summary>Milliseconds spent per stage, summed over the faces of one call.</summary>
 public record struct StageTimings(double Detect, double Landmarks, double Align, double Liveness, double Embed)
@@ -55,12 +80,15 @@ public sealed class FacePipeline : IDisposable
     private readonly FaceDetector _detector;
     private readonly Landmarker _landmarker;
     private FaceEmbedder _embedder;
+    private readonly List<FaceEmbedder> _others = [];
     private readonly LivenessScorer _liveness;
+    // Analyze and a cascade's later embedding share the models' preallocated buffers
+    private readonly Lock _gate = new();
     private readonly FaceOptions _options;
     // per-face scratch, reused frame to frame (one pipeline per thread)
     private readonly Vector2[] _firstPass = new Vector2[68];
-    private readonly RgbImage _aligned = new(FaceEmbedder.Size, FaceEmbedder.Size);
-    private readonly float[] _grey = new float[FaceEmbedder.Size * FaceEmbedder.Size];
+    private readonly RgbImage _aligned = new(FaceEmbedder.CropSize, FaceEmbedder.CropSize);
+    private readonly float[] _grey = new float[FaceEmbedder.CropSize * FaceEmbedder.CropSize];
 
     public FacePipeline(InferenceSessionFactory factory, FaceOptions? options = null)
     {
@@ -68,9 +96,19 @@ public sealed class FacePipeline : IDisposable
         _options.Validate();
         _detector = new FaceDetector(factory.Create(_options.Detector)) { ScoreThreshold = _options.DetectionThreshold, NmsIoU = _options.NmsIoU };
         _landmarker = new Landmarker(factory.Create(_options.Landmarks));
-        _embedder = new FaceEmbedder(factory.Create(_options.Embedder));
+        _embedder = new FaceEmbedder(factory.Create(_options.Embedder)) { FlipTest = _options.FlipTest };
         _liveness = new LivenessScorer(factory.Create(_options.Liveness));
+        if (_options.Fusion.Mode == "off") return;
+        var norms = _options.Fusion.Embedders.Select(id => factory.Manifest.Get(id).ScoreNorm
+            ?? throw new ModelException($"model '{id}' has no scoreNorm in the manifest: it cannot be fused")).ToList();
+        Fusion = new ScoreFusion(norms, _options.Fusion.Weights);
+        foreach (var id in _options.Fusion.Embedders.Skip(1)) _others.Add(new FaceEmbedder(factory.Create(id)) { FlipTest = _options.FlipTest });
     }
+
+    /// <summary>Set when Face.Fusion.Mode is sum or cascade: how the fused models' scores combine.</summary>
+    public ScoreFusion? Fusion { get; }
+    /// <summary>The fused models after Face.Embedder (empty when fusion is off).</summary>
+    public IReadOnlyList<FaceEmbedder> OtherEmbedders => _others;
 
     public FaceOptions Options => _options;
     public FaceDetector Detector => _detector;
@@ -93,6 +131,11 @@ public sealed class FacePipeline : IDisposable
     public List<FaceResult> Analyze(RgbImage image, FaceSteps steps = FaceSteps.All) => Analyze(image, steps, out _);
 
     public List<FaceResult> Analyze(RgbImage image, FaceSteps steps, out StageTimings timings)
+    {
+        lock (_gate) return AnalyzeLocked(image, steps, out timings);
+    }
+
+    private List<FaceResult> AnalyzeLocked(RgbImage image, FaceSteps steps, out StageTimings timings)
     {
         timings = default;
         var clock = Stopwatch.StartNew();
@@ -140,7 +183,14 @@ public sealed class FacePipeline : IDisposable
             float? live = null;
             if (steps.HasFlag(FaceSteps.Liveness)) { live = _liveness.Score(work, d.Box); timings.Liveness += Lap(clock); }
             float[]? embedding = null;
-            if (steps.HasFlag(FaceSteps.Embed)) { embedding = _embedder.Embed(work, five); timings.Embed += Lap(clock); }
+            OtherEmbeddings? others = null;
+            if (steps.HasFlag(FaceSteps.Embed))
+            {
+                embedding = _embedder.Embed(work, five);
+                if (_others.Count > 0) others = OthersOf(work, [.. five]);
+                if (_options.Fusion.Mode == "sum") others?.Get();
+                timings.Embed += Lap(clock);
+            }
 
             if (offset != 0)
             {
@@ -148,10 +198,15 @@ public sealed class FacePipeline : IDisposable
                 for (var i = 0; i < p68.Length; i++) p68[i] -= shift;
                 for (var i = 0; i < five.Length; i++) five[i] -= shift;
             }
-            faces.Add(new FaceResult(d.Box.Offset(-offset, -offset), d.Score, p68, five, quality, live, embedding));
+            faces.Add(new FaceResult(d.Box.Offset(-offset, -offset), d.Score, p68, five, quality, live, embedding) { Others = others });
         }
         return faces;
     }
+
+    private OtherEmbeddings OthersOf(RgbImage work, Vector2[] five) => new(() =>
+    {
+        lock (_gate) return [.. _others.Select(e => e.Embed(work, five))];
+    });
 
     /// <summary>
     /// Nothing found, an image no larger than a face crop, or a face that fills the frame and spills past its edges: an ID photo or
@@ -181,5 +236,6 @@ public sealed class FacePipeline : IDisposable
         _landmarker.Dispose();
         _embedder.Dispose();
         _liveness.Dispose();
+        foreach (var e in _others) e.Dispose();
     }
 }

@@ -14,14 +14,19 @@ public sealed class TemplateIndex
     private readonly Dictionary<string, List<(long Id, float[] Vector)>> _templates = new();
     private readonly TemplateMode _mode;
 
-    public TemplateIndex(GalleryStore store, string modality, string modelId, int dimension, TemplateMode mode)
+    /// <param name="alsoInForce">other models whose templates are in use beside this one's (Face.Fusion): not stale</param>
+    public TemplateIndex(GalleryStore store, string modality, string modelId, int dimension, TemplateMode mode, IReadOnlyCollection<string>? alsoInForce = null)
     {
         _mode = mode;
         Gallery = new IdentityGallery(dimension);
         foreach (var i in store.ListIdentities()) _names[i.Id] = i.DisplayName;
         foreach (var t in store.LoadTemplates(modality))
         {
-            if (t.ModelId != modelId) { StaleTemplates++; continue; }
+            if (t.ModelId != modelId)
+            {
+                if (alsoInForce?.Contains(t.ModelId) != true) StaleTemplates++;
+                continue;
+            }
             if (t.Vector.Length != dimension) throw new InvalidOperationException($"template {t.Id} of '{t.IdentityId}' has {t.Vector.Length} values, model {modelId} makes {dimension}");
             Templates(t.IdentityId).Add((t.Id, t.Vector));
         }
