@@ -49,6 +49,8 @@ if [ -d ../shared/data/faces/photos ]; then
   # the face embedder and the liveness model with PRelu rewritten (same numbers): each kept only if it measures faster on this
   # machine (docs/quantization.md; docs/performance.md)
   echoface models quantize fr_feature fr_liveness --precision opt
+  # each face embedder's time on this machine, plain and flipped, for Face.Budget (docs/fusion.md)
+  echoface models measure
   deploy/demo.sh
   echoface eval faces ../shared/data/faces/photos --report reports/photos
   echoface eval faces ../shared/data/faces/photos --fuse --report reports/photos-fused

@@ -62,6 +62,9 @@ internal static class ModelsCommands
                 o.Line(Output.Esc(OrtLibrary.Describe()));
                 o.Line($"denormal floats: {Output.Esc(denormals)}");
                 foreach (var (name, why) in failures) o.Line($"  [yellow]{name} unavailable[/]: {Output.Esc(why)}");
+                if (File.Exists(Path.Combine(ctx.DataDirectory, EchoFace.Face.FaceBudget.TimingsFile)))
+                    BudgetReport(ctx, o, EchoFace.Face.FaceBudget.Load(ctx.DataDirectory));
+                else o.Line("face embedding choices: not timed on this device yet (`echoface models measure`)");
                 var variants = rows.Where(r => r.Variant is not null).ToList();
                 if (variants.Count > 0)
                 {
@@ -103,7 +106,44 @@ internal static class ModelsCommands
         });
         models.Subcommands.Add(fetch);
         models.Subcommands.Add(Warmup(g, o));
+        models.Subcommands.Add(Measure(g, o));
         return models;
+    }
+
+    private static Command Measure(GlobalOptions g, Output o)
+    {
+        var cmd = new Command("measure", "Time every face embedder on this device (plain and with the test-time flip) for Face.Budget; " +
+            "the package's install runs it");
+        return cmd.WithAction(g, o, (ctx, _) =>
+        {
+            var embedders = ctx.Manifest.Fetchable.Where(m => m.Task == "face-embed" && ctx.Manifest.Verify(m) == ModelStatus.Ok).ToList();
+            var timings = o.Progress(!ctx.Json, "timing face embedders", embedders.Count,
+                tick => embedders.Select(m => { var t = EchoFace.Face.FaceBudget.Measure(ctx.Factory, m.Id); tick(); return t; }).ToList());
+            EchoFace.Face.FaceBudget.Save(ctx.DataDirectory, timings);
+            return BudgetReport(ctx, o, timings);
+        });
+    }
+
+    /// <summary>Each embedding choice with its time here and accuracy, and the one Face.Budget picks.</summary>
+    private static int BudgetReport(CliContext ctx, Output o, IReadOnlyList<EchoFace.Face.EmbedderTiming> timings)
+    {
+        var face = ctx.Config.Face;
+        var choices = EchoFace.Face.FaceBudget.Choices(ctx.Manifest, face.Fusion, timings);
+        var chosen = face.Budget > 0 ? EchoFace.Face.FaceBudget.Choose(choices, face.Budget) : null;
+        var why = face.Budget <= 0 ? $"Face.Budget is off: {face.Embedder} (fusion {face.Fusion.Mode}) as configured"
+            : chosen is null ? $"nothing fits Face.Budget {face.Budget} ms"
+            : $"Face.Budget {face.Budget} ms: {chosen.Name}, the most accurate that embeds a face within it here";
+        if (ctx.Json)
+        {
+            o.Json(new { timings, budget = face.Budget, choices, chosen = chosen?.Name, why });
+            return EchoFaceCli.Ok;
+        }
+        var table = new Table().AddColumns("choice", "ms per face here", "TAR @ FAR 1e-3 (dev sets)", "");
+        foreach (var c in choices.OrderBy(c => c.Ms))
+            table.AddRow(Output.Esc(c.Name), $"{c.Ms:F1}", $"{c.Accuracy * 100:F2}%", c == chosen ? "[green]chosen[/]" : "");
+        o.Console.Write(table);
+        o.Line(Output.Esc(why));
+        return EchoFaceCli.Ok;
     }
 
     private static Command Warmup(GlobalOptions g, Output o)

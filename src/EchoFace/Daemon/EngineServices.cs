@@ -94,9 +94,21 @@ public static class EngineServices
             // configuration itself stays as loaded, so the fleet's shadow compares like with like)
             var face = s.Config().Face.Copy();
             if (s.Where().CameraFrames) face.PadOnMiss = 0;
-            return face;
+            return face.Budget > 0 ? WithinBudget(s, face) : face;
         })
         .AddSingleton(s => new FacePipeline(s.GetRequiredService<InferenceSessionFactory>(), s.GetRequiredService<FaceOptions>()));
+
+    /// <summary>Face.Budget: the most accurate embedding choice that fits this device's measured timings replaces the configured one.</summary>
+    private static FaceOptions WithinBudget(IServiceProvider s, FaceOptions face)
+    {
+        var choices = FaceBudget.Choices(s.GetRequiredService<ModelManifest>(), face.Fusion, FaceBudget.Load(s.Where().DataDirectory));
+        var choice = FaceBudget.Choose(choices, face.Budget) ?? throw new ModelException(
+            $"no face embedding fits Face.Budget {face.Budget} ms on this device: the fastest, {choices.MinBy(c => c.Ms)?.Name}, takes " +
+            $"{choices.Min(c => (double?)c.Ms):F1} ms (`echoface models` lists them)");
+        s.Log("EchoFace.Face").LogInformation("Face.Budget {Budget} ms: {Choice} ({Ms:F1} ms per face here, TAR@FAR 1e-3 {Accuracy:P2} on the development sets)",
+            face.Budget, choice.Name, choice.Ms, choice.Accuracy);
+        return FaceBudget.Apply(choice, face);
+    }
 
     public static IServiceCollection AddVoice(this IServiceCollection services) => services
         .AddSingleton(s => new VoicePipeline(s.GetRequiredService<InferenceSessionFactory>(), s.Live<VoiceOptions>()))
@@ -117,7 +129,7 @@ public static class EngineServices
 
     public static IServiceCollection AddRecognition(this IServiceCollection services) => services
         .AddSingleton(s => new FaceRecognizer(s.GetRequiredService<FacePipeline>(), s.GetRequiredService<GalleryStore>(), s.Live<MatchOptions>(),
-            s.GetRequiredService<ModelManifest>().Version(s.Config().Face.Embedder), s.GetRequiredService<ModelManifest>().Version))
+            s.GetRequiredService<ModelManifest>().Version(s.GetRequiredService<FaceOptions>().Embedder), s.GetRequiredService<ModelManifest>().Version))
         .AddSingleton(s => new VoiceRecognizer(s.GetRequiredService<VoicePipeline>(), s.GetRequiredService<GalleryStore>(),
             s.GetRequiredService<ModelManifest>().Version(s.Config().Voice.Embedder)))
         .AddSingleton(s => new Enrolment(s.GetRequiredService<GalleryStore>(), s.GetRequiredService<FaceRecognizer>(),
@@ -136,10 +148,12 @@ public static class EngineServices
         {
             var (config, voice) = (s.Config(), s.GetRequiredService<LoadedVoice>());
             var manifest = s.GetRequiredService<ModelManifest>();
-            var models = new ModelsUsed(config.Face.Detector, config.Face.Embedder, manifest.Version(config.Face.Embedder), config.Face.Liveness,
+            // the face options in force: Face.Budget may have chosen another embedder than the configuration names
+            var face = s.GetRequiredService<FaceOptions>();
+            var models = new ModelsUsed(face.Detector, face.Embedder, manifest.Version(face.Embedder), face.Liveness,
                 voice.Recognizer is null ? null : config.Voice.Embedder)
             {
-                Fusion = config.Face.Fusion.Mode == "off" ? null : $"{config.Face.Fusion.Mode}: {string.Join(" + ", config.Face.Fusion.Embedders)}",
+                Fusion = face.Fusion.Mode == "off" ? null : $"{face.Fusion.Mode}: {string.Join(" + ", face.Fusion.Embedders)}",
             };
             return new DoorTerminal(s.GetRequiredService<FacePipeline>(), s.GetRequiredService<FaceRecognizer>(), voice.Recognizer,
                 s.GetRequiredService<MicrophoneSource>(), s.GetRequiredService<AccessPolicy>(), s.GetRequiredService<DoorController>(),

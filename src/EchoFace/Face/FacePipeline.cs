@@ -8,7 +8,12 @@ namespace EchoFace.Face;
 public sealed class FaceOptions
 {
     /// <summary>A copy to change without changing the configuration (the door's, which never pads camera frames).</summary>
-    public FaceOptions Copy() => (FaceOptions)MemberwiseClone();
+    public FaceOptions Copy()
+    {
+        var copy = (FaceOptions)MemberwiseClone();
+        copy.Fusion = Fusion.Copy();
+        return copy;
+    }
 
     public string Detector { get; set; } = "fr_detect";
     /// <summary>pfld_68 by default: with the refinement pass it takes Yale B from 2.65% EER (fr_landmark) to 0.15% (docs/face.md).</summary>
@@ -25,6 +30,8 @@ public sealed class FaceOptions
     public FusionOptions Fusion { get; set; } = new();
     /// <summary>Embed the aligned face and its mirror image and sum the two (measured in docs/fusion.md).</summary>
     public bool FlipTest { get; set; }
+    /// <summary>Milliseconds per face for embedding: above 0, the most accurate choice that fits replaces Embedder, Fusion.Mode and FlipTest.</summary>
+    public double Budget { get; set; }
 
     public void Validate()
     {
@@ -34,6 +41,7 @@ public sealed class FaceOptions
         if (RefineScale is < 0 or > 3) throw new ArgumentException($"Face.RefineScale must be 0 (off) or up to 3, not {RefineScale}");
         Quality.Validate();
         Fusion.Validate();
+        if (Budget is < 0 or > 10_000) throw new ArgumentException($"Face.Budget is milliseconds per face, 0 (off) to 10000, not {Budget}");
         if (Fusion.Mode != "off" && Fusion.Embedders[0] != Embedder)
             throw new ArgumentException($"Face.Fusion.Embedders must start with Face.Embedder ('{Embedder}'), not '{Fusion.Embedders[0]}'");
     }

@@ -25,12 +25,24 @@ public sealed class FusionOptions
     public double CascadeAccept { get; set; } = 0.58;
     /// <summary>cascade: a first-model cosine below this decides "different" alone.</summary>
     public double CascadeReject { get; set; } = 0.15;
+    /// <summary>cascade: the share of comparisons the first model leaves undecided (the dev sets' mean: 8%, 27%, 8%), for Face.Budget.</summary>
+    public double CascadeShare { get; set; } = 0.14;
+    /// <summary>Mean TAR at FAR 1e-3 over photos, yaleb and celeba at these weights, without and with the flip (docs/fusion.md).</summary>
+    public double Accuracy { get; set; } = 0.9580;
+    public double FlipAccuracy { get; set; } = 0.9689;
+
+    public FusionOptions Copy() => new()
+    {
+        Mode = Mode, Embedders = [.. Embedders], Weights = [.. Weights], VerifyThreshold = VerifyThreshold, IdentifyThreshold = IdentifyThreshold,
+        CascadeAccept = CascadeAccept, CascadeReject = CascadeReject, CascadeShare = CascadeShare, Accuracy = Accuracy, FlipAccuracy = FlipAccuracy,
+    };
 
     public void Validate()
     {
         if (Mode is not ("off" or "sum" or "cascade")) throw new ArgumentException($"Face.Fusion.Mode must be off, sum or cascade, not '{Mode}'");
         if (CascadeReject >= CascadeAccept)
             throw new ArgumentException($"Face.Fusion.CascadeReject ({CascadeReject}) must be below Face.Fusion.CascadeAccept ({CascadeAccept})");
+        if (CascadeShare is < 0 or > 1) throw new ArgumentException($"Face.Fusion.CascadeShare must be in [0, 1], not {CascadeShare}");
         if (Embedders.Count < 2) throw new ArgumentException("Face.Fusion.Embedders must name at least two face embedders");
         if (Weights.Count != Embedders.Count)
             throw new ArgumentException($"Face.Fusion.Weights has {Weights.Count} values for {Embedders.Count} embedders");

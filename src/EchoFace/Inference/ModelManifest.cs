@@ -34,6 +34,8 @@ public sealed record ModelEntry
     [JsonPropertyName("faceCrop")] public FaceCropSpec? FaceCrop { get; init; }
     /// <summary>For embedders: the impostor score distribution measured on the development sets, for score fusion.</summary>
     [JsonPropertyName("scoreNorm")] public ScoreNorm? ScoreNorm { get; init; }
+    /// <summary>For face embedders: mean TAR at FAR 1e-3 over the development sets, plain and with the test-time flip (Face.Budget).</summary>
+    [JsonPropertyName("accuracy")] public EmbedderAccuracy? Accuracy { get; init; }
     /// <summary>Optional models (evaluation references) may be absent without failing set-up.</summary>
     [JsonPropertyName("optional")] public bool Optional { get; init; }
     /// <summary>Set for a variant made on this device (`echoface models quantize`), kept in variants.json beside the manifest.</summary>
@@ -74,6 +76,13 @@ public sealed record FaceCropSpec
     [JsonPropertyName("pixelScale")] public float PixelScale { get; init; } = 1f / 128;
     [JsonPropertyName("pixelOffset")] public float PixelOffset { get; init; } = -127f / 128;
     [JsonPropertyName("bgr")] public bool Bgr { get; init; }
+}
+
+/// <summary>A face embedder's measured accuracy: mean TAR at FAR 1e-3 over photos, yaleb and celeba (docs/fusion.md).</summary>
+public sealed record EmbedderAccuracy
+{
+    [JsonPropertyName("plain")] public double Plain { get; init; }
+    [JsonPropertyName("flip")] public double Flip { get; init; }
 }
 
 /// <summary>The input a speaker-embedding model expects: "waveform" ([B, N] samples, cut in chunks) or "kaldi-fbank" ([1, T, melBins]).</summary>
