@@ -62,6 +62,9 @@ public sealed class CliContext : IDisposable
     public FaceRecognizer Recognizer => Get<FaceRecognizer>();
     public VoicePipeline Voice => Get<VoicePipeline>();
     public VoiceRecognizer VoiceRecognizer => Get<VoiceRecognizer>();
+    /// <summary>The speaker models when they loaded (the one-shot flow answers by face alone without them).</summary>
+    public Daemon.LoadedVoice LoadedVoice => Get<Daemon.LoadedVoice>();
+    public Access.OneShotRecognizer OneShot => Get<Access.OneShotRecognizer>();
 
     /// <summary>Enrolment for a command that enrols faces or voices: only that modality's models load.</summary>
     public Enrolment Enrolment(bool faces, bool voices) => new(Store, faces ? Recognizer : null, voices ? VoiceRecognizer : null);

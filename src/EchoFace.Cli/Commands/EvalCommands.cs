@@ -68,7 +68,7 @@ internal static class EvalCommands
                 recordings = result.Recordings.Count, audioSeconds = result.Recordings.Sum(r => r.Seconds), speechSeconds = result.Recordings.Sum(r => r.SpeechSeconds),
                 failures = result.Failures.Select(f => new { path = f.Path, reason = f.Failure }).ToList(),
                 trials = result.Trials, skippedTrials = result.SkippedTrials, targetTrials = m.Genuine, nontargetTrials = m.Impostor,
-                eer = m.Eer, eerThreshold = m.EerThreshold, minDcf = m.MinDcf, minDcfPTarget = 0.01,
+                eer = m.Eer, eerThreshold = m.EerThreshold, minDcf = m.MinDcf, minDcfPTarget = 0.01, impostorNorm = m.ImpostorNorm,
                 tarAtFar = m.AtFar.Select(a => new { far = a.Far, tar = a.Tar, threshold = a.Threshold }),
                 recommended = new { verifyThreshold = m.AtFar[0].Threshold, identifyThreshold = m.AtFar[1].Threshold },
                 realTimeFactor = result.RealTimeFactor,

@@ -16,7 +16,10 @@ public sealed class ShelfRecommendations(RecommendationStore synced, Recommender
 {
     public RecommenderModel? Model => model;
 
-    public (string Source, long? Version, string? Model, bool ColdStart, IReadOnlyList<ListedItem> Items) For(string customer)
+    public (string Source, long? Version, string? Model, bool ColdStart, IReadOnlyList<ListedItem> Items) For(string customer) => For(customer, k);
+
+    /// <summary>The customer's top <paramref name="k"/> (the one-shot flow's --top-k) from the same sources.</summary>
+    public (string Source, long? Version, string? Model, bool ColdStart, IReadOnlyList<ListedItem> Items) For(string customer, int k)
     {
         if (synced.For(customer) is { } list) return ("fleet", list.Version, null, false, [.. list.Items.Take(k)]);
         if (model is null) return ("none", null, null, false, []);

@@ -127,9 +127,12 @@ public static class ApiEndpoints
             .WithSummary("One person: templates (no vectors) and audit trail").Produces<object>().Problems(404);
         v1.MapDelete("/people/{id}", (string id, HttpContext http) => Remove(daemon.Recognition!, id, http)).Role(ApiRole.Enrol)
             .WithSummary("Remove a person and every template (audited)").Produces(204).Problems(404);
-        v1.MapPost("/recognize", RecognizeAsync).Role(ApiRole.Read).DisableAntiforgery()
-            .WithSummary("Every face in an image: box, identity or unknown, score, liveness, quality (multipart part image, or a raw image body)")
-            .Accepts<IFormFile>("image/jpeg", "image/png", "multipart/form-data").Produces<object>().Problems(400, 413, 415, 422);
+        v1.MapPost("/recognize", (HttpContext http, CancellationToken cancel) => RecognizeEndpoint.RecognizeAsync(daemon.Recognition!, stats, http, cancel))
+            .Role(ApiRole.Read).DisableAntiforgery()
+            .WithSummary("Every face in an image (box, identity or unknown, score, liveness, quality) and the one-shot answer from the image " +
+                "and/or a recording: identity by face, voice or both, each score, the recommendations of an opted-in customer " +
+                "(multipart: image, audio, id, topK; or a raw image body)")
+            .Accepts<IFormFile>("image/jpeg", "image/png", "multipart/form-data").Produces<object>().Problems(400, 404, 413, 415, 422);
         v1.MapPost("/verify/{id}", VerifyAsync).Role(ApiRole.Read).DisableAntiforgery()
             .WithSummary("1:1 against a registered person by face and/or voice, with scores and thresholds")
             .Accepts<IFormFile>("multipart/form-data", "image/jpeg", "audio/wav").Produces<object>().Problems(400, 404, 413, 415, 422);
@@ -195,26 +198,6 @@ public static class ApiEndpoints
                 };
             });
             return Results.Json(result, statusCode: 201);
-        }
-
-        async Task<IResult> RecognizeAsync(HttpContext http, CancellationToken cancel)
-        {
-            var api = daemon.Recognition!;
-            var image = await OneImageAsync(api, http, ["image"], cancel);
-            var found = await api.WithPipelineAsync(p => p.Analyze(image), cancel);
-            var matched = api.Gallery(() => api.Faces.MatchFaces(found));
-            stats.Faces(matched.Count(m => m.IdentityId is not null), matched.Count(m => m.IdentityId is null));
-            return Results.Json(new
-            {
-                width = image.Width, height = image.Height, threshold = api.Faces.Match.IdentifyThreshold, model = api.Faces.ModelVersion,
-                faces = matched.Select(m => new
-                {
-                    box = Box(m.Face.Box), detectionScore = m.Face.DetectionScore, identity = m.IdentityId, name = m.DisplayName, known = m.IdentityId is not null,
-                    score = m.Score, liveness = m.Face.Liveness, live = m.Face.Liveness >= api.Config.Access.LivenessThreshold, quality = Quality(m.Face.Quality),
-                    threshold = m.Match?.Threshold, method = m.Match?.Method, scores = m.Match?.PerModel,
-                    candidates = m.Candidates.Select(c => new { identity = c.IdentityId, score = c.Score }),
-                }),
-            });
         }
 
         async Task<IResult> VerifyAsync(string id, HttpContext http, CancellationToken cancel)
@@ -403,9 +386,9 @@ public static class ApiEndpoints
 
     internal sealed record ActiveModelRequest(string? Face, string? Voice, bool? ReEnrol = null);
 
-    private static object Box(BoxF b) => new { x1 = b.X1, y1 = b.Y1, x2 = b.X2, y2 = b.Y2 };
+    internal static object Box(BoxF b) => new { x1 = b.X1, y1 = b.Y1, x2 = b.X2, y2 = b.Y2 };
 
-    private static object Quality(FaceQuality q) => new { score = q.Score, eyeDistance = q.EyeDistance, sharpness = q.Sharpness, yaw = q.Yaw, pitch = q.Pitch, roll = q.Roll };
+    internal static object Quality(FaceQuality q) => new { score = q.Score, eyeDistance = q.EyeDistance, sharpness = q.Sharpness, yaw = q.Yaw, pitch = q.Pitch, roll = q.Roll };
 
     private static IResult Problem(int status, string detail) => Results.Problem(detail: detail, statusCode: status, title: status switch
     {

@@ -144,6 +144,8 @@ public static class EngineServices
                 s.Log("EchoFace.Access"));
         })
         .AddSingleton(s => new ShelfRecommendations(s.GetRequiredService<RecommendationStore>(), LoadRecommender(s), s.Config().Retail.TopK))
+        .AddSingleton(s => new OneShotRecognizer(s.GetRequiredService<FaceRecognizer>(), s.GetRequiredService<LoadedVoice>().Recognizer,
+            s.GetRequiredService<GalleryStore>(), s.GetRequiredService<ShelfRecommendations>(), s.GetRequiredService<ModelManifest>()))
         .AddSingleton(s =>
         {
             var (config, voice) = (s.Config(), s.GetRequiredService<LoadedVoice>());

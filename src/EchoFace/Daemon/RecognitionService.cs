@@ -16,8 +16,11 @@ namespace EchoFace.Daemon;
 /// </summary>
 public sealed class RecognitionService(ConfigurationInForce inForce, EngineLocation location, ModelManifest manifest, InferenceSessionFactory factory,
     FaceOptions face, FacePipeline door, FaceRecognizer faces, LoadedVoice doorVoice, GalleryStore store, DoorTerminal terminal, ApiKeyStore keys,
-    Enrolment enrolment, TemplateCipher cipher) : IDisposable
+    Enrolment enrolment, TemplateCipher cipher, OneShotRecognizer oneShot) : IDisposable
 {
+    /// <summary>POST /v1/recognize's answer from a photo and/or a recording (the one-shot flow).</summary>
+    public OneShotRecognizer OneShot => oneShot;
+
     private readonly VoiceRecognizer? voice = doorVoice.Recognizer;
     private readonly EchoFaceConfig _start = inForce.Current; // the sections it sizes itself by (Api, Storage) need a restart to change
     private readonly ConcurrentBag<FacePipeline> _idle = [];

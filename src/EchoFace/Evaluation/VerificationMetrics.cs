@@ -15,6 +15,8 @@ public sealed class VerificationMetrics
     public double MinDcf { get; init; }
     public required IReadOnlyList<OperatingPoint> AtFar { get; init; }
     public required IReadOnlyList<RocPoint> Roc { get; init; }
+    /// <summary>The impostor scores' mean and standard deviation: a model's scoreNorm (score fusion) is measured from it.</summary>
+    public Inference.ScoreNorm? ImpostorNorm { get; init; }
 
     /// <param name="farTargets">FARs at which TAR and the threshold are reported (e.g. 1e-2, 1e-3).</param>
     /// <param name="pTarget">Prior of a target trial for minDCF (NIST SRE convention, C_miss = C_fa = 1).</param>
@@ -54,6 +56,7 @@ public sealed class VerificationMetrics
         return new VerificationMetrics
         {
             Genuine = genuine.Count, Impostor = impostor.Count, Eer = eer, EerThreshold = eerThreshold, MinDcf = minDcf, AtFar = atFar, Roc = roc,
+            ImpostorNorm = impostor.Count >= 2 ? Inference.ScoreNorm.Of(impostor) : null,
         };
     }
 }

@@ -47,6 +47,8 @@ public sealed class FaceRecognizer
     }
 
     public string ModelVersion { get; private set; }
+    /// <summary>The model the gallery's first index holds (Face.Embedder).</summary>
+    public string FirstModelId => _pipeline.EmbedderModelId;
 
     /// <summary>After the pipeline's embedder changed: the gallery holds that model's templates only (the others wait for re-enrolment).</summary>
     public void Reindex(string modelVersion)

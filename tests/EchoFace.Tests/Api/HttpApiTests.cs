@@ -93,6 +93,21 @@ public class HttpApiTests
             Assert.Equal("jolie", face.GetProperty("identity").GetString());
             Assert.True(face.GetProperty("live").GetBoolean());
             Assert.True(face.GetProperty("quality").GetProperty("score").GetSingle() > 0);
+            Assert.Equal("face", seen.GetProperty("answer").GetProperty("decidedBy").GetString());
+
+            // the one-shot flow: a photo and a recording, fused; a recording alone, decided by the voice
+            var both = await Json(await reader.PostAsync("/v1/recognize", new MultipartFormDataContent
+            {
+                { File(Jolie[3], "image/jpeg"), "image", "c.jpg" }, { File(speech[3], "audio/flac"), "audio", "d.flac" }, { new StringContent("2"), "topK" },
+            }), HttpStatusCode.OK);
+            var answer = both.GetProperty("answer");
+            Assert.Equal("jolie", answer.GetProperty("identityId").GetString());
+            Assert.Equal("face + voice", answer.GetProperty("decidedBy").GetString());
+            Assert.True(answer.GetProperty("voice").GetProperty("accepted").GetBoolean());
+            var heard = await Json(await reader.PostAsync("/v1/recognize", new MultipartFormDataContent { { File(speech[4], "audio/flac"), "audio", "e.flac" } }),
+                HttpStatusCode.OK);
+            Assert.Equal("voice", heard.GetProperty("answer").GetProperty("decidedBy").GetString());
+            Assert.Equal(0, heard.GetProperty("faces").GetArrayLength());
 
             var verified = await Json(await reader.PostAsync("/v1/verify/jolie", new MultipartFormDataContent
             {
@@ -198,6 +213,10 @@ public class HttpApiTests
                 await Problem(await old.GetAsync("/v1/people"), HttpStatusCode.Unauthorized, "unknown or revoked");
             await Problem(await reader.PostAsync("/v1/people", new MultipartFormDataContent { { new StringContent("x"), "id" } }), HttpStatusCode.Forbidden, "needs enrol");
             await Problem(await reader.PostAsync("/v1/recognize", new MultipartFormDataContent { { new StringContent("hello"), "note" } }), HttpStatusCode.BadRequest, "send an image");
+            await Problem(await reader.PostAsync("/v1/recognize", new MultipartFormDataContent
+            {
+                { File(Jolie[0], "image/jpeg"), "image", "a.jpg" }, { new StringContent("many"), "topK" },
+            }), HttpStatusCode.BadRequest, "topK must be a whole number");
             await Problem(await reader.PostAsync("/v1/recognize", new StringContent("not an image", System.Text.Encoding.UTF8, "text/plain")), HttpStatusCode.UnsupportedMediaType, "content type 'text/plain; charset=utf-8' is not accepted");
             await Problem(await reader.PostAsync("/v1/recognize", File(blank, "image/jpeg")), HttpStatusCode.UnsupportedMediaType, "declared image/jpeg but its bytes are png");
             await Problem(await reader.PostAsync("/v1/recognize", File(Jolie[0], "image/jpeg")), HttpStatusCode.RequestEntityTooLarge, "over the limit");
