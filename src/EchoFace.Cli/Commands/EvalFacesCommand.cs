@@ -72,7 +72,7 @@ internal static class EvalFacesCommand
                 images = result.Images.Count, identities = result.Identities,
                 failures = result.Failures.Select(f => new { path = f.Path, reason = f.Failure }).ToList(),
                 genuinePairs = m.Genuine, impostorPairs = m.Impostor,
-                eer = m.Eer, eerThreshold = m.EerThreshold,
+                eer = m.Eer, eerThreshold = m.EerThreshold, impostorNorm = m.ImpostorNorm,
                 tarAtFar = m.AtFar.Select(a => new { far = a.Far, tar = a.Tar, threshold = a.Threshold }),
                 recommended = new { verifyThreshold = m.AtFar[0].Threshold, identifyThreshold = m.AtFar[1].Threshold },
                 latencyMs = latency,

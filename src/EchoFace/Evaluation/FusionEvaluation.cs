@@ -7,8 +7,8 @@ namespace EchoFace.Evaluation;
 /// <summary>One embedder alone on the evaluated pairs: its metrics, the impostor distribution measured here, its time per face.</summary>
 public sealed record ModelAlone(string Model, VerificationMetrics Metrics, ScoreNorm Measured, double EmbedMsP50);
 
-/// <summary>The fused score at one weight of the second model (two models): what the weights are fitted from.</summary>
-public sealed record WeightPoint(double Weight, double Eer, double TarAtFar1e3, double TarAtFar1e4);
+/// <summary>The fused score at one set of weights: what the weights are fitted from.</summary>
+public sealed record WeightPoint(IReadOnlyList<double> Weights, double Eer, double TarAtFar1e3, double TarAtFar1e4);
 
 /// <summary>
 /// The cascade at the fused thresholds: pairs the first model decides alone, TAR and FAR where it and the fused score decide,
@@ -23,7 +23,7 @@ public sealed class FusionEvaluationResult
     public required IReadOnlyList<ModelAlone> Models { get; init; }
     public required VerificationMetrics Fused { get; init; }
     public required IReadOnlyList<double> Weights { get; init; }
-    /// <summary>Two models only: the fused metrics as the second model's weight goes from 0 to 1, with the manifest's norms.</summary>
+    /// <summary>The fused metrics over a grid of weights (steps of 0.05 for two models, 0.1 for three), with the manifest's norms.</summary>
     public required IReadOnlyList<WeightPoint> Sweep { get; init; }
     public required CascadeResult Cascade { get; init; }
 }
@@ -50,9 +50,9 @@ public static class FusionEvaluation
             alone.Add(new ModelAlone(models[m], VerificationMetrics.Compute(pairs.Genuine, pairs.Impostor, FarTargets), ScoreNorm.Of(pairs.Impostor),
                 Percentiles.Of([.. ok.Select(i => i.EmbedMs[index])], 50)));
         }
-        var sweep = models.Count != 2 ? [] : Enumerable.Range(0, 21).Select(k => k / 20.0).Select(w =>
+        var sweep = Grid(models.Count).Select(w =>
         {
-            var m = Fuse(scores, norms, [1 - w, w]);
+            var m = Fuse(scores, norms, w);
             return new WeightPoint(w, m.Eer, m.AtFar[1].Tar, m.AtFar[2].Tar);
         }).ToList();
         return new FusionEvaluationResult
@@ -96,6 +96,14 @@ public static class FusionEvaluation
         var cost = 1 + share * alone.Skip(1).Sum(m => m.EmbedMsP50) / alone[0].EmbedMsP50;
         return new CascadeResult(share, cost, points);
     }
+
+    /// <summary>Weights summing to 1 on a grid: 21 points for two models, 66 for three, none for more.</summary>
+    private static IEnumerable<double[]> Grid(int models) => models switch
+    {
+        2 => Enumerable.Range(0, 21).Select(k => new[] { 1 - k / 20.0, k / 20.0 }),
+        3 => from a in Enumerable.Range(0, 11) from b in Enumerable.Range(0, 11 - a) select new[] { a / 10.0, b / 10.0, (10 - a - b) / 10.0 },
+        _ => [],
+    };
 
     private static VerificationMetrics Fuse(List<(List<double> Genuine, List<double> Impostor)> scores, IReadOnlyList<ScoreNorm> norms,
         IReadOnlyList<double> weights)

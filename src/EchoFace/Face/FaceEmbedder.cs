@@ -29,6 +29,8 @@ public sealed class FaceEmbedder : IDisposable
     {
         _model = model;
         _crop = model.FaceCrop ?? FaceCropSpec.ArcFace;
+        if (_crop.Mean is { Length: not 3 } || _crop.Std is { Length: not 3 } || (_crop.Mean is null) != (_crop.Std is null) || _crop.Std?.Any(v => v <= 0) == true)
+            throw new ModelException($"model '{model.ModelId}': faceCrop mean and std must both be 3 values (std above 0), or both absent");
         _template = TemplateFor(_crop);
         _run = new BoundModel(model, [1, 3, _crop.Size, _crop.Size]);
         Dimension = _run.Output().Length;
@@ -71,9 +73,19 @@ public sealed class FaceEmbedder : IDisposable
         ImageSampler.WarpImage(image, Affine2.Similarity(_template, fivePoints), _crop.Size, _crop.Size);
 
     /// <summary>Fills the model's [1, 3, Size, Size] input with the aligned face.</summary>
-    public void Prepare(RgbImage image, ReadOnlySpan<Vector2> fivePoints, Span<float> chw) =>
+    public void Prepare(RgbImage image, ReadOnlySpan<Vector2> fivePoints, Span<float> chw)
+    {
         ImageSampler.WarpChw(image, Affine2.Similarity(_template, fivePoints), _crop.Size, _crop.Size, chw, _crop.PixelScale, _crop.PixelOffset,
             _crop.Bgr ? ChannelOrder.Bgr : ChannelOrder.Rgb);
+        if (_crop.Mean is not { Length: 3 } mean || _crop.Std is not { Length: 3 } std) return;
+        var plane = _crop.Size * _crop.Size;
+        for (var c = 0; c < 3; c++)
+        {
+            var channel = chw.Slice(c * plane, plane);
+            System.Numerics.Tensors.TensorPrimitives.Subtract(channel, mean[c], channel);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(channel, 1 / std[c], channel);
+        }
+    }
 
     public float[] Embed(RgbImage image, ReadOnlySpan<Vector2> fivePoints)
     {

@@ -64,7 +64,8 @@ public sealed record VariantInfo
 
 /// <summary>
 /// A face embedder's input: a Size x Size crop on the 5-point ArcFace template, scaled by TemplateScale about the crop's centre and
-/// moved down by TemplateShiftY (a fraction of Size), then RGB (or BGR) values as x * PixelScale + PixelOffset.
+/// moved down by TemplateShiftY (a fraction of Size), then RGB (or BGR) values as x * PixelScale + PixelOffset, then per channel
+/// (x - Mean) / Std when given.
 /// </summary>
 public sealed record FaceCropSpec
 {
@@ -76,6 +77,9 @@ public sealed record FaceCropSpec
     [JsonPropertyName("pixelScale")] public float PixelScale { get; init; } = 1f / 128;
     [JsonPropertyName("pixelOffset")] public float PixelOffset { get; init; } = -127f / 128;
     [JsonPropertyName("bgr")] public bool Bgr { get; init; }
+    /// <summary>Per-channel normalisation after the pixel scaling, in the channels' order: (x - mean) / std (ImageNet-style models).</summary>
+    [JsonPropertyName("mean")] public float[]? Mean { get; init; }
+    [JsonPropertyName("std")] public float[]? Std { get; init; }
 }
 
 /// <summary>A face embedder's measured accuracy: mean TAR at FAR 1e-3 over photos, yaleb and celeba (docs/fusion.md).</summary>

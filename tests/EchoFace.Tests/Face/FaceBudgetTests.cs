@@ -7,7 +7,7 @@ namespace EchoFace.Tests.Face;
 [Trait("Category", "Integration")]
 public class FaceBudgetTests
 {
-    private static readonly EmbedderTiming[] Timings = [new("fr_feature", 5, 10), new("faceapi_resnet", 4, 8)];
+    private static readonly EmbedderTiming[] Timings = [new("fr_feature", 5, 10), new("faceapi_resnet", 4, 8), new("mobilefacenet_128", 3, 6)];
 
     private static IReadOnlyList<FaceChoice> Choices() => FaceBudget.Choices(TestEnvironment.Manifest, new FusionOptions(), Timings);
 
@@ -15,21 +15,21 @@ public class FaceBudgetTests
     public void Each_embedder_alone_and_fused_is_a_choice_costed_by_this_devices_timings()
     {
         var c = Choices().ToDictionary(x => x.Name);
-        Assert.Equal(8, c.Count);
+        Assert.Equal(10, c.Count);
         Assert.Equal(5, c["fr_feature"].Ms);
         Assert.Equal(10, c["fr_feature + flip"].Ms);
-        Assert.Equal(9, c["fused (fr_feature + faceapi_resnet)"].Ms);
-        // the cascade runs the second model on its measured share of faces
-        Assert.Equal(5 + 0.14 * 4, c["cascade (fr_feature + faceapi_resnet)"].Ms, 6);
+        Assert.Equal(12, c["fused (fr_feature + faceapi_resnet + mobilefacenet_128)"].Ms);
+        // the cascade runs the other models on its measured share of faces
+        Assert.Equal(5 + 0.15 * 7, c["cascade (fr_feature + faceapi_resnet + mobilefacenet_128)"].Ms, 6);
         Assert.Equal(TestEnvironment.Manifest.Get("fr_feature").Accuracy!.Flip, c["fr_feature + flip"].Accuracy);
     }
 
     [Theory]
-    [InlineData(4.5, "faceapi_resnet")]
-    [InlineData(6, "fr_feature")]
-    [InlineData(10.5, "fr_feature + flip")]
-    [InlineData(11.5, "cascade + flip (fr_feature + faceapi_resnet)")]
-    [InlineData(100, "cascade + flip (fr_feature + faceapi_resnet)")] // as accurate as fused + flip, and faster
+    [InlineData(3.5, "mobilefacenet_128")]
+    [InlineData(6, "mobilefacenet_128 + flip")]
+    [InlineData(6.1, "cascade (fr_feature + faceapi_resnet + mobilefacenet_128)")]
+    [InlineData(12.5, "cascade + flip (fr_feature + faceapi_resnet + mobilefacenet_128)")]
+    [InlineData(100, "cascade + flip (fr_feature + faceapi_resnet + mobilefacenet_128)")] // as accurate as fused + flip, and faster
     public void The_most_accurate_choice_within_the_budget_is_taken(double budget, string expected)
     {
         Assert.Equal(expected, FaceBudget.Choose(Choices(), budget)!.Name);
@@ -38,7 +38,7 @@ public class FaceBudgetTests
     [Fact]
     public void A_budget_nothing_fits_chooses_nothing_and_a_choice_sets_the_options_on_a_copy()
     {
-        Assert.Null(FaceBudget.Choose(Choices(), 3));
+        Assert.Null(FaceBudget.Choose(Choices(), 2.5));
         var options = new FaceOptions();
         var chosen = FaceBudget.Apply(FaceBudget.Choose(Choices(), 100)!, options);
         Assert.Equal(("fr_feature", "cascade", true), (chosen.Embedder, chosen.Fusion.Mode, chosen.FlipTest));
