@@ -54,6 +54,7 @@ if [ -d ../shared/data/faces/photos ]; then
   deploy/demo.sh
   echoface eval faces ../shared/data/faces/photos --report reports/photos
   echoface eval faces ../shared/data/faces/photos --fuse --report reports/photos-fused
+  echoface eval faces ../shared/data/faces/celeba --fuse --report reports/celeba-fused
   echoface eval voice --trials ../shared/data/voice/trials-librispeech-test-other.txt --report reports/librispeech
   echoface recommend eval --transactions ../shared/data/retail/groceries.csv --report reports/groceries
 else
