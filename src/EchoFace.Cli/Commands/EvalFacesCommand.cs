@@ -13,19 +13,33 @@ internal static class EvalFacesCommand
     public static Command Build(GlobalOptions g, Output o)
     {
         var folder = new Argument<string>("folder") { Description = "one sub-folder of photos per identity" };
-        var pad = new Option<float>("--pad") { Description = "pad every image by this fraction of its larger side with grey before detection (tight crops such as Yale B); 0 = off, and images where nothing is found are still padded and retried" };
+        var pad = new Option<float>("--pad")
+        {
+            Description = "pad every image by this fraction of its larger side with grey before detection (tight crops such as Yale B); " +
+                "0 = off, and images where nothing is found are still padded and retried",
+        };
         var report = new Option<string?>("--report")
         {
             Description = "folder for report.json, embeddings.json (per image) and the DET plot (det.png, det.svg)",
         };
         var landmarks = new Option<string?>("--landmarks") { Description = "landmark model id to evaluate (fr_landmark or pfld_68)" };
         var detector = new Option<string?>("--detector") { Description = "detector model id (fr_detect or ultraface_640)" };
-        var refine = new Option<float?>("--refine") { Description = "second landmark pass on a box around the first pass's points, this much larger (0 = off)" };
-        var embedder = new Option<string?>("--embedder") { Description = "face embedder model id (fr_feature or faceapi_resnet; default Face.Embedder)" };
-        var fuse = new Option<bool>("--fuse") { Description = "embed with every model of Face.Fusion.Embedders; report each alone, fused, and a sweep of the weights" };
+        var refine = new Option<float?>("--refine")
+        {
+            Description = "second landmark pass on a box around the first pass's points, this much larger (0 = off)",
+        };
+        var embedder = new Option<string?>("--embedder")
+        {
+            Description = "face embedder model id (fr_feature, faceapi_resnet, mobilefacenet_128; default Face.Embedder)",
+        };
+        var fuse = new Option<bool>("--fuse")
+        {
+            Description = "embed with every model of Face.Fusion.Embedders; report each alone, fused, and a sweep of the weights",
+        };
         var embeddings = new Option<string?>("--embeddings")
         {
-            Description = "score another system's embeddings instead ({\"identity/file\": [floats]}, e.g. tools/faceapi-oracle/peer.mjs); images missing count as failures",
+            Description = "score another system's embeddings instead ({\"identity/file\": [floats]}, e.g. tools/faceapi-oracle/peer.mjs); " +
+                "images missing count as failures",
         };
         var flip = new Option<bool>("--flip") { Description = "test-time flip: each embedder also embeds the mirrored face (Face.FlipTest)" };
         var cmd = new Command("faces", "Face verification accuracy over every pair of images")
@@ -49,7 +63,8 @@ internal static class EvalFacesCommand
             var root = p.GetValue(folder)!;
             var total = FaceEvaluation.ListImages(root).Count;
             var pipeline = ctx.Pipeline;
-            using var others = new DisposableList<FaceEmbedder>(fusing ? face.Fusion.Embedders.Skip(1).Select(id => new FaceEmbedder(ctx.Factory.Create(id)) { FlipTest = face.FlipTest }) : []);
+            using var others = new DisposableList<FaceEmbedder>(!fusing ? []
+                : face.Fusion.Embedders.Skip(1).Select(id => new FaceEmbedder(ctx.Factory.Create(id)) { FlipTest = face.FlipTest }));
             var result = o.Progress(!ctx.Json, "embedding faces", total,
                 tick => FaceEvaluation.Run(pipeline, root, new InlineProgress<EvaluatedImage>(tick), ctx.Limits, p.GetValue(pad), others));
             if (fusing) return Fused(ctx, o, face, root, result, p.GetValue(report));
@@ -68,7 +83,10 @@ internal static class EvalFacesCommand
             var summary = new
             {
                 folder = Path.GetFullPath(root),
-                pipeline = new { face.Detector, face.Landmarks, face.Embedder, pad = p.GetValue(pad), face.PadOnMiss, face.RefineScale, provider = pipeline.Provider },
+                pipeline = new
+                {
+                    face.Detector, face.Landmarks, face.Embedder, pad = p.GetValue(pad), face.PadOnMiss, face.RefineScale, provider = pipeline.Provider,
+                },
                 images = result.Images.Count, identities = result.Identities,
                 failures = result.Failures.Select(f => new { path = f.Path, reason = f.Failure }).ToList(),
                 genuinePairs = m.Genuine, impostorPairs = m.Impostor,
@@ -110,10 +128,17 @@ internal static class EvalFacesCommand
         {
             folder = Path.GetFullPath(root), images = result.Images.Count, identities = result.Identities,
             failures = result.Failures.Select(f => new { path = f.Path, reason = f.Failure }).ToList(),
-            models = fused.Models.Select(m => new { model = m.Model, metrics = Metrics(m.Metrics), measuredNorm = m.Measured, embedMsP50 = m.EmbedMsP50 }),
+            models = fused.Models.Select(m => new
+            {
+                model = m.Model, metrics = Metrics(m.Metrics), measuredNorm = m.Measured, embedMsP50 = m.EmbedMsP50,
+            }),
             fused = new { weights = fused.Weights, metrics = Metrics(fused.Fused) },
             sweep = fused.Sweep,
-            cascade = new { accept = face.Fusion.CascadeAccept, reject = face.Fusion.CascadeReject, fused.Cascade.Undecided, fused.Cascade.CostRatio, fused.Cascade.Points },
+            cascade = new
+            {
+                accept = face.Fusion.CascadeAccept, reject = face.Fusion.CascadeReject, fused.Cascade.Undecided, fused.Cascade.CostRatio,
+                fused.Cascade.Points,
+            },
         };
         var name = Path.GetFileName(Path.GetFullPath(root).TrimEnd('/'));
         WriteReport(report, summary, $"EchoFace face verification, fused ({name})",
@@ -121,11 +146,13 @@ internal static class EvalFacesCommand
         if (ctx.Json) { o.Json(summary); return EchoFaceCli.Ok; }
         var table = new Table().AddColumns("model", "EER", "TAR @ FAR 1e-2", "TAR @ FAR 1e-3", "TAR @ FAR 1e-4", "embed ms p50");
         foreach (var m in fused.Models) table.AddRow([m.Model, .. Row(m.Metrics), $"{m.EmbedMsP50:F1}"]);
-        table.AddRow([$"fused ({string.Join(", ", fused.Weights.Select(w => $"{w:0.##}"))})", .. Row(fused.Fused), $"{fused.Models.Sum(m => m.EmbedMsP50):F1}"]);
+        var weights = string.Join(", ", fused.Weights.Select(w => $"{w:0.##}"));
+        table.AddRow([$"fused ({weights})", .. Row(fused.Fused), $"{fused.Models.Sum(m => m.EmbedMsP50):F1}"]);
         o.Console.Write(table);
         var cascade = new Table().AddColumns("at", "fused threshold", "fused TAR / FAR", "cascade TAR / FAR");
         foreach (var c in fused.Cascade.Points)
-            cascade.AddRow(c.Use, $"{c.Threshold:F2}", $"{c.FusedTar * 100:F2}% / {c.FusedFar * 100:F3}%", $"{c.CascadeTar * 100:F2}% / {c.CascadeFar * 100:F3}%");
+            cascade.AddRow(c.Use, $"{c.Threshold:F2}", $"{c.FusedTar * 100:F2}% / {c.FusedFar * 100:F3}%",
+                $"{c.CascadeTar * 100:F2}% / {c.CascadeFar * 100:F3}%");
         o.Console.Write(cascade);
         o.Line($"cascade: second model on {fused.Cascade.Undecided * 100:F1}% of pairs, cost {fused.Cascade.CostRatio:F2}x of {models[0]} alone " +
             $"(first model decides at >= {face.Fusion.CascadeAccept} and < {face.Fusion.CascadeReject})");

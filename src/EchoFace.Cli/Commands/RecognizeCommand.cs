@@ -47,8 +47,11 @@ internal static class RecognizeCommand
             (a.FusedScore is { } f ? FormattableString.Invariant($": fused {f:F2} (threshold {a.FusedThreshold:F2})") : ""));
         var table = new Table().AddColumns("modality", "identity", "score", "threshold", "accepted", "note");
         foreach (var m in new[] { a.Face, a.Voice }.Where(m => m is not null))
-            table.AddRow(m!.Modality, Output.Esc(m.IdentityId ?? "-"), m.Failure is null ? $"{m.Score:F3}" : "-", m.Failure is null ? $"{m.Threshold:F3}" : "-",
-                m.Failure is null ? (m.Accepted ? "yes" : "no") : "-", Output.Esc(m.Failure ?? m.Method ?? ""));
+        {
+            var answered = m!.Failure is null;
+            table.AddRow(m.Modality, Output.Esc(m.IdentityId ?? "-"), answered ? $"{m.Score:F3}" : "-", answered ? $"{m.Threshold:F3}" : "-",
+                answered ? (m.Accepted ? "yes" : "no") : "-", Output.Esc(m.Failure ?? m.Method ?? ""));
+        }
         o.Console.Write(table);
         if (a.Recommendations.Count == 0) o.Line($"recommendations: none ({Output.Esc(a.RecommendationSource)})");
         else o.Line($"recommendations for customer {Output.Esc(a.Customer!)} ({Output.Esc(a.RecommendationSource)}): " +

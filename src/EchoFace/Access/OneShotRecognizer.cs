@@ -24,7 +24,8 @@ public sealed record OneShotAnswer(
 /// (z_face + z_voice) / sqrt 2, which keeps an impostor's spread, against the stricter of the two thresholds on that scale; when
 /// one modality fails (no face, too little speech), the other decides at its own threshold and the answer says so.
 /// </summary>
-public sealed class OneShotRecognizer(FaceRecognizer faces, VoiceRecognizer? voice, GalleryStore store, ShelfRecommendations shelf, ModelManifest manifest)
+public sealed class OneShotRecognizer(
+    FaceRecognizer faces, VoiceRecognizer? voice, GalleryStore store, ShelfRecommendations shelf, ModelManifest manifest)
 {
     public sealed record Request(IReadOnlyList<FaceResult>? Faces, VoiceResult? Voice, string? VoiceFailure, string? ClaimedId, int TopK);
 
@@ -35,7 +36,8 @@ public sealed class OneShotRecognizer(FaceRecognizer faces, VoiceRecognizer? voi
         if (r.ClaimedId is { } claimed && store.GetIdentity(claimed) is null)
             throw new BadInputException($"unknown identity '{claimed}' (see `echoface people list`)", BadInputKind.NotFound);
         var face = r.Faces is null ? null : FaceAnswer(r.Faces, r.ClaimedId);
-        var spoken = r.Voice is null ? r.VoiceFailure is null ? null : ModalityAnswer.Failed("voice", r.VoiceFailure) : VoiceAnswer(r.Voice, r.ClaimedId);
+        var spoken = r.Voice is not null ? VoiceAnswer(r.Voice, r.ClaimedId)
+            : r.VoiceFailure is null ? null : ModalityAnswer.Failed("voice", r.VoiceFailure);
         var (named, accepted, by, fused, threshold) = Decide(face, spoken, r);
         // a claim is answered about the claimed person; a search names someone only when accepted
         var id = r.ClaimedId ?? (accepted ? named : null);
@@ -63,8 +65,8 @@ public sealed class OneShotRecognizer(FaceRecognizer faces, VoiceRecognizer? voi
         }
         var m = faces.MatchFaces([found[0]])[0];
         var best = m.Candidates.Length > 0 ? m.Candidates[0].IdentityId : null;
-        return new ModalityAnswer("face", m.IdentityId ?? best, m.Score, m.Match?.Threshold ?? faces.Match.IdentifyThreshold, m.IdentityId is not null,
-            m.Match?.Method, null);
+        var threshold = m.Match?.Threshold ?? faces.Match.IdentifyThreshold;
+        return new ModalityAnswer("face", m.IdentityId ?? best, m.Score, threshold, m.IdentityId is not null, m.Match?.Method, null);
     }
 
     private ModalityAnswer VoiceAnswer(VoiceResult heard, string? claimed)
@@ -88,7 +90,10 @@ public sealed class OneShotRecognizer(FaceRecognizer faces, VoiceRecognizer? voi
         var faceOk = face is { Failure: null };
         var voiceOk = spoken is { Failure: null };
         if (!faceOk && !voiceOk)
-            return (null, false, $"nothing could decide: {string.Join("; ", new[] { face, spoken }.Where(a => a is not null).Select(a => $"{a!.Modality}: {a.Failure}"))}", null, null);
+        {
+            var why = string.Join("; ", new[] { face, spoken }.Where(a => a is not null).Select(a => $"{a!.Modality}: {a.Failure}"));
+            return (null, false, $"nothing could decide: {why}", null, null);
+        }
         if (!voiceOk) return (face!.IdentityId, face.Accepted, Alone(face, spoken), null, null);
         if (!faceOk) return (spoken!.IdentityId, spoken.Accepted, Alone(spoken, face), null, null);
         return Both(face!, spoken!, r);

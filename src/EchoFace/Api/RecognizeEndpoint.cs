@@ -22,7 +22,8 @@ internal static class RecognizeEndpoint
         var audio = form is null ? [] : await ApiInput.FilesAsync(http.Request, form, ["audio"], "audio", api.Config.Voice.Limits.MaxBytes, cancel);
         if (images.Count == 0 && audio.Count == 0)
             throw form is null && !string.IsNullOrEmpty(http.Request.ContentType)
-                ? new ApiProblem(415, $"content type {http.Request.ContentType} is not an image: send image/jpeg, image/png, ... or multipart with image and/or audio")
+                ? new ApiProblem(415, $"content type {http.Request.ContentType} is not an image: send image/jpeg, image/png, ... " +
+                    "or multipart with image and/or audio")
                 : new ApiProblem(400, "send an image (a raw image body or a multipart part named image) and/or a multipart part named audio");
 
         var image = images.Count > 0 ? ApiInput.Image(images[0], api.Config.Media) : null;
@@ -37,7 +38,8 @@ internal static class RecognizeEndpoint
             faces = matched.Select(m => new
             {
                 box = ApiEndpoints.Box(m.Face.Box), detectionScore = m.Face.DetectionScore, identity = m.IdentityId, name = m.DisplayName,
-                known = m.IdentityId is not null, score = m.Score, liveness = m.Face.Liveness, live = m.Face.Liveness >= api.Config.Access.LivenessThreshold,
+                known = m.IdentityId is not null, score = m.Score, liveness = m.Face.Liveness,
+                live = m.Face.Liveness >= api.Config.Access.LivenessThreshold,
                 quality = ApiEndpoints.Quality(m.Face.Quality), threshold = m.Match?.Threshold, method = m.Match?.Method, scores = m.Match?.PerModel,
                 candidates = m.Candidates.Select(c => new { identity = c.IdentityId, score = c.Score }),
             }),

@@ -84,7 +84,8 @@ public static class FaceBudget
             var (first, rest) = (ms[fusion.Embedders[0]], fusion.Embedders.Skip(1).Select(id => ms[id]).ToList());
             var name = string.Join(" + ", fusion.Embedders);
             choices.Add(new FaceChoice($"fused ({name})", fusion.Embedders[0], "sum", false, fusion.Accuracy, first.Ms + rest.Sum(r => r.Ms)));
-            choices.Add(new FaceChoice($"fused + flip ({name})", fusion.Embedders[0], "sum", true, fusion.FlipAccuracy, first.FlipMs + rest.Sum(r => r.FlipMs)));
+            choices.Add(new FaceChoice($"fused + flip ({name})", fusion.Embedders[0], "sum", true, fusion.FlipAccuracy,
+                first.FlipMs + rest.Sum(r => r.FlipMs)));
             // a cascade scores as the fused models do at their thresholds (docs/fusion.md) and runs the others on a share of faces
             choices.Add(new FaceChoice($"cascade ({name})", fusion.Embedders[0], "cascade", false, fusion.Accuracy,
                 first.Ms + fusion.CascadeShare * rest.Sum(r => r.Ms)));

@@ -29,7 +29,8 @@ public sealed class FaceEmbedder : IDisposable
     {
         _model = model;
         _crop = model.FaceCrop ?? FaceCropSpec.ArcFace;
-        if (_crop.Mean is { Length: not 3 } || _crop.Std is { Length: not 3 } || (_crop.Mean is null) != (_crop.Std is null) || _crop.Std?.Any(v => v <= 0) == true)
+        if (_crop.Mean is { Length: not 3 } || _crop.Std is { Length: not 3 } || (_crop.Mean is null) != (_crop.Std is null)
+            || _crop.Std?.Any(v => v <= 0) == true)
             throw new ModelException($"model '{model.ModelId}': faceCrop mean and std must both be 3 values (std above 0), or both absent");
         _template = TemplateFor(_crop);
         _run = new BoundModel(model, [1, 3, _crop.Size, _crop.Size]);

@@ -15,7 +15,8 @@ public sealed class TemplateIndex
     private readonly TemplateMode _mode;
 
     /// <param name="alsoInForce">other models whose templates are in use beside this one's (Face.Fusion): not stale</param>
-    public TemplateIndex(GalleryStore store, string modality, string modelId, int dimension, TemplateMode mode, IReadOnlyCollection<string>? alsoInForce = null)
+    public TemplateIndex(GalleryStore store, string modality, string modelId, int dimension, TemplateMode mode,
+        IReadOnlyCollection<string>? alsoInForce = null)
     {
         _mode = mode;
         Gallery = new IdentityGallery(dimension);

@@ -125,7 +125,8 @@ public static class FaceApiRecognitionNet
             return node.Output[0];
         }
 
-        public void Initializer(string name, IEnumerable<long> dims, ReadOnlySpan<float> values) => Graph.Initializer.Add(OnnxTensors.Floats(name, dims, values));
+        public void Initializer(string name, IEnumerable<long> dims, ReadOnlySpan<float> values) =>
+            Graph.Initializer.Add(OnnxTensors.Floats(name, dims, values));
 
         private TfjsTensor Get(string name) =>
             weights.GetValueOrDefault(name) ?? throw new ModelException($"the weights have no '{name}' tensor: not face-api.js's FaceRecognitionNet");
@@ -143,7 +144,8 @@ public static class FaceApiRecognitionNet
         {
             var shape = new TensorShapeProto();
             foreach (var d in dims)
-                shape.Dim.Add(d is string p ? new TensorShapeProto.Types.Dimension { DimParam = p } : new TensorShapeProto.Types.Dimension { DimValue = (int)d });
+                shape.Dim.Add(d is string p ? new TensorShapeProto.Types.Dimension { DimParam = p }
+                    : new TensorShapeProto.Types.Dimension { DimValue = (int)d });
             return new ValueInfoProto
             {
                 Name = name,

@@ -9,7 +9,7 @@ public static class ModelConverters
 
     public static IReadOnlyList<string> Known => [FaceApiRecognition];
 
-    /// <summary>Converts <paramref name="source"/> (the entry the manifest names, with its companions beside it) into <paramref name="destination"/>.</summary>
+    /// <summary>Converts <paramref name="source"/> (the entry the manifest names, its companions beside it) into <paramref name="destination"/>.</summary>
     public static void Convert(string kind, string source, string destination)
     {
         var model = kind switch
