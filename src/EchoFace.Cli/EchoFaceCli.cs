@@ -16,7 +16,8 @@ public static class EchoFaceCli
         foreach (var command in new[]
                  {
                      FaceCommands.Enroll(globals, output), FaceCommands.Identify(globals, output), FaceCommands.Verify(globals, output),
-                     FaceCommands.Faces(globals, output), RecognizeCommand.Build(globals, output), VoiceCommands.Build(globals, output), PeopleCommands.Build(globals, output), ModelsCommands.Build(globals, output),
+                     FaceCommands.Faces(globals, output), RecognizeCommand.Build(globals, output), VoiceCommands.Build(globals, output),
+                     PeopleCommands.Build(globals, output), ModelsCommands.Build(globals, output),
                      EvalCommands.Build(globals, output), RunCommand.Build(globals, output), FleetCommands.Build(globals, output),
                      RecommendCommands.Build(globals, output), CustomerCommands.Build(globals, output), SnapshotCommands.Build(globals, output), ApiKeyCommands.Build(globals, output), BenchCommands.Build(globals, output), CollectionCommands.Build(globals, output), ConfigCommands.Build(globals, output),
                  })

@@ -370,8 +370,8 @@ public sealed class DoorTerminal
         if (customer is null) return;
         var (source, version, model, cold, items) = Shelf?.For(customer) ?? ("none", null, null, false, []);
         var now = _clock.GetUtcNow();
-        var seen = new CustomerSeen(_doorName, customer, r.FaceScore, r.FaceThreshold ?? _faces.Match.IdentifyThreshold, track.Id, r.Faces, source, version, model, cold, items,
-            (now - frame.CapturedAt).TotalMilliseconds, now);
+        var seen = new CustomerSeen(_doorName, customer, r.FaceScore, r.FaceThreshold ?? _faces.Match.IdentifyThreshold, track.Id, r.Faces,
+            source, version, model, cold, items, (now - frame.CapturedAt).TotalMilliseconds, now);
         lock (_decide)
         {
             _policy.Record(r.IdentityId, granted: true); // re-entry: one event per visit, not one per glance

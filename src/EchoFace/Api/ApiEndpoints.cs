@@ -388,7 +388,8 @@ public static class ApiEndpoints
 
     internal static object Box(BoxF b) => new { x1 = b.X1, y1 = b.Y1, x2 = b.X2, y2 = b.Y2 };
 
-    internal static object Quality(FaceQuality q) => new { score = q.Score, eyeDistance = q.EyeDistance, sharpness = q.Sharpness, yaw = q.Yaw, pitch = q.Pitch, roll = q.Roll };
+    internal static object Quality(FaceQuality q) =>
+        new { score = q.Score, eyeDistance = q.EyeDistance, sharpness = q.Sharpness, yaw = q.Yaw, pitch = q.Pitch, roll = q.Roll };
 
     private static IResult Problem(int status, string detail) => Results.Problem(detail: detail, statusCode: status, title: status switch
     {

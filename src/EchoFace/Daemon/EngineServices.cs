@@ -105,7 +105,8 @@ public static class EngineServices
         var choice = FaceBudget.Choose(choices, face.Budget) ?? throw new ModelException(
             $"no face embedding fits Face.Budget {face.Budget} ms on this device: the fastest, {choices.MinBy(c => c.Ms)?.Name}, takes " +
             $"{choices.Min(c => (double?)c.Ms):F1} ms (`echoface models` lists them)");
-        s.Log("EchoFace.Face").LogInformation("Face.Budget {Budget} ms: {Choice} ({Ms:F1} ms per face here, TAR@FAR 1e-3 {Accuracy:P2} on the development sets)",
+        s.Log("EchoFace.Face").LogInformation(
+            "Face.Budget {Budget} ms: {Choice} ({Ms:F1} ms per face here, TAR@FAR 1e-3 {Accuracy:P2} on the development sets)",
             face.Budget, choice.Name, choice.Ms, choice.Accuracy);
         return FaceBudget.Apply(choice, face);
     }

@@ -65,7 +65,9 @@ public sealed class RecognitionService(ConfigurationInForce inForce, EngineLocat
                 "not switched live", BadInputKind.Unsupported);
         var session = factory.Create(modelId);
         var probe = new EchoFace.Face.FaceEmbedder(session);
-        var ms = MedianMs(() => probe.Embed(new Media.RgbImage(EchoFace.Face.FaceEmbedder.CropSize, EchoFace.Face.FaceEmbedder.CropSize), EchoFace.Face.FaceEmbedder.Template));
+        // a blank crop of the model's own size and framing: what one aligned face costs it
+        var blank = new Media.RgbImage(probe.InputSize, probe.InputSize);
+        var ms = MedianMs(() => probe.Embed(blank, probe.CropTemplate));
         if (ms > _start.Api.FaceEmbedBudgetMs)
         {
             probe.Dispose();

@@ -55,7 +55,8 @@ public class RecognizeCommandTests
     public void When_one_modality_fails_the_other_decides_at_its_own_threshold_and_says_so()
     {
         Enrol();
-        var silence = TestEnvironment.Ffmpeg(Path.Combine(TestEnvironment.TempDirectory(), "silence.wav"), "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "3");
+        var silence = TestEnvironment.Ffmpeg(Path.Combine(TestEnvironment.TempDirectory(), "silence.wav"),
+            "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "3");
         var byFace = Recognize("--image", Photo, "--audio", silence);
         Assert.Equal("jolie", byFace.GetProperty("identityId").GetString());
         Assert.StartsWith("face alone (voice: ", byFace.GetProperty("decidedBy").GetString());
@@ -66,7 +67,8 @@ public class RecognizeCommandTests
         Assert.Equal("jolie", tooShort.GetProperty("identityId").GetString());
         Assert.Contains("at least 1.0 s of speech is needed", tooShort.GetProperty("voice").GetProperty("failure").GetString());
 
-        var noFace = TestEnvironment.Ffmpeg(Path.Combine(TestEnvironment.TempDirectory(), "grey.png"), "-f", "lavfi", "-i", "color=gray:s=320x240", "-frames:v", "1");
+        var noFace = TestEnvironment.Ffmpeg(Path.Combine(TestEnvironment.TempDirectory(), "grey.png"),
+            "-f", "lavfi", "-i", "color=gray:s=320x240", "-frames:v", "1");
         var byVoice = Recognize("--image", noFace, "--audio", _speech[6]);
         Assert.Equal("jolie", byVoice.GetProperty("identityId").GetString());
         Assert.Equal("voice alone (face: no face found)", byVoice.GetProperty("decidedBy").GetString());
@@ -83,8 +85,8 @@ public class RecognizeCommandTests
     public void An_opted_in_customer_gets_their_top_k_and_bad_input_is_refused()
     {
         Enrol();
-        var train = _cli.Run("recommend", "train", "--transactions", RecommenderTests.PlantedCsv(customers: 60), "--map", "customer=customer,item=item,time=date",
-            "--no-ranker", "--out", Path.Combine(_cli.DataDirectory, "recommender"));
+        var train = _cli.Run("recommend", "train", "--transactions", RecommenderTests.PlantedCsv(customers: 60),
+            "--map", "customer=customer,item=item,time=date", "--no-ranker", "--out", Path.Combine(_cli.DataDirectory, "recommender"));
         Assert.True(train.ExitCode == 0, train.Stderr);
         var before = Recognize("--image", Photo, "--top-k", "3");
         Assert.Equal("not an opted-in customer", before.GetProperty("recommendationSource").GetString());

@@ -63,7 +63,8 @@ public class FaceEvaluationTests
         var alone = json.GetProperty("models").EnumerateArray().Select(m => m.GetProperty("metrics")).ToList();
         var fused = json.GetProperty("fused").GetProperty("metrics");
         foreach (var far in new[] { 1e-3, 1e-4 })
-            Assert.True(alone.All(m => Tar(fused, far) > Tar(m, far)), $"TAR at FAR {far}: fused {Tar(fused, far)}, alone {string.Join(", ", alone.Select(m => Tar(m, far)))}");
+            Assert.True(alone.All(m => Tar(fused, far) > Tar(m, far)),
+                $"TAR at FAR {far}: fused {Tar(fused, far)}, alone {string.Join(", ", alone.Select(m => Tar(m, far)))}");
         Assert.True(alone.All(m => fused.GetProperty("eer").GetDouble() < m.GetProperty("eer").GetDouble()), "EER");
         Assert.Equal(66, json.GetProperty("sweep").GetArrayLength());
         var svg = File.ReadAllText(Path.Combine(report, "det.svg"));
