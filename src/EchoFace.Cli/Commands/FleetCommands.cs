@@ -15,13 +15,23 @@ internal static class FleetCommands
         var fleet = new Command("fleet", "Watch devices over MQTT: their status and their events");
         var broker = new Option<string?>("--broker") { Description = "mqtt://host:port or mqtts://host:port (default Fleet.Broker)", Recursive = true };
         var site = new Option<string?>("--site") { Description = "site (default Fleet.Site)", Recursive = true };
+        var database = FleetServerCommands.DatabaseOption();
         fleet.Options.Add(broker);
         fleet.Options.Add(site);
+        fleet.Options.Add(database);
+        // the store when there is one (FleetServer.Database or --database), else what the broker holds now
+        EchoFace.Configuration.EchoFaceConfig? Store(ParseResult p)
+        {
+            var config = FleetServerCommands.Config(p, g, database, broker, site);
+            return string.IsNullOrWhiteSpace(config.FleetServer.Database) ? null : config;
+        }
         Task<FleetManager> Connect(ParseResult p, CancellationToken cancel) => FleetManager.ConnectAsync(Options(p, g, broker, site), cancel);
 
-        var devices = new Command("devices", "Every device of the site from its retained status: online or offline, version, uptime");
+        var devices = new Command("devices",
+            "Every device: from the fleet store's registry when there is one, else from the broker's retained status");
         devices.SetAction(async (p, cancel) =>
         {
+            if (Store(p) is { } stored) return await FleetServerCommands.DevicesAsync(o, p.GetValue(g.Json), stored, p.GetValue(site), cancel);
             await using var manager = await Connect(p, cancel);
             var rows = await manager.DevicesAsync(cancel);
             if (p.GetValue(g.Json)) { o.Json(rows); return EchoFaceCli.Ok; }
@@ -36,12 +46,24 @@ internal static class FleetCommands
 
         var device = new Option<string?>("--device") { Description = "one device only" };
         var follow = new Option<bool>("--follow") { Description = "keep printing new events until stopped (Ctrl-C)" };
-        var seconds = new Option<double>("--seconds") { Description = "without --follow: how long to listen", DefaultValueFactory = _ => 3 };
+        var seconds = new Option<double>("--seconds") { Description = "live, without --follow: how long to listen", DefaultValueFactory = _ => 3 };
+        var since = new Option<string?>("--since") { Description = "store: from then on (ISO time or an age: 30m, 12h, 7d)" };
+        var until = new Option<string?>("--until") { Description = "store: before then" };
+        var outcome = new Option<string?>("--outcome") { Description = "store: granted or denied only" };
+        var kind = new Option<string?>("--kind") { Description = "store: one kind (access, alarm, fault, prompt, customer_seen)" };
+        var identity = new Option<string?>("--identity") { Description = "store: one person's events" };
+        var limit = new Option<int>("--limit") { Description = "store: at most this many, newest first", DefaultValueFactory = _ => 100 };
         var events = new Command("events",
-            "Events from the devices (access, alarm, fault, prompt, status), each printed once though QoS 1 may deliver it twice")
-            { device, follow, seconds };
+            "Events from the fleet store (when there is one; --follow: live from the broker), each once though QoS 1 may deliver it twice")
+            { device, follow, seconds, since, until, outcome, kind, identity, limit };
         events.SetAction(async (p, cancel) =>
         {
+            if (!p.GetValue(follow) && Store(p) is { } stored)
+                return await FleetServerCommands.EventsAsync(o, p.GetValue(g.Json), stored, new Fleet.EventQuery(
+                    FleetServerCommands.Time(p.GetValue(since), "--since"), FleetServerCommands.Time(p.GetValue(until), "--until"), p.GetValue(site),
+                    p.GetValue(device), p.GetValue(kind), p.GetValue(outcome), p.GetValue(identity), p.GetValue(limit)), cancel);
+            if (p.GetValue(since) is not null || p.GetValue(outcome) is not null)
+                throw new BadInputException("--since and --outcome read the fleet store: set FleetServer.Database or give --database");
             await using var manager = await Connect(p, cancel);
             using var listen = CancellationTokenSource.CreateLinkedTokenSource(cancel);
             if (!p.GetValue(follow)) listen.CancelAfter(TimeSpan.FromSeconds(p.GetValue(seconds)));
@@ -58,6 +80,7 @@ internal static class FleetCommands
         fleet.Subcommands.Add(Enroll(g, o, Connect));
         fleet.Subcommands.Add(devices);
         fleet.Subcommands.Add(events);
+        foreach (var c in FleetServerCommands.Build(g, o, database, broker, site)) fleet.Subcommands.Add(c);
         return fleet;
     }
 

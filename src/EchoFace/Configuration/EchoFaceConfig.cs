@@ -101,6 +101,7 @@ public sealed class EchoFaceConfig
     public MicrophoneOptions Microphone { get; set; } = new();
     public HealthOptions Health { get; set; } = new();
     public FleetOptions Fleet { get; set; } = new();
+    public FleetServerOptions FleetServer { get; set; } = new();
     public RetailOptions Retail { get; set; } = new();
     public ApiOptions Api { get; set; } = new();
 
@@ -124,6 +125,7 @@ public sealed class EchoFaceConfig
         MicrophoneSource.Validate(Microphone.Source);
         Health.Validate();
         Fleet.Validate();
+        FleetServer.Validate();
         Retail.Validate();
         Api.Validate(Health.Listen);
         if (Media.MaxBytes <= 0 || Media.MaxPixels <= 0) throw new ArgumentException("Media.MaxBytes and Media.MaxPixels must be positive");

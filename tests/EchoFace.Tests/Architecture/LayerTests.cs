@@ -19,7 +19,7 @@ public class LayerTests
         ["Recognition"],
         ["Access", "Sync"],
         ["Evaluation", "Configuration"],
-        ["Daemon"],
+        ["Daemon", "Fleet"],
         ["Api"],
     ];
 

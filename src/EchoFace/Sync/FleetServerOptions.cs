@@ -1,0 +1,56 @@
+namespace EchoFace.Sync;
+
+/// <summary>
+/// `echoface fleet serve`: where the fleet's history is kept (PostgreSQL) and how a collector takes its share of the devices'
+/// traffic. The broker and its credentials are Fleet's (the same section the devices use).
+/// </summary>
+public sealed class FleetServerOptions
+{
+    /// <summary>Npgsql connection string, e.g. "Host=db;Database=echoface;Username=echoface"; the password best in DatabasePasswordFile.</summary>
+    public string? Database { get; set; }
+    /// <summary>A file holding the database password (a systemd credential), read at each connection.</summary>
+    public string? DatabasePasswordFile { get; set; }
+    /// <summary>The MQTT shared-subscription group: collectors in one group split the devices' messages between them.</summary>
+    public string Group { get; set; } = "echoface-collectors";
+    /// <summary>This collector's MQTT client id (its persistent session on the broker); default: collector-HOSTNAME.</summary>
+    public string? CollectorId { get; set; }
+    /// <summary>Most messages committed in one transaction.</summary>
+    public int BatchSize { get; set; } = 1000;
+    /// <summary>How long a partial batch waits for more before it is committed.</summary>
+    public int BatchMilliseconds { get; set; } = 20;
+    /// <summary>Messages the broker may send before it must wait for acknowledgements (MQTT 5 Receive Maximum).</summary>
+    public int ReceiveMaximum { get; set; } = 4000;
+    /// <summary>How long the broker keeps this collector's session (and queues for it) while it is away.</summary>
+    public int SessionExpiryHours { get; set; } = 168;
+    /// <summary>A larger event or document is refused (counted, never stored as valid).</summary>
+    public int MaxMessageBytes { get; set; } = 262_144;
+    /// <summary>Telemetry documents kept per device (the latest is also on the device's row).</summary>
+    public int TelemetryHistory { get; set; } = 1440;
+
+    public string Collector => string.IsNullOrWhiteSpace(CollectorId) ? $"collector-{Environment.MachineName.ToLowerInvariant()}" : CollectorId;
+
+    public void Validate()
+    {
+        if (BatchSize is < 1 or > 50_000) throw new ArgumentException($"FleetServer.BatchSize must be 1..50000, not {BatchSize}");
+        if (BatchMilliseconds is < 0 or > 10_000) throw new ArgumentException($"FleetServer.BatchMilliseconds must be 0..10000, not {BatchMilliseconds}");
+        if (ReceiveMaximum is < 1 or > 65_535) throw new ArgumentException($"FleetServer.ReceiveMaximum must be 1..65535, not {ReceiveMaximum}");
+        if (SessionExpiryHours is < 1 or > 8760) throw new ArgumentException($"FleetServer.SessionExpiryHours must be 1..8760, not {SessionExpiryHours}");
+        if (MaxMessageBytes is < 1024 or > 16_777_216) throw new ArgumentException($"FleetServer.MaxMessageBytes must be 1024..16777216, not {MaxMessageBytes}");
+        if (TelemetryHistory is < 1 or > 1_000_000) throw new ArgumentException($"FleetServer.TelemetryHistory must be 1..1000000, not {TelemetryHistory}");
+        if (string.IsNullOrWhiteSpace(Group) || Group.IndexOfAny(['/', '+', '#']) >= 0)
+            throw new ArgumentException($"FleetServer.Group must be a name without '/', '+' or '#', not '{Group}'");
+        if (DatabasePasswordFile is not null && !File.Exists(DatabasePasswordFile))
+            throw new ArgumentException($"FleetServer.DatabasePasswordFile {DatabasePasswordFile} does not exist");
+    }
+
+    /// <summary>The connection string in force, or a clear error when the fleet server has no database configured.</summary>
+    public string ConnectionString()
+    {
+        if (string.IsNullOrWhiteSpace(Database))
+            throw new BadInputException("FleetServer.Database is not set: give the PostgreSQL connection string (docs/fleet-server.md), " +
+                                        "e.g. ECHOFACE__FleetServer__Database='Host=127.0.0.1;Database=echoface;Username=echoface'");
+        if (DatabasePasswordFile is null) return Database;
+        var password = File.ReadAllText(DatabasePasswordFile).TrimEnd('\r', '\n');
+        return $"{Database};Password={password}";
+    }
+}
