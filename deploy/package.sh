@@ -58,6 +58,8 @@ for a in "${arches[@]}"; do
   [ -f models/variants.json ] && install -m 0644 models/variants.json "$lib/models/"
   install -m 0644 README.md "$lib/README.md"
   install -D -m 0644 systemd/echoface.service "$stage/lib/systemd/system/echoface.service"
+  # the fleet collector is in the same package, not enabled: a fleet server host enables it (docs/fleet-server.md)
+  install -D -m 0644 systemd/echoface-fleet.service "$stage/lib/systemd/system/echoface-fleet.service"
   install -D -m 0644 deploy/echoface.json "$stage/etc/echoface/echoface.json"
   install -D -m 0644 /dev/stdin "$stage/lib/udev/rules.d/60-echoface-gpio.rules" <<'EOF'
 # GPIO character devices belong to root by default: let the gpio group (the echoface user is in it) use them

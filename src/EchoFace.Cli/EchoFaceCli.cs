@@ -46,5 +46,11 @@ public static class EchoFaceCli
             output.Error(e.Message);
             return Failure;
         }
+        catch (Npgsql.NpgsqlException e)
+        {
+            // the fleet store (fleet serve, events, devices, migrate): unreachable, refused or a failed statement
+            output.Error($"the fleet database: {e.Message}");
+            return Failure;
+        }
     }
 }

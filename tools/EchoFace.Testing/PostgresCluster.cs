@@ -9,7 +9,11 @@ namespace EchoFace.Testing;
 /// </summary>
 public sealed class PostgresCluster : IDisposable
 {
-    private const string Bin = "/usr/lib/postgresql/15/bin";
+    // Debian installs each major version beside the others; the newest one present is used
+    private static readonly string Bin = Directory.Exists("/usr/lib/postgresql")
+        ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin"))
+            .OrderByDescending(d => int.TryParse(Path.GetFileName(Path.GetDirectoryName(d)), out var v) ? v : 0).FirstOrDefault() ?? ""
+        : "";
     private readonly string _dir;
     private readonly bool _root = Environment.UserName == "root";
 

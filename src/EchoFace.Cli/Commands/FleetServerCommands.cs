@@ -3,6 +3,7 @@ using System.Globalization;
 using EchoFace.Configuration;
 using EchoFace.Fleet;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
 namespace EchoFace.Cli.Commands;
@@ -67,7 +68,7 @@ internal static class FleetServerCommands
             o.Line($"{rows.Sum(r => r.Count)} refused message(s)");
             return EchoFaceCli.Ok;
         });
-        return [serve, migrate, refused];
+        return [serve, migrate, refused, Bench(g, o, database, broker, site)];
     }
 
     public static FleetStore Open(EchoFaceConfig config)
@@ -140,5 +141,53 @@ internal static class FleetServerCommands
             if (span is { } s) return DateTimeOffset.UtcNow - s;
         }
         throw new BadInputException($"{option} '{text}' is neither an ISO time (2026-12-01T08:00Z) nor an age (30m, 12h, 7d)");
+    }
+
+    private static Command Bench(GlobalOptions g, Output o, Option<string?> database, Option<string?> broker, Option<string?> site)
+    {
+        var devices = new Option<int[]>("--devices")
+        {
+            Description = "simulated devices, one run each", AllowMultipleArgumentsPerToken = true,
+            DefaultValueFactory = _ => [100, 1000]
+        };
+        var collectors = new Option<int[]>("--collectors")
+        {
+            Description = "collectors in the share group, one run each",
+            AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [1, 2]
+        };
+        var events = new Option<int>("--events") { Description = "events per run", DefaultValueFactory = _ => 50_000 };
+        var rate = new Option<double>("--rate") { Description = "events/s offered (0: as fast as the devices can publish)", DefaultValueFactory = _ => 0 };
+        var bench = new Command("bench",
+            "Load: N simulated devices publish events in their own format against the broker, 1..n collectors store them; events/s, p99")
+            { devices, collectors, events, rate };
+        bench.SetAction(async (p, cancel) =>
+        {
+            var config = Config(p, g, database, broker, site);
+            Validate(config);
+            if (p.GetValue(events) < 1) throw new BadInputException("--events must be at least 1");
+            using var loggers = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace)
+                .AddFilter(level => level >= LogLevel.Warning));
+            var load = new FleetLoad(config.Fleet, config.FleetServer, loggers.CreateLogger("EchoFace.FleetBench"));
+            var rows = new List<FleetLoadResult>();
+            // warm-up, not reported: the JIT and the connection pools, so the first run measured is not the slowest for that reason
+            await load.RunAsync(10, 1, 2000, 0, null, cancel);
+            foreach (var d in p.GetValue(devices)!)
+                foreach (var c in p.GetValue(collectors)!)
+                {
+                    if (d < 1 || c < 1) throw new BadInputException("--devices and --collectors must be at least 1");
+                    var progress = new Progress<int>(n => o.Stderr.Write($"\r{d} devices, {c} collector(s): {n} of {p.GetValue(events)} stored "));
+                    rows.Add(await load.RunAsync(d, c, p.GetValue(events), p.GetValue(rate), progress, cancel));
+                    o.Stderr.WriteLine();
+                }
+            if (p.GetValue(g.Json)) { o.Json(rows); return EchoFaceCli.Ok; }
+            // narrow enough for 80 columns (the maximum latency is in --json)
+            var table = new Table().AddColumns("dev", "coll", "events", "s", "stored/s", "p50 ms", "p99 ms", "rows/s", "resent");
+            foreach (var r in rows)
+                table.AddRow($"{r.Devices}", $"{r.Collectors}", $"{r.Events}", $"{r.Seconds:F1}", $"{r.StoredPerSecond:F0}", $"{r.P50Ms:F0}", $"{r.P99Ms:F0}",
+                    $"{r.RowsPerSecond:F0}", $"{r.Duplicates}");
+            o.Console.Write(table);
+            return EchoFaceCli.Ok;
+        });
+        return bench;
     }
 }

@@ -24,7 +24,7 @@ public sealed class CollectorStats
 /// </summary>
 public sealed class EventCollector(FleetOptions broker, FleetServerOptions server, FleetStore store, ILogger log) : IAsyncDisposable
 {
-    private sealed record Pending(IncomingMessage Message, MqttApplicationMessageReceivedEventArgs Args, long Generation, long ReceivedTicks);
+    private sealed record Pending(IncomingMessage Message, MqttApplicationMessageReceivedEventArgs Args, long Generation);
 
     private readonly IMqttClient _client = new MqttClientFactory().CreateMqttClient();
     private readonly Channel<Pending> _inbox = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
@@ -32,9 +32,11 @@ public sealed class EventCollector(FleetOptions broker, FleetServerOptions serve
 
     public CollectorStats Stats { get; } = new();
 
-    /// <summary>Milliseconds from a message's arrival here to its commit, for the benchmark (the latest 100,000).</summary>
-    public List<double> CommitLatencies { get; } = [];
-    public bool KeepLatencies { get; set; }
+    /// <summary>Ends the broker session on a clean stop (the benchmark's collectors): nothing is queued for it afterwards.</summary>
+    public bool EndSessionOnStop { get; init; }
+
+    /// <summary>Raised after each commit with the batch's messages (the load benchmark times publish to committed row by it).</summary>
+    public event Action<IReadOnlyList<IncomingMessage>>? Committed;
 
     /// <summary>The topic filters, shared among the group except status, which every collector reads whole (retained, for the registry).</summary>
     public IReadOnlyList<string> Filters =>
@@ -82,7 +84,12 @@ public sealed class EventCollector(FleetOptions broker, FleetServerOptions serve
         _inbox.Writer.TryComplete();
         await writer;
         if (_client.IsConnected)
-            try { await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), CancellationToken.None); }
+            try
+            {
+                var bye = new MqttClientDisconnectOptionsBuilder();
+                if (EndSessionOnStop) bye.WithSessionExpiryInterval(0);
+                await _client.DisconnectAsync(bye.Build(), CancellationToken.None);
+            }
             catch (MQTTnet.Exceptions.MqttCommunicationException) { }
     }
 
@@ -93,7 +100,7 @@ public sealed class EventCollector(FleetOptions broker, FleetServerOptions serve
         Interlocked.Increment(ref Stats.Received);
         var m = e.ApplicationMessage;
         var message = IncomingMessage.Read(m.Topic, System.Buffers.BuffersExtensions.ToArray(m.Payload), server.MaxMessageBytes);
-        _inbox.Writer.TryWrite(new Pending(message, e, Interlocked.Read(ref _generation), Stopwatch.GetTimestamp()));
+        _inbox.Writer.TryWrite(new Pending(message, e, Interlocked.Read(ref _generation)));
         return Task.CompletedTask;
     }
 
@@ -115,6 +122,7 @@ public sealed class EventCollector(FleetOptions broker, FleetServerOptions serve
                 catch (OperationCanceledException) { break; }
             }
             if (!await CommitAsync(batch, stop)) return;
+            Committed?.Invoke([.. batch.Select(p => p.Message)]);
             await AcknowledgeAsync(batch);
         }
     }
@@ -134,7 +142,7 @@ public sealed class EventCollector(FleetOptions broker, FleetServerOptions serve
             try
             {
                 var outcome = await store.WriteAsync([.. batch.Select(p => p.Message)], server.Collector, CancellationToken.None);
-                Count(outcome, batch);
+                Count(outcome);
                 if (Stats.DatabaseDown) log.LogInformation("Fleet collector: the database is back; storing again");
                 Stats.DatabaseDown = false;
                 return true;
@@ -155,7 +163,7 @@ public sealed class EventCollector(FleetOptions broker, FleetServerOptions serve
         }
     }
 
-    private void Count(BatchOutcome o, List<Pending> batch)
+    private void Count(BatchOutcome o)
     {
         Interlocked.Increment(ref Stats.Batches);
         Interlocked.Add(ref Stats.Events, o.Events);
@@ -166,13 +174,6 @@ public sealed class EventCollector(FleetOptions broker, FleetServerOptions serve
         Interlocked.Add(ref Stats.Refused, o.Refused.Count);
         foreach (var r in o.Refused.Take(20)) log.LogWarning("Fleet collector refused a message on {Topic}: {Reason}", r.Topic, r.Reason);
         if (o.Refused.Count > 20) log.LogWarning("Fleet collector refused {More} more messages in this batch (`echoface fleet refused`)", o.Refused.Count - 20);
-        if (!KeepLatencies) return;
-        var now = Stopwatch.GetTimestamp();
-        lock (CommitLatencies)
-        {
-            foreach (var p in batch) CommitLatencies.Add(Stopwatch.GetElapsedTime(p.ReceivedTicks, now).TotalMilliseconds);
-            if (CommitLatencies.Count > 100_000) CommitLatencies.RemoveRange(0, CommitLatencies.Count - 100_000);
-        }
     }
 
     /// <summary>PUBACKs in arrival order; a message from an earlier connection is left for the broker to send again.</summary>

@@ -4,7 +4,8 @@ using System.Text.Json;
 namespace EchoFace.Fleet;
 
 /// <summary>What a device's message is, once read: an event, a status, telemetry, a configuration report, or refused with why.</summary>
-public enum MessageKind { Event, Status, Telemetry, ConfigReport, Refused }
+/// <summary>Cleared: an empty retained message (a topic's retained document removed), taken and acknowledged, nothing stored.</summary>
+public enum MessageKind { Event, Status, Telemetry, ConfigReport, Refused, Cleared }
 
 /// <summary>
 /// One message from a device as the collector stores it. Devices are peers on a shared broker, so each document is checked
@@ -36,6 +37,7 @@ public sealed record IncomingMessage(MessageKind Kind, string Topic, string Site
     public static IncomingMessage Read(string topic, ReadOnlySpan<byte> payload, int maxBytes)
     {
         if (payload.Length > maxBytes) return Refuse(topic, payload, $"{payload.Length} bytes, over FleetServer.MaxMessageBytes {maxBytes}");
+        if (payload.Length == 0) return new(MessageKind.Cleared, topic, "", "", "");
         var parts = topic.Split('/');
         if (parts.Length < 4 || parts[0] != "echoface") return Refuse(topic, payload, "not an echoface device topic");
         var (site, device, leaf) = (parts[1], parts[2], string.Join('/', parts[3..]));

@@ -187,16 +187,18 @@ public class RunCommandTests
         Assert.Equal("Fault", outbox.DoorState("door-1")); // fail position recorded with the last event
     }
 
-    [Fact]
-    public void The_systemd_unit_passes_systemd_analyze_verify()
+    [Theory]
+    [InlineData("echoface.service")]
+    [InlineData("echoface-fleet.service")]
+    public void The_systemd_units_pass_systemd_analyze_verify(string name)
     {
         if (!File.Exists("/usr/bin/systemd-analyze")) throw new InvalidOperationException($"systemd-analyze is missing: run {TestEnvironment.SetupCommand}");
         // verify needs ExecStart's binary to exist: point it at a stand-in inside the test's folder
         var exe = Path.Combine(_dir, "echoface");
         File.WriteAllText(exe, "#!/bin/sh\nexit 0\n");
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(exe, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var unit = File.ReadAllText(Path.Combine(TestEnvironment.RepoRoot, "systemd", "echoface.service")).Replace("/usr/lib/echoface/echoface ", exe + " ");
-        var path = Path.Combine(_dir, "echoface.service");
+        var unit = File.ReadAllText(Path.Combine(TestEnvironment.RepoRoot, "systemd", name)).Replace("/usr/lib/echoface/echoface ", exe + " ");
+        var path = Path.Combine(_dir, name);
         File.WriteAllText(path, unit);
         using var verify = Process.Start(new ProcessStartInfo("systemd-analyze", ["verify", path]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
         var output = verify.StandardError.ReadToEnd() + verify.StandardOutput.ReadToEnd();

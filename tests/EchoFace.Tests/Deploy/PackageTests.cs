@@ -85,6 +85,7 @@ public class PackageTests
         var binary = Path.Combine(root, "usr/lib/echoface/echoface");
         Assert.True(File.Exists(binary));
         Assert.True(File.Exists(Path.Combine(root, "lib/systemd/system/echoface.service")));
+        Assert.True(File.Exists(Path.Combine(root, "lib/systemd/system/echoface-fleet.service")));
         Assert.Contains("video", File.ReadLines(Path.Combine(root, "etc/group")).Single(l => l.StartsWith("video:", StringComparison.Ordinal)));
         var data = Path.Combine(root, "var/lib/echoface");
         Assert.Equal($"{Uid(root, "echoface")}", Run("stat", "-c", "%u", data).Output.Trim());
