@@ -30,7 +30,7 @@ public sealed class FleetHandlers
 
     public FleetHandlers(FleetLink link, RunRequest request, EchoFaceConfig config, ConfigurationInForce inForce, DoorController door,
         AccessPolicy policy, EventOutbox outbox, DaemonTelemetry telemetry, ILoggerFactory loggers, Enrolment enrolment, GalleryStore store,
-        DoorTerminal terminal, RecommendationStore lists, Media.CameraSource camera)
+        DoorTerminal terminal, RecommendationStore lists, Media.CameraSource camera, TimeProvider clock)
     {
         (_link, _shadow, _config, _inForce) = (link, request.Shadow, config, inForce);
         (_door, _policy, _outbox, _telemetry) = (door, policy, outbox, telemetry);
@@ -44,11 +44,18 @@ public sealed class FleetHandlers
             link.Subscribe(link.Topics.GroupConfigDesired);
         }
         link.Subscribe(link.Topics.Commands);
+        if (config.Fleet.HomeAssistant.Enabled)
+            _homeAssistant = new HomeAssistantBridge(link, config.Fleet, door, terminal,
+                reason => RemoteUnlock(new CommandRequest($"ha-{Guid.NewGuid():N}"[..15], reason, false, null)), clock,
+                loggers.CreateLogger("EchoFace.HomeAssistant"));
         link.OnMessage = HandleAsync;
     }
 
+    private readonly HomeAssistantBridge? _homeAssistant;
+
     private Task HandleAsync(string topic, byte[] payload)
     {
+        if (_homeAssistant is not null && _homeAssistant.Handles(topic)) return _homeAssistant.HandleAsync(topic, payload);
         if (_shadow is not null && (topic == _link.Topics.ConfigDesired || topic == _link.Topics.GroupConfigDesired))
             return OnDesiredConfigAsync(_shadow, topic == _link.Topics.GroupConfigDesired ? "group" : "device", payload);
         if (topic == _link.Topics.EnrollSet) return EnrollAsync(payload);
@@ -111,6 +118,13 @@ public sealed class FleetHandlers
     private async Task UnlockAsync(byte[] payload)
     {
         var r = Request(payload);
+        var refusal = RemoteUnlock(r);
+        await AnswerAsync("unlock", r.Id, refusal is null ? "done" : "refused", refusal);
+    }
+
+    /// <summary>Opens the door for a remote request (cmd/unlock, Home Assistant's lock); the refusal, or null when it opened.</summary>
+    private string? RemoteUnlock(CommandRequest r)
+    {
         string? refusal = r.Error
             ?? (string.IsNullOrWhiteSpace(r.Reason) ? "a reason is required" : null)
             ?? (!r.Override && _policy.LockedOut ? $"the door is locked out until {_policy.LockedUntil:u} (send override: true to open anyway)" : null)
@@ -126,7 +140,7 @@ public sealed class FleetHandlers
             type = refusal is null ? "remote_unlock" : "remote_unlock_refused", requestId = r.Id, reason = r.Reason, @override = r.Override, refusal,
         }, _door.State.ToString());
         _log.LogInformation("Remote unlock {Outcome}: {Reason}", refusal is null ? "done" : "refused", refusal ?? r.Reason);
-        await AnswerAsync("unlock", r.Id, refusal is null ? "done" : "refused", refusal);
+        return refusal;
     }
 
     private async Task ResyncAsync(byte[] payload)

@@ -55,6 +55,9 @@ public sealed class FleetLink : IAsyncDisposable
     /// <summary>Handles a message on a subscribed topic (configuration, commands); runs before the message is acknowledged.</summary>
     public Func<string, byte[], Task>? OnMessage { get; set; }
 
+    /// <summary>Runs after each connection's online status (Home Assistant's discovery documents are published then).</summary>
+    public Func<Task>? OnConnected { get; set; }
+
     /// <summary>Topics to subscribe to on every connection (call before <see cref="RunAsync"/>).</summary>
     public void Subscribe(string filter) => _subscriptions.Add(filter);
 
@@ -95,6 +98,7 @@ public sealed class FleetLink : IAsyncDisposable
                 }
                 // online only once it listens: a manager who sees the status can send commands at once
                 await PublishStatusAsync(stop);
+                if (OnConnected is { } connected) await connected();
                 _log.LogInformation("Fleet link connected to {Broker} as {Device} (site {Site})", _o.Broker, _o.Device, _o.Site);
                 await DrainAsync(stop);
             }

@@ -34,6 +34,8 @@ public sealed class FleetOptions
     public double TelemetrySeconds { get; set; } = 60;
     /// <summary>Events published per round before their acknowledgements are awaited and recorded together.</summary>
     public int Window { get; set; } = 200;
+    /// <summary>MQTT discovery for Home Assistant (docs/fleet.md): the door as a lock, a door sensor, a person sensor, an event.</summary>
+    public HomeAssistantOptions HomeAssistant { get; set; } = new();
 
     public string Device => string.IsNullOrWhiteSpace(DeviceId) ? Environment.MachineName.ToLowerInvariant() : DeviceId;
     public Uri BrokerUri => new(Broker);
@@ -108,6 +110,7 @@ public sealed class FleetOptions
         if (OutboxMaxEvents is < 1000 or > 100_000_000) throw new ArgumentException($"Fleet.OutboxMaxEvents must be 1000..100000000, not {OutboxMaxEvents}");
         if (TelemetrySeconds is < 1 or > 86400) throw new ArgumentException($"Fleet.TelemetrySeconds must be 1..86400, not {TelemetrySeconds}");
         if (Window is < 1 or > 10_000) throw new ArgumentException($"Fleet.Window must be 1..10000, not {Window}");
+        HomeAssistant.Validate();
     }
 }
 
