@@ -28,18 +28,28 @@ internal static class FleetServerCommands
     {
         var group = new Option<string?>("--group") { Description = "shared-subscription group (default FleetServer.Group)" };
         var id = new Option<string?>("--collector-id") { Description = "this collector's MQTT client id (default FleetServer.CollectorId)" };
+        var listen = new Option<string?>("--listen") { Description = "serve the fleet read API and /healthz here (default FleetServer.Listen)" };
         var serve = new Command("serve",
             "Run a fleet collector: store every device's events, status, telemetry and configuration reports in PostgreSQL (until SIGTERM)")
-            { group, id };
+            { group, id, listen };
         serve.SetAction(async (p, cancel) =>
         {
             var config = Config(p, g, database, broker, site);
             if (p.GetValue(group) is { } gr) config.FleetServer.Group = gr;
             if (p.GetValue(id) is { } i) config.FleetServer.CollectorId = i;
+            if (p.GetValue(listen) is { } l) config.FleetServer.Listen = l;
             Validate(config);
             config.FleetServer.ConnectionString();
-            using var host = FleetServerService.Build(config);
-            await host.RunAsync(cancel);
+            if (config.FleetServer.Listen is null)
+            {
+                using var host = FleetServerService.Build(config);
+                await host.RunAsync(cancel);
+                return EchoFaceCli.Ok;
+            }
+            var data = CliContext.ResolveDataDirectory(p.GetValue(g.Data));
+            Directory.CreateDirectory(data);
+            await using var app = FleetApi.Build(config, Path.Combine(data, config.Storage.Database));
+            await app.RunAsync(cancel);
             return EchoFaceCli.Ok;
         });
 

@@ -24,6 +24,8 @@ public sealed class FleetServerOptions
     public int SessionExpiryHours { get; set; } = 168;
     /// <summary>A larger event or document is refused (counted, never stored as valid).</summary>
     public int MaxMessageBytes { get; set; } = 262_144;
+    /// <summary>The fleet read API and /healthz (e.g. http://127.0.0.1:9470); none when unset. Keys: `echoface api-key create` there.</summary>
+    public string? Listen { get; set; }
     /// <summary>Telemetry documents kept per device (the latest is also on the device's row).</summary>
     public int TelemetryHistory { get; set; } = 1440;
 
@@ -39,6 +41,8 @@ public sealed class FleetServerOptions
         if (TelemetryHistory is < 1 or > 1_000_000) throw new ArgumentException($"FleetServer.TelemetryHistory must be 1..1000000, not {TelemetryHistory}");
         if (string.IsNullOrWhiteSpace(Group) || Group.IndexOfAny(['/', '+', '#']) >= 0)
             throw new ArgumentException($"FleetServer.Group must be a name without '/', '+' or '#', not '{Group}'");
+        if (Listen is not null && (!Uri.TryCreate(Listen, UriKind.Absolute, out var listen) || listen.Scheme is not ("http" or "https")))
+            throw new ArgumentException($"FleetServer.Listen must be http://host:port or https://host:port, not '{Listen}'");
         if (DatabasePasswordFile is not null && !File.Exists(DatabasePasswordFile))
             throw new ArgumentException($"FleetServer.DatabasePasswordFile {DatabasePasswordFile} does not exist");
     }

@@ -176,15 +176,15 @@ public sealed class CollectorTests : IDisposable
     }
 
     /// <summary>`echoface fleet serve` as a child process, as systemd runs it.</summary>
-    private sealed class CollectorProcess : IDisposable
+    internal sealed class CollectorProcess : IDisposable
     {
         private readonly StringBuilder _log = new();
 
-        public CollectorProcess(string broker, string database, string id)
+        public CollectorProcess(string broker, string database, string id, params string[] more)
         {
             var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
             foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "echoface.dll"), "fleet", "serve", "--broker", broker, "--database", database,
-                         "--collector-id", id })
+                         "--collector-id", id }.Concat(more))
                 start.ArgumentList.Add(a);
             Process = Process.Start(start)!;
             Process.ErrorDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };
