@@ -21,7 +21,8 @@ cleanup() {
 trap cleanup EXIT
 as_pg "$bin/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 >/dev/null
 as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1" -w start >/dev/null
-printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 0\nmax_queued_messages 0\nlog_dest none\nuser %s\n' "$mq_port" "$(id -un)" > "$dir/mosquitto.conf"
+printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 0\nmax_queued_messages 0\nlog_dest none\nuser %s\n' \
+  "$mq_port" "$(id -un)" > "$dir/mosquitto.conf"
 /usr/sbin/mosquitto -c "$dir/mosquitto.conf" & mq_pid=$!
 sleep 0.5
 dotnet "$cli" fleet bench --broker "mqtt://127.0.0.1:$mq_port" \

@@ -109,7 +109,8 @@ internal static class FleetServerCommands
         }
         var table = new Table().AddColumns("at", "device", "door", "kind", "outcome", "identity", "id");
         foreach (var e in rows)
-            table.AddRow($"{e.At:u}", Output.Esc(e.Device), Output.Esc(e.Door ?? ""), Output.Esc(e.Kind), Outcome(e.Outcome), Output.Esc(e.Identity ?? ""), e.Id);
+            table.AddRow($"{e.At:u}", Output.Esc(e.Device), Output.Esc(e.Door ?? ""), Output.Esc(e.Kind), Outcome(e.Outcome),
+                Output.Esc(e.Identity ?? ""), e.Id);
         o.Console.Write(table);
         o.Line($"{rows.Count} event(s){(rows.Count == query.Limit ? $" (the newest {query.Limit}; --limit for more)" : "")}");
         return EchoFaceCli.Ok;
@@ -131,9 +132,11 @@ internal static class FleetServerCommands
         if (json) { o.Json(rows); return EchoFaceCli.Ok; }
         var table = new Table().AddColumns("site", "device", "state", "version", "provider", "last seen", "config");
         foreach (var d in rows)
-            table.AddRow(Output.Esc(d.Site), Output.Esc(d.Device), d.State == "online" ? "[green]online[/]" : "[red]offline[/]", Output.Esc(d.Version ?? ""),
-                Output.Esc(d.Provider ?? ""), $"{d.LastSeen:u}",
-                Output.Esc(d.ConfigVersion is null ? "" : $"{d.ConfigVersion} {d.ConfigStatus}{(d.ConfigError is null ? "" : $": {d.ConfigError}")}"));
+        {
+            var applied = d.ConfigVersion is null ? "" : $"{d.ConfigVersion} {d.ConfigStatus}{(d.ConfigError is null ? "" : $": {d.ConfigError}")}";
+            table.AddRow(Output.Esc(d.Site), Output.Esc(d.Device), d.State == "online" ? "[green]online[/]" : "[red]offline[/]",
+                Output.Esc(d.Version ?? ""), Output.Esc(d.Provider ?? ""), $"{d.LastSeen:u}", Output.Esc(applied));
+        }
         o.Console.Write(table);
         o.Line($"{rows.Count} device(s), {rows.Count(d => d.State == "online")} online");
         return EchoFaceCli.Ok;
@@ -147,7 +150,14 @@ internal static class FleetServerCommands
         var unit = text[^1];
         if (double.TryParse(text[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n >= 0)
         {
-            var span = unit switch { 's' => TimeSpan.FromSeconds(n), 'm' => TimeSpan.FromMinutes(n), 'h' => TimeSpan.FromHours(n), 'd' => TimeSpan.FromDays(n), _ => (TimeSpan?)null };
+            var span = unit switch
+            {
+                's' => TimeSpan.FromSeconds(n),
+                'm' => TimeSpan.FromMinutes(n),
+                'h' => TimeSpan.FromHours(n),
+                'd' => TimeSpan.FromDays(n),
+                _ => (TimeSpan?)null,
+            };
             if (span is { } s) return DateTimeOffset.UtcNow - s;
         }
         throw new BadInputException($"{option} '{text}' is neither an ISO time (2026-12-01T08:00Z) nor an age (30m, 12h, 7d)");
@@ -166,7 +176,8 @@ internal static class FleetServerCommands
             AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [1, 2]
         };
         var events = new Option<int>("--events") { Description = "events per run", DefaultValueFactory = _ => 50_000 };
-        var rate = new Option<double>("--rate") { Description = "events/s offered (0: as fast as the devices can publish)", DefaultValueFactory = _ => 0 };
+        var rate = new Option<double>("--rate")
+        { Description = "events/s offered (0: as fast as the devices can publish)", DefaultValueFactory = _ => 0 };
         var bench = new Command("bench",
             "Load: N simulated devices publish events in their own format against the broker, 1..n collectors store them; events/s, p99")
             { devices, collectors, events, rate };
@@ -175,8 +186,8 @@ internal static class FleetServerCommands
             var config = Config(p, g, database, broker, site);
             Validate(config);
             if (p.GetValue(events) < 1) throw new BadInputException("--events must be at least 1");
-            using var loggers = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace)
-                .AddFilter(level => level >= LogLevel.Warning));
+            using var loggers = LoggerFactory.Create(b => b
+                .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace).AddFilter(level => level >= LogLevel.Warning));
             var load = new FleetLoad(config.Fleet, config.FleetServer, loggers.CreateLogger("EchoFace.FleetBench"));
             var rows = new List<FleetLoadResult>();
             // warm-up, not reported: the JIT and the connection pools, so the first run measured is not the slowest for that reason
@@ -193,8 +204,8 @@ internal static class FleetServerCommands
             // narrow enough for 80 columns (the maximum latency is in --json)
             var table = new Table().AddColumns("dev", "coll", "events", "s", "stored/s", "p50 ms", "p99 ms", "rows/s", "resent");
             foreach (var r in rows)
-                table.AddRow($"{r.Devices}", $"{r.Collectors}", $"{r.Events}", $"{r.Seconds:F1}", $"{r.StoredPerSecond:F0}", $"{r.P50Ms:F0}", $"{r.P99Ms:F0}",
-                    $"{r.RowsPerSecond:F0}", $"{r.Duplicates}");
+                table.AddRow($"{r.Devices}", $"{r.Collectors}", $"{r.Events}", $"{r.Seconds:F1}", $"{r.StoredPerSecond:F0}", $"{r.P50Ms:F0}",
+                    $"{r.P99Ms:F0}", $"{r.RowsPerSecond:F0}", $"{r.Duplicates}");
             o.Console.Write(table);
             return EchoFaceCli.Ok;
         });

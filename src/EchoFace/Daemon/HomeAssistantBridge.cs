@@ -39,7 +39,8 @@ public sealed class HomeAssistantBridge : IDisposable
         link.OnConnected = AnnounceAsync;
         _terminal.Decided += OnDecided;
         _poll = clock.CreateTimer(_ => _ = PublishStatesAsync(force: false), null, TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(500));
-        _clearPerson = clock.CreateTimer(_ => _ = PublishAsync(_discovery.PersonState, "none"), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _clearPerson = clock.CreateTimer(_ => _ = PublishAsync(_discovery.PersonState, "none"), null, Timeout.InfiniteTimeSpan,
+            Timeout.InfiniteTimeSpan);
     }
 
     public bool Handles(string topic) => topic == _discovery.HomeAssistantStatus || topic == _discovery.LockCommand;

@@ -71,7 +71,8 @@ public sealed class EventCollector(FleetOptions broker, FleetServerOptions serve
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
             catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Adapter.MqttConnectingFailedException
-                                          or InvalidOperationException or IOException or System.Net.Sockets.SocketException or OperationCanceledException)
+                                          or InvalidOperationException or IOException or System.Net.Sockets.SocketException
+                                          or OperationCanceledException)
             {
                 Stats.LastError = e.Message;
                 log.LogWarning("Fleet collector: broker {Broker} unreachable ({Reason}); retrying in {Seconds:F1} s", broker.Broker, e.Message,
@@ -173,7 +174,8 @@ public sealed class EventCollector(FleetOptions broker, FleetServerOptions serve
         Interlocked.Add(ref Stats.Reports, o.Reports);
         Interlocked.Add(ref Stats.Refused, o.Refused.Count);
         foreach (var r in o.Refused.Take(20)) log.LogWarning("Fleet collector refused a message on {Topic}: {Reason}", r.Topic, r.Reason);
-        if (o.Refused.Count > 20) log.LogWarning("Fleet collector refused {More} more messages in this batch (`echoface fleet refused`)", o.Refused.Count - 20);
+        if (o.Refused.Count > 20)
+            log.LogWarning("Fleet collector refused {More} more messages in this batch (`echoface fleet refused`)", o.Refused.Count - 20);
     }
 
     /// <summary>PUBACKs in arrival order; a message from an earlier connection is left for the broker to send again.</summary>

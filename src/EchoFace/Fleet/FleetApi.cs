@@ -48,7 +48,8 @@ public static class FleetApi
             var body = new
             {
                 ok, collector = config.FleetServer.Collector, broker = s?.BrokerConnected ?? false, database = s is { DatabaseDown: false },
-                received = s?.Received ?? 0, events = s?.Events ?? 0, duplicates = s?.Duplicates ?? 0, refused = s?.Refused ?? 0, lastError = s?.LastError,
+                received = s?.Received ?? 0, events = s?.Events ?? 0, duplicates = s?.Duplicates ?? 0, refused = s?.Refused ?? 0,
+                lastError = s?.LastError,
             };
             return ok ? Results.Json(body) : Results.Json(body, statusCode: 503);
         });
@@ -57,7 +58,9 @@ public static class FleetApi
         {
             if (!http.Request.Path.StartsWithSegments("/v1")) { await next(http); return; }
             var header = http.Request.Headers.Authorization.ToString();
-            var key = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : http.Request.Headers["X-Api-Key"].ToString();
+            var key = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+                ? header[7..].Trim()
+                : http.Request.Headers["X-Api-Key"].ToString();
             if (key.Length == 0 || keys.Verify(key) is null)
             {
                 http.Response.Headers.WWWAuthenticate = "Bearer";
@@ -82,7 +85,8 @@ public static class FleetApi
             .WithSummary("Stored events, newest first: since/until (ISO 8601), site, device, kind, outcome, identity, limit (1..100000)");
         v1.MapGet("/devices", async (string? site, CancellationToken cancel) => Results.Json(await queries.DevicesAsync(site, cancel)))
             .WithSummary("The device registry: state, version, provider, last seen, latest telemetry and configuration report");
-        v1.MapGet("/refused", async (string? since, CancellationToken cancel) => Results.Json(await queries.RefusedAsync(Time(since, "since"), cancel)))
+        v1.MapGet("/refused", async (string? since, CancellationToken cancel) =>
+                Results.Json(await queries.RefusedAsync(Time(since, "since"), cancel)))
             .WithSummary("Messages the collectors refused, by reason");
         return app;
     }

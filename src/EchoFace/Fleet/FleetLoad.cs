@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
+using System.Text.Json;
 using EchoFace.Sync;
 using Microsoft.Extensions.Logging;
 using MQTTnet;
@@ -62,8 +63,8 @@ public sealed class FleetLoad(FleetOptions broker, FleetServerOptions server, IL
         if (finished != done.Task)
             log.LogWarning("bench fleet: only {Stored} of {Events} events were stored in time (threads {Threads}, queued work {Queued}); " +
                            "collectors: {Stats}", stored, events, ThreadPool.ThreadCount, ThreadPool.PendingWorkItemCount,
-                string.Join("; ", running.Select(r => $"received {r.C.Stats.Received}, stored {r.C.Stats.Events}, re-sends {r.C.Stats.Duplicates}, " +
-                                                      $"refused {r.C.Stats.Refused}, acknowledged {r.C.Stats.Acknowledged}, error {r.C.Stats.LastError}")));
+                string.Join("; ", running.Select(r => r.C.Stats).Select(s => $"received {s.Received}, stored {s.Events}, " +
+                    $"re-sends {s.Duplicates}, refused {s.Refused}, acknowledged {s.Acknowledged}, error {s.LastError}")));
         stop.Cancel();
         foreach (var (c, run) in running)
         {
@@ -76,7 +77,8 @@ public sealed class FleetLoad(FleetOptions broker, FleetServerOptions server, IL
         var rows = await RowsInsertedAsync(store.Source, cancel) - rowsBefore;
         await CleanAsync(store.Source, site, cancel);
         var sorted = latencies.Order().ToArray();
-        return new FleetLoadResult(devices, collectors, stored, Math.Round(seconds, 2), Math.Round(stored / seconds), Pct(sorted, 50), Pct(sorted, 99),
+        return new FleetLoadResult(devices, collectors, stored, Math.Round(seconds, 2), Math.Round(stored / seconds), Pct(sorted, 50),
+            Pct(sorted, 99),
             sorted.Length == 0 ? 0 : Math.Round(sorted[^1], 1), rows, Math.Round(rows / seconds), running.Sum(r => r.C.Stats.Duplicates));
     }
 
@@ -99,7 +101,8 @@ public sealed class FleetLoad(FleetOptions broker, FleetServerOptions server, IL
         TelemetryHistory = o.TelemetryHistory,
     };
 
-    private static double Pct(double[] sorted, double p) => sorted.Length == 0 ? 0 : Math.Round(sorted[(int)Math.Min(sorted.Length - 1, sorted.Length * p / 100)], 1);
+    private static double Pct(double[] sorted, double p) =>
+        sorted.Length == 0 ? 0 : Math.Round(sorted[(int)Math.Min(sorted.Length - 1, sorted.Length * p / 100)], 1);
 
     /// <summary>Each device connects as the daemon does: a retained offline Last Will, then its retained online status.</summary>
     private async Task<List<IMqttClient>> ConnectDevicesAsync(string site, int devices, CancellationToken cancel)
@@ -124,14 +127,14 @@ public sealed class FleetLoad(FleetOptions broker, FleetServerOptions server, IL
     }
 
     /// <summary>Round-robin over the devices, 64 publishes in flight per device at most; paced to <paramref name="rate"/> when above 0.</summary>
-    private static async Task PublishAsync(List<IMqttClient> clients, string site, int events, double rate, ConcurrentDictionary<string, long> published,
-        CancellationToken cancel)
+    private static async Task PublishAsync(List<IMqttClient> clients, string site, int events, double rate,
+        ConcurrentDictionary<string, long> published, CancellationToken cancel)
     {
         var perDevice = events / clients.Count + 1;
         var next = 0;
         var start = Stopwatch.GetTimestamp();
-        await Parallel.ForEachAsync(Enumerable.Range(0, clients.Count), new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = cancel },
-            async (d, ct) =>
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = cancel };
+        await Parallel.ForEachAsync(Enumerable.Range(0, clients.Count), parallel, async (d, ct) =>
             {
                 var topics = new FleetTopics(site, $"door-{d:D4}");
                 var inFlight = new List<Task>();
@@ -146,9 +149,12 @@ public sealed class FleetLoad(FleetOptions broker, FleetServerOptions server, IL
                         if (wait > TimeSpan.Zero) await Task.Delay(wait, ct);
                     }
                     var id = Ulid.NewUlid().ToString();
-                    var body = Encoding.UTF8.GetBytes($$$"""
-                        {"id":"{{{id}}}","at":"{{{DateTimeOffset.UtcNow:O}}}","kind":"access","site":"{{{site}}}","device":"door-{{{d:D4}}}","door":"front","data":{"outcome":"{{{(n % 4 == 0 ? "denied" : "granted")}}}","identity":"person-{{{n % 500}}}","faceScore":0.71,"n":{{{n}}}}}
-                        """);
+                    // the daemon's envelope (FleetLink.Envelope): id, at, kind, site, device, door, data
+                    var body = JsonSerializer.SerializeToUtf8Bytes(new
+                    {
+                        id, at = DateTimeOffset.UtcNow, kind = "access", site, device = $"door-{d:D4}", door = "front",
+                        data = new { outcome = n % 4 == 0 ? "denied" : "granted", identity = $"person-{n % 500}", faceScore = 0.71, n },
+                    });
                     published[id] = Stopwatch.GetTimestamp();
                     inFlight.Add(Checked(clients[d].PublishAsync(Message(topics.Event("access"), body, retain: false), ct)));
                     if (inFlight.Count >= 64)

@@ -53,7 +53,8 @@ public sealed class FleetQueries(NpgsqlDataSource db)
     public async Task<IReadOnlyList<DeviceRow>> DevicesAsync(string? site, CancellationToken cancel)
     {
         await using var cmd = db.CreateCommand("""
-            SELECT site, device, state, version, provider, started_at, status_at, last_seen, telemetry::text, config_version, config_status, config_error
+            SELECT site, device, state, version, provider, started_at, status_at, last_seen, telemetry::text, config_version, config_status,
+                   config_error
             FROM devices WHERE $1::text IS NULL OR site = $1 ORDER BY site, device
             """);
         cmd.Parameters.Add(new() { Value = (object?)site ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });

@@ -30,9 +30,9 @@ public sealed class FleetServerService(EchoFaceConfig config, ILoggerFactory log
             var now = DateTime.UtcNow;
             var rate = (s.Events - last.Events) / Math.Max(0.001, (now - last.At).TotalSeconds);
             last = (s.Events, now);
-            _log.LogInformation("Fleet collector: {Events} events stored ({Rate:F0}/s), {Duplicates} re-sends, {Refused} refused, {Statuses} statuses, " +
-                                "{Telemetry} telemetry, {Reports} reports{Down}", s.Events, rate, s.Duplicates, s.Refused, s.Statuses, s.Telemetry, s.Reports,
-                s.DatabaseDown ? "; database unavailable" : "");
+            _log.LogInformation("Fleet collector: {Events} events stored ({Rate:F0}/s), {Duplicates} re-sends, {Refused} refused, " +
+                                "{Statuses} statuses, {Telemetry} telemetry, {Reports} reports{Down}", s.Events, rate, s.Duplicates, s.Refused,
+                s.Statuses, s.Telemetry, s.Reports, s.DatabaseDown ? "; database unavailable" : "");
         }
         await run;
     }

@@ -34,8 +34,9 @@ public sealed class FleetStore(NpgsqlDataSource db, int telemetryHistory) : IAsy
         // statuses first: a device's first events may share its status's batch
         var statuses = batch.Where(m => m.Kind == MessageKind.Status).ToList();
         foreach (var s in statuses) await UpsertStatusAsync(c, tx, s, cancel);
-        var known = await KnownAsync(c, tx, batch.Where(m => m.Kind is MessageKind.Event or MessageKind.Telemetry or MessageKind.ConfigReport), cancel);
-        var unknown = batch.Where(m => m.Kind is MessageKind.Event or MessageKind.Telemetry or MessageKind.ConfigReport && !known.Contains((m.Site, m.Device)))
+        var fromDevices = batch.Where(m => m.Kind is MessageKind.Event or MessageKind.Telemetry or MessageKind.ConfigReport).ToList();
+        var known = await KnownAsync(c, tx, fromDevices, cancel);
+        var unknown = fromDevices.Where(m => !known.Contains((m.Site, m.Device)))
             .Select(m => m with { Kind = MessageKind.Refused, Reason = $"unknown device {m.Site}/{m.Device} (no status seen from it)" }).ToList();
         refused.AddRange(unknown);
         var ok = batch.Where(m => known.Contains((m.Site, m.Device))).ToList();
@@ -80,7 +81,8 @@ public sealed class FleetStore(NpgsqlDataSource db, int telemetryHistory) : IAsy
         await using var insert = new NpgsqlCommand("""
             INSERT INTO events (id, site, device, kind, door, outcome, identity, at, body_hash, body, collector)
             SELECT u.id, u.site, u.device, u.kind, u.door, u.outcome, u.identity, u.at, u.hash, u.body::jsonb, $11
-            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::bytea[], $10::text[])
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[],
+                        $9::bytea[], $10::text[])
                  AS u(id, site, device, kind, door, outcome, identity, at, hash, body)
             ON CONFLICT (id) DO NOTHING
             RETURNING id

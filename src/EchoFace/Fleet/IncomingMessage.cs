@@ -54,7 +54,8 @@ public sealed record IncomingMessage(MessageKind Kind, string Topic, string Site
         {
             return leaf switch
             {
-                _ when leaf.StartsWith("events/", StringComparison.Ordinal) && parts.Length == 5 => Event(topic, site, device, parts[4], doc, body, payload),
+                _ when leaf.StartsWith("events/", StringComparison.Ordinal) && parts.Length == 5 =>
+                    Event(topic, site, device, parts[4], doc, body, payload),
                 "status" => Status(topic, site, device, doc, body),
                 "telemetry" => new(MessageKind.Telemetry, topic, site, device, body) { Bytes = payload.Length },
                 "config/reported" => new(MessageKind.ConfigReport, topic, site, device, body)

@@ -33,18 +33,23 @@ public sealed class FleetServerOptions
 
     public void Validate()
     {
-        if (BatchSize is < 1 or > 50_000) throw new ArgumentException($"FleetServer.BatchSize must be 1..50000, not {BatchSize}");
-        if (BatchMilliseconds is < 0 or > 10_000) throw new ArgumentException($"FleetServer.BatchMilliseconds must be 0..10000, not {BatchMilliseconds}");
-        if (ReceiveMaximum is < 1 or > 65_535) throw new ArgumentException($"FleetServer.ReceiveMaximum must be 1..65535, not {ReceiveMaximum}");
-        if (SessionExpiryHours is < 1 or > 8760) throw new ArgumentException($"FleetServer.SessionExpiryHours must be 1..8760, not {SessionExpiryHours}");
-        if (MaxMessageBytes is < 1024 or > 16_777_216) throw new ArgumentException($"FleetServer.MaxMessageBytes must be 1024..16777216, not {MaxMessageBytes}");
-        if (TelemetryHistory is < 1 or > 1_000_000) throw new ArgumentException($"FleetServer.TelemetryHistory must be 1..1000000, not {TelemetryHistory}");
+        Range(nameof(BatchSize), BatchSize, 1, 50_000);
+        Range(nameof(BatchMilliseconds), BatchMilliseconds, 0, 10_000);
+        Range(nameof(ReceiveMaximum), ReceiveMaximum, 1, 65_535);
+        Range(nameof(SessionExpiryHours), SessionExpiryHours, 1, 8760);
+        Range(nameof(MaxMessageBytes), MaxMessageBytes, 1024, 16_777_216);
+        Range(nameof(TelemetryHistory), TelemetryHistory, 1, 1_000_000);
         if (string.IsNullOrWhiteSpace(Group) || Group.IndexOfAny(['/', '+', '#']) >= 0)
             throw new ArgumentException($"FleetServer.Group must be a name without '/', '+' or '#', not '{Group}'");
         if (Listen is not null && (!Uri.TryCreate(Listen, UriKind.Absolute, out var listen) || listen.Scheme is not ("http" or "https")))
             throw new ArgumentException($"FleetServer.Listen must be http://host:port or https://host:port, not '{Listen}'");
         if (DatabasePasswordFile is not null && !File.Exists(DatabasePasswordFile))
             throw new ArgumentException($"FleetServer.DatabasePasswordFile {DatabasePasswordFile} does not exist");
+    }
+
+    private static void Range(string name, int value, int min, int max)
+    {
+        if (value < min || value > max) throw new ArgumentException($"FleetServer.{name} must be {min}..{max}, not {value}");
     }
 
     /// <summary>The connection string in force, or a clear error when the fleet server has no database configured.</summary>

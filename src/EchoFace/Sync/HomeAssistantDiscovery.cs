@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 
 namespace EchoFace.Sync;
 
-/// <summary>Home Assistant MQTT discovery (opt-in): the door appears in Home Assistant as a lock, a door sensor, a person sensor and an event.</summary>
+/// <summary>Home Assistant MQTT discovery (opt-in): the door appears there as a lock, a door sensor, a person sensor and an event.</summary>
 public sealed class HomeAssistantOptions
 {
     public bool Enabled { get; set; }

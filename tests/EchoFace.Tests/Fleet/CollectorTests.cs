@@ -183,8 +183,8 @@ public sealed class CollectorTests : IDisposable
         public CollectorProcess(string broker, string database, string id, params string[] more)
         {
             var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-            foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "echoface.dll"), "fleet", "serve", "--broker", broker, "--database", database,
-                         "--collector-id", id }.Concat(more))
+            foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "echoface.dll"), "fleet", "serve", "--broker", broker,
+                         "--database", database, "--collector-id", id }.Concat(more))
                 start.ArgumentList.Add(a);
             Process = Process.Start(start)!;
             Process.ErrorDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };
@@ -222,7 +222,8 @@ public sealed class CollectorTests : IDisposable
         await using (var holder = await source.OpenConnectionAsync())
         await using (var hold = await holder.BeginTransactionAsync())
         {
-            await using (var cmd = new Npgsql.NpgsqlCommand("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE", holder, hold)) await cmd.ExecuteNonQueryAsync();
+            await using (var cmd = new Npgsql.NpgsqlCommand("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE", holder, hold))
+                await cmd.ExecuteNonQueryAsync();
             await Task.Delay(1500);
             c2.Kill();
             c2.Process.WaitForExit();

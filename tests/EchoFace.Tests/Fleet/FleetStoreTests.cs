@@ -25,11 +25,13 @@ public sealed class FleetStoreTests : IDisposable
     private static IncomingMessage Msg(string topic, string json) => IncomingMessage.Read(topic, Encoding.UTF8.GetBytes(json), 65536);
 
     public static IncomingMessage Status(string device, string state = "online") =>
-        Msg($"echoface/lab/{device}/status", $$$"""{"state":"{{{state}}}","device":"{{{device}}}","site":"lab","version":"1.0","details":{"provider":"cpu"}}""");
+        Msg($"echoface/lab/{device}/status",
+            $$$"""{"state":"{{{state}}}","device":"{{{device}}}","site":"lab","version":"1.0","details":{"provider":"cpu"}}""");
 
     public static IncomingMessage Event(string device, string id, string outcome = "granted") =>
         Msg($"echoface/lab/{device}/events/access",
-            $$$"""{"id":"{{{id}}}","at":"2026-12-01T08:00:00Z","kind":"access","site":"lab","device":"{{{device}}}","data":{"outcome":"{{{outcome}}}"}}""");
+            $$$"""{"id":"{{{id}}}","at":"2026-12-01T08:00:00Z","kind":"access","site":"lab","device":"{{{device}}}",""" +
+            $"\"data\":{{\"outcome\":\"{outcome}\"}}}}");
 
     private async Task<long> Scalar(string sql)
     {
@@ -43,7 +45,8 @@ public sealed class FleetStoreTests : IDisposable
         Assert.Empty(await _store.MigrateAsync(default));
         Assert.Equal(FleetSchema.Latest, await Scalar("SELECT max(version) FROM schema_migrations"));
         Assert.Equal(FleetSchema.Migrations.Length, await Scalar("SELECT count(*) FROM schema_migrations"));
-        await using (var cmd = _store.Source.CreateCommand($"INSERT INTO schema_migrations (version, name) VALUES ({FleetSchema.Latest + 1}, 'future')"))
+        var future = $"INSERT INTO schema_migrations (version, name) VALUES ({FleetSchema.Latest + 1}, 'future')";
+        await using (var cmd = _store.Source.CreateCommand(future))
             await cmd.ExecuteNonQueryAsync();
         var e = await Assert.ThrowsAsync<ToolException>(() => _store.MigrateAsync(default));
         Assert.Contains("newer than this echoface", e.Message);

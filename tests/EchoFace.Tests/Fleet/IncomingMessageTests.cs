@@ -12,7 +12,8 @@ public class IncomingMessageTests
     private static IncomingMessage Read(string topic, string json, int max = 65536) => IncomingMessage.Read(topic, Encoding.UTF8.GetBytes(json), max);
 
     private static string Event(string id = "", string kind = "access", string device = "door-a", string at = "2026-12-01T08:00:00Z") =>
-        $$$"""{"id":"{{{(id == "" ? Id : id)}}}","at":"{{{at}}}","kind":"{{{kind}}}","site":"lab","device":"{{{device}}}","door":"front","data":{"outcome":"denied","identity":"p-1"}}""";
+        $$$"""{"id":"{{{(id == "" ? Id : id)}}}","at":"{{{at}}}","kind":"{{{kind}}}","site":"lab","device":"{{{device}}}","door":"front",""" +
+        "\"data\":{\"outcome\":\"denied\",\"identity\":\"p-1\"}}";
 
     [Fact]
     public void A_valid_event_is_read_with_its_key_fields()
@@ -27,7 +28,8 @@ public class IncomingMessageTests
     [Theory]
     [InlineData("echoface/lab/door-a/events/access", "{not json", "not JSON")]
     [InlineData("echoface/lab/door-a/events/access", "[1,2]", "not an object")]
-    [InlineData("echoface/lab/door-a/events/access", """{"id":"123","kind":"access","site":"lab","device":"door-a","at":"2026-12-01T08:00:00Z"}""", "not a ULID")]
+    [InlineData("echoface/lab/door-a/events/access", """{"id":"123","kind":"access","site":"lab","device":"door-a","at":"2026-12-01T08:00Z"}""",
+        "not a ULID")]
     [InlineData("echoface/lab/door-b/events/access", "EVENT", "its topic lab/door-b")]
     [InlineData("echoface/lab/door-a/events/alarm", "EVENT", "not its topic's 'alarm'")]
     [InlineData("echoface/lab/door-a/events/access", """{"id":"ID","kind":"access","site":"lab","device":"door-a","at":"yesterday"}""", "valid 'at'")]
@@ -57,9 +59,10 @@ public class IncomingMessageTests
     public void A_status_carries_version_and_provider_and_a_report_its_version()
     {
         var s = Read("echoface/lab/door-a/status",
-            """{"state":"online","device":"door-a","site":"lab","version":"1.2.0","startedAt":"2026-12-01T07:00:00Z","details":{"provider":"cuda"}}""");
+            """{"state":"online","device":"door-a","site":"lab","version":"1.2.0","startedAt":"2026-12-01T07:00Z","details":{"provider":"cuda"}}""");
         Assert.Equal((MessageKind.Status, "online", "1.2.0", "cuda"), (s.Kind, s.State, s.Version, s.Provider));
-        var r = Read("echoface/lab/door-a/config/reported", """{"version":42,"source":"device","status":"rejected","error":"Face.Embedder unknown"}""");
+        var r = Read("echoface/lab/door-a/config/reported",
+            """{"version":42,"source":"device","status":"rejected","error":"Face.Embedder unknown"}""");
         Assert.Equal((MessageKind.ConfigReport, "rejected", 42L, "Face.Embedder unknown"), (r.Kind, r.State, r.ConfigVersion, r.Error));
     }
 }

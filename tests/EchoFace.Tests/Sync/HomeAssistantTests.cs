@@ -38,7 +38,8 @@ public sealed class HomeAssistantTests : IAsyncDisposable
         };
         await _ha.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", _broker.Port)
             .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500).Build());
-        await _ha.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter("homeassistant/+/+/config", MqttQualityOfServiceLevel.AtLeastOnce)
+        await _ha.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter("homeassistant/+/+/config", MqttQualityOfServiceLevel.AtLeastOnce)
             .WithTopicFilter("echoface/lab/door-ha/#", MqttQualityOfServiceLevel.AtLeastOnce).Build());
     }
 
@@ -46,7 +47,8 @@ public sealed class HomeAssistantTests : IAsyncDisposable
         _ha.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(Encoding.UTF8.GetBytes(payload)).WithRetainFlag(retain)
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
 
-    private Dictionary<string, JsonElement> Configs() => _last.Where(kv => kv.Key.EndsWith("/config", StringComparison.Ordinal) && kv.Value.Length > 0)
+    private Dictionary<string, JsonElement> Configs() => _last
+        .Where(kv => kv.Key.EndsWith("/config", StringComparison.Ordinal) && kv.Value.Length > 0)
         .ToDictionary(kv => kv.Key.Split('/')[1], kv => JsonDocument.Parse(kv.Value).RootElement.Clone());
 
     [Fact]
@@ -69,7 +71,8 @@ public sealed class HomeAssistantTests : IAsyncDisposable
         foreach (var (component, fields) in required)
         {
             var c = configs[component];
-            foreach (var f in fields.Concat(["unique_id", "name", "device", "availability"])) Assert.True(c.TryGetProperty(f, out _), $"{component} lacks {f}");
+            foreach (var f in fields.Concat(["unique_id", "name", "device", "availability"]))
+                Assert.True(c.TryGetProperty(f, out _), $"{component} lacks {f}");
             Assert.Equal("echoface/lab/door-ha/status", c.GetProperty("availability")[0].GetProperty("topic").GetString());
             Assert.Equal("online", c.GetProperty("availability")[0].GetProperty("payload_available").GetString());
             Assert.Equal("echoface_lab_door-ha", c.GetProperty("device").GetProperty("identifiers")[0].GetString());
@@ -88,13 +91,15 @@ public sealed class HomeAssistantTests : IAsyncDisposable
         Assert.Contains("\"result\":\"done\"", _last["echoface/lab/door-ha/ha/lock/attributes"]);
 
         // Home Assistant restarted: the documents come again (removed here first so their return is seen)
-        foreach (var topic in _last.Keys.Where(k => k.StartsWith("homeassistant/", StringComparison.Ordinal)).ToList()) await PublishAsync(topic, "", retain: true);
+        foreach (var topic in _last.Keys.Where(k => k.StartsWith("homeassistant/", StringComparison.Ordinal)).ToList())
+            await PublishAsync(topic, "", retain: true);
         Eventually.True(() => Configs().Count == 0, "documents removed");
         await PublishAsync("homeassistant/status", "online");
         Eventually.True(() => Configs().Count == 4, "documents published again after homeassistant/status online");
 
         Assert.True(daemon.Stop(), daemon.Log);
-        Eventually.True(() => _last.GetValueOrDefault("echoface/lab/door-ha/status")?.Contains("offline") == true, "offline: Home Assistant greys it out");
+        Eventually.True(() => _last.GetValueOrDefault("echoface/lab/door-ha/status")?.Contains("offline") == true,
+            "offline: Home Assistant greys it out");
     }
 
     [Fact]
