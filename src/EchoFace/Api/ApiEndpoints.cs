@@ -67,8 +67,7 @@ public static class ApiEndpoints
                 await Results.Problem(title: "Not ready", statusCode: 503, detail: "the device is still loading its models, or its API is disabled (Api.Enabled)").ExecuteAsync(http);
                 return;
             }
-            var header = http.Request.Headers.Authorization.ToString();
-            var key = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : http.Request.Headers["X-Api-Key"].ToString();
+            var key = ApiKeyStore.KeyFrom(http.Request.Headers.Authorization.ToString(), http.Request.Headers["X-Api-Key"].ToString());
             if (key.Length == 0 || api.Keys.Verify(key) is not { } record)
             {
                 http.Response.Headers.WWWAuthenticate = "Bearer";

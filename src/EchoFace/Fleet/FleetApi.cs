@@ -57,10 +57,7 @@ public static class FleetApi
         app.Use(async (http, next) =>
         {
             if (!http.Request.Path.StartsWithSegments("/v1")) { await next(http); return; }
-            var header = http.Request.Headers.Authorization.ToString();
-            var key = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
-                ? header[7..].Trim()
-                : http.Request.Headers["X-Api-Key"].ToString();
+            var key = ApiKeyStore.KeyFrom(http.Request.Headers.Authorization.ToString(), http.Request.Headers["X-Api-Key"].ToString());
             if (key.Length == 0 || keys.Verify(key) is null)
             {
                 http.Response.Headers.WWWAuthenticate = "Bearer";

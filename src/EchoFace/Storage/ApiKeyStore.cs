@@ -26,6 +26,10 @@ public sealed class ApiKeyStore : IDisposable
         _clock = clock ?? TimeProvider.System;
     }
 
+    /// <summary>The key a request carries: `Authorization: Bearer KEY`, else the `X-Api-Key` header ("" when neither).</summary>
+    public static string KeyFrom(string authorization, string apiKeyHeader) =>
+        authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? authorization[7..].Trim() : apiKeyHeader;
+
     public static ApiRole ParseRole(string role) => role.ToLowerInvariant() switch
     {
         "read" => ApiRole.Read,
