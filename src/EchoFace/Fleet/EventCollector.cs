@@ -142,14 +142,19 @@ public sealed class EventCollector(FleetOptions broker, FleetServerOptions serve
         {
             try
             {
-                var outcome = await store.WriteAsync([.. batch.Select(p => p.Message)], server.Collector, CancellationToken.None);
-                Count(outcome);
+                try { Count(await store.WriteAsync([.. batch.Select(p => p.Message)], server.Collector, CancellationToken.None)); }
+                catch (Exception e) when (!Unavailable(e))
+                {
+                    // one message the database will not take must not hold every other one back: store them one at a time
+                    log.LogWarning("Fleet collector: a batch was refused ({Reason}); storing its {Count} messages one at a time", e.Message,
+                        batch.Count);
+                    await IsolateAsync(batch);
+                }
                 if (Stats.DatabaseDown) log.LogInformation("Fleet collector: the database is back; storing again");
                 Stats.DatabaseDown = false;
                 return true;
             }
-            catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException or IOException
-                                          or InvalidOperationException)
+            catch (Exception e) when (Unavailable(e))
             {
                 Interlocked.Increment(ref Stats.DatabaseFailures);
                 Stats.LastError = e.Message;
@@ -162,6 +167,30 @@ public sealed class EventCollector(FleetOptions broker, FleetServerOptions serve
                 backoff = TimeSpan.FromMilliseconds(Math.Min(10_000, backoff.TotalMilliseconds * 2));
             }
         }
+    }
+
+    /// <summary>
+    /// The database is away or busy (retry, acknowledge nothing) rather than refusing this data: connection errors, timeouts, and
+    /// PostgreSQL's classes 08 (connection), 40 (deadlock, serialization), 53 (resources), 57 (shutdown, starting) and 58 (system).
+    /// </summary>
+    private static bool Unavailable(Exception e) => e switch
+    {
+        PostgresException p => p.SqlState[..2] is "08" or "40" or "53" or "57" or "58",
+        NpgsqlException or System.Net.Sockets.SocketException or TimeoutException or IOException or InvalidOperationException => true,
+        _ => false,
+    };
+
+    /// <summary>Each message of a refused batch alone; the one the database refuses is kept as refused, with the database's reason.</summary>
+    private async Task IsolateAsync(List<Pending> batch)
+    {
+        foreach (var m in batch.Select(p => p.Message))
+            try { Count(await store.WriteAsync([m], server.Collector, CancellationToken.None)); }
+            catch (Exception e) when (!Unavailable(e))
+            {
+                var why = e is PostgresException p ? $"PostgreSQL refused it: {p.SqlState} {p.MessageText}" : $"not storable: {e.Message}";
+                Count(await store.WriteAsync([IncomingMessage.Refuse(m.Topic, System.Text.Encoding.UTF8.GetBytes(m.Body), why)], server.Collector,
+                    CancellationToken.None));
+            }
     }
 
     private void Count(BatchOutcome o)
