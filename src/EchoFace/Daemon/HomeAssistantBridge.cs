@@ -70,9 +70,10 @@ public sealed class HomeAssistantBridge : IDisposable
 
     private async Task AnnounceAsync()
     {
-        foreach (var (topic, config) in _discovery.Documents()) await PublishAsync(topic, config.ToJsonString(), retain: true);
+        var documents = _discovery.Documents();
+        foreach (var (topic, config) in documents) await PublishAsync(topic, config.ToJsonString(), retain: true);
         await PublishStatesAsync(force: true);
-        _log.LogInformation("Home Assistant discovery published ({Count} entities)", _discovery.Documents().Count);
+        _log.LogInformation("Home Assistant discovery published ({Count} entities)", documents.Count);
     }
 
     /// <summary>The lock and contact states, sent when they change (or on demand); retained, so Home Assistant has them after a restart.</summary>

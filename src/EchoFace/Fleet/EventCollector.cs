@@ -11,7 +11,7 @@ namespace EchoFace.Fleet;
 /// <summary>Counts a collector keeps for its log, health and the benchmark.</summary>
 public sealed class CollectorStats
 {
-    public long Received, Events, Duplicates, Refused, Statuses, Telemetry, Reports, Batches, Acknowledged, DatabaseFailures;
+    public long Received, Events, Duplicates, Refused, Statuses, Telemetry, Reports, Acknowledged;
     public volatile bool DatabaseDown, BrokerConnected;
     public string? LastError;
 }
@@ -156,7 +156,6 @@ public sealed class EventCollector(FleetOptions broker, FleetServerOptions serve
             }
             catch (Exception e) when (Unavailable(e))
             {
-                Interlocked.Increment(ref Stats.DatabaseFailures);
                 Stats.LastError = e.Message;
                 if (!Stats.DatabaseDown)
                     log.LogWarning("Fleet collector: the database is unavailable ({Reason}); {Count} messages held unacknowledged until it returns",
@@ -195,7 +194,6 @@ public sealed class EventCollector(FleetOptions broker, FleetServerOptions serve
 
     private void Count(BatchOutcome o)
     {
-        Interlocked.Increment(ref Stats.Batches);
         Interlocked.Add(ref Stats.Events, o.Events);
         Interlocked.Add(ref Stats.Duplicates, o.Duplicates);
         Interlocked.Add(ref Stats.Statuses, o.Statuses);

@@ -17,7 +17,8 @@ public sealed class FleetServerService(EchoFaceConfig config, ILoggerFactory log
 
     protected override async Task ExecuteAsync(CancellationToken stop)
     {
-        await using var store = new FleetStore(FleetStore.Open(config.FleetServer.ConnectionString()), config.FleetServer.TelemetryHistory);
+        await using var store = new FleetStore(FleetStore.Open(config.FleetServer.ConnectionString(), config.FleetServer.Collector),
+            config.FleetServer.TelemetryHistory);
         await MigrateAsync(store, stop);
         await using var collector = new EventCollector(config.Fleet, config.FleetServer, store, _log);
         Collector = collector;

@@ -16,10 +16,11 @@ public sealed class FleetStore(NpgsqlDataSource db, int telemetryHistory) : IAsy
 
     public NpgsqlDataSource Source => db;
 
-    public static NpgsqlDataSource Open(string connectionString)
+    /// <param name="application">shown in pg_stat_activity (a collector passes its id, so an operator sees which one waits)</param>
+    public static NpgsqlDataSource Open(string connectionString, string application = "echoface-fleet")
     {
         var b = new NpgsqlDataSourceBuilder(connectionString);
-        b.ConnectionStringBuilder.ApplicationName ??= "echoface-fleet";
+        b.ConnectionStringBuilder.ApplicationName ??= application;
         return b.Build();
     }
 

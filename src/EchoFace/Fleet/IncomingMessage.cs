@@ -34,8 +34,9 @@ public sealed record IncomingMessage(MessageKind Kind, string Topic, string Site
         new(MessageKind.Refused, topic, "", "", Sample(payload), reason) { Bytes = payload.Length };
 
     /// <summary>Reads a message from its topic and payload; never throws for what a device sent.</summary>
-    public static IncomingMessage Read(string topic, ReadOnlySpan<byte> payload, int maxBytes)
+    public static IncomingMessage Read(string topic, ReadOnlyMemory<byte> message, int maxBytes)
     {
+        var payload = message.Span;
         if (payload.Length > maxBytes) return Refuse(topic, payload, $"{payload.Length} bytes, over FleetServer.MaxMessageBytes {maxBytes}");
         if (payload.Length == 0) return new(MessageKind.Cleared, topic, "", "", "");
         var parts = topic.Split('/');
@@ -44,7 +45,7 @@ public sealed record IncomingMessage(MessageKind Kind, string Topic, string Site
         JsonElement doc;
         try
         {
-            using var parsed = JsonDocument.Parse(payload.ToArray());
+            using var parsed = JsonDocument.Parse(message);
             doc = parsed.RootElement.Clone();
         }
         catch (JsonException e) { return Refuse(topic, payload, $"not JSON: {e.Message}"); }

@@ -227,7 +227,9 @@ public sealed class CollectorTests : IDisposable
         {
             await using (var cmd = new Npgsql.NpgsqlCommand("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE", holder, hold))
                 await cmd.ExecuteNonQueryAsync();
-            await Task.Delay(1500);
+            // c2 has a batch received and not committed once its insert waits on the lock
+            Eventually.True(() => Count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'c2' AND wait_event_type = 'Lock'") > 0,
+                "c2's insert waiting on the held lock", context: () => c2.Log);
             c2.Kill();
             c2.Process.WaitForExit();
             await hold.RollbackAsync();
