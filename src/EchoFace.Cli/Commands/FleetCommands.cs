@@ -81,6 +81,7 @@ internal static class FleetCommands
         fleet.Subcommands.Add(devices);
         fleet.Subcommands.Add(events);
         foreach (var c in FleetServerCommands.Build(g, o, database, broker, site)) fleet.Subcommands.Add(c);
+        foreach (var c in FleetRegistryCommands.Build(g, o, database, broker, site)) fleet.Subcommands.Add(c);
         return fleet;
     }
 

@@ -180,6 +180,8 @@ public static class EngineServices
             {
                 provider = pipeline.Provider, faceTemplates = faces.Gallery.TemplateCount, policy = access.CurrentValue.Policy,
                 camera = camera.Source, door = door.CurrentValue.Name, board = io.Name, models = terminal.Models,
+                // the face models whose templates this device takes (the fleet server computes a template for each)
+                faceModels = pipeline.OtherEmbedders.Select(e => e.ModelId).Prepend(pipeline.EmbedderModelId).ToArray(),
             }, s.Log("EchoFace.Fleet"));
         });
 

@@ -170,8 +170,9 @@ public sealed class FleetHandlers
             (requestId, identity) = (request.RequestId, request.Identity);
             if (request.Action == "remove")
             {
+                // removing someone who is not here is done, not refused: an erasure that reaches every device can show it
                 if (!_terminal.Exclusive(() => _enrolment.Remove(identity, "removed by the fleet")))
-                    throw new BadInputException($"unknown identity '{identity}'");
+                    (status, error) = ("absent", $"identity '{identity}' is not enrolled here");
             }
             else
             {

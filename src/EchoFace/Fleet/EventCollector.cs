@@ -11,7 +11,7 @@ namespace EchoFace.Fleet;
 /// <summary>Counts a collector keeps for its log, health and the benchmark.</summary>
 public sealed class CollectorStats
 {
-    public long Received, Events, Duplicates, Refused, Statuses, Telemetry, Reports, Acknowledged;
+    public long Received, Events, Duplicates, Refused, Statuses, Telemetry, Reports, Answers, Acknowledged;
     public volatile bool DatabaseDown, BrokerConnected;
     public string? LastError;
 }
@@ -42,7 +42,7 @@ public sealed class EventCollector(FleetOptions broker, FleetServerOptions serve
     public IReadOnlyList<string> Filters =>
     [
         $"$share/{server.Group}/echoface/+/+/events/#", $"$share/{server.Group}/echoface/+/+/telemetry",
-        $"$share/{server.Group}/echoface/+/+/config/reported", "echoface/+/+/status",
+        $"$share/{server.Group}/echoface/+/+/config/reported", $"$share/{server.Group}/echoface/+/+/enroll/result", "echoface/+/+/status",
     ];
 
     public async Task RunAsync(CancellationToken stop)
@@ -199,10 +199,21 @@ public sealed class EventCollector(FleetOptions broker, FleetServerOptions serve
         Interlocked.Add(ref Stats.Statuses, o.Statuses);
         Interlocked.Add(ref Stats.Telemetry, o.Telemetry);
         Interlocked.Add(ref Stats.Reports, o.Reports);
+        Interlocked.Add(ref Stats.Answers, o.Answers);
         Interlocked.Add(ref Stats.Refused, o.Refused.Count);
         foreach (var r in o.Refused.Take(20)) log.LogWarning("Fleet collector refused a message on {Topic}: {Reason}", r.Topic, r.Reason);
         if (o.Refused.Count > 20)
             log.LogWarning("Fleet collector refused {More} more messages in this batch (`echoface fleet refused`)", o.Refused.Count - 20);
+    }
+
+    /// <summary>Publishes to a device over this collector's connection (the registry's enrolments, the rollouts' documents), QoS 1.</summary>
+    public async Task PublishAsync(string topic, byte[] payload, bool retain, CancellationToken cancel)
+    {
+        var message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithRetainFlag(retain)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithContentType("application/json").Build();
+        var result = await _client.PublishAsync(message, cancel);
+        if (result.ReasonCode is not (MqttClientPublishReasonCode.Success or MqttClientPublishReasonCode.NoMatchingSubscribers))
+            throw new InvalidOperationException($"the broker refused {topic}: {result.ReasonCode} {result.ReasonString}");
     }
 
     /// <summary>PUBACKs in arrival order; a message from an earlier connection is left for the broker to send again.</summary>

@@ -81,6 +81,79 @@ public static class FleetSchema
             );
             CREATE INDEX refused_at ON refused (at);
             """),
+        (2, "device groups, people registry with per-device deliveries, configuration rollouts", """
+            ALTER TABLE devices ADD COLUMN device_group text NOT NULL DEFAULT 'default';
+            ALTER TABLE devices ADD COLUMN face_models text[] NOT NULL DEFAULT '{}';
+
+            CREATE TABLE people (
+                id           text PRIMARY KEY,
+                name         text,
+                device_group text NOT NULL,
+                customer     text,
+                revision     bigint NOT NULL,
+                state        text NOT NULL CHECK (state IN ('enrolled', 'erasing', 'erased')),
+                created_at   timestamptz NOT NULL DEFAULT now(),
+                updated_at   timestamptz NOT NULL DEFAULT now(),
+                erased_at    timestamptz
+            );
+
+            CREATE TABLE person_templates (
+                person_id     text NOT NULL REFERENCES people ON DELETE CASCADE,
+                seq           integer NOT NULL,
+                model_id      text NOT NULL,
+                model_version text NOT NULL,
+                quality       real NOT NULL,
+                source        text NOT NULL,
+                vector        bytea NOT NULL,
+                PRIMARY KEY (person_id, seq)
+            );
+
+            -- what each device was sent of each person and what it answered: the proof of an erasure
+            CREATE TABLE deliveries (
+                person_id   text NOT NULL REFERENCES people ON DELETE CASCADE,
+                site        text NOT NULL,
+                device      text NOT NULL,
+                revision    bigint NOT NULL,
+                action      text NOT NULL CHECK (action IN ('upsert', 'remove')),
+                request_id  text NOT NULL UNIQUE,
+                status      text NOT NULL CHECK (status IN ('pending', 'applied', 'refused', 'removed')),
+                error       text,
+                templates   integer,
+                due_at      timestamptz NOT NULL DEFAULT now(),
+                attempts    integer NOT NULL DEFAULT 0,
+                sent_at     timestamptz,
+                answered_at timestamptz,
+                PRIMARY KEY (person_id, site, device)
+            );
+            CREATE INDEX deliveries_due ON deliveries (due_at) WHERE status = 'pending';
+            CREATE INDEX deliveries_device ON deliveries (site, device);
+
+            CREATE TABLE rollouts (
+                id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                device_group text NOT NULL,
+                version      bigint NOT NULL UNIQUE,
+                document     jsonb NOT NULL,
+                canary       integer NOT NULL,
+                state        text NOT NULL CHECK (state IN ('canary', 'rolling', 'done', 'stopped')),
+                reason       text,
+                created_at   timestamptz NOT NULL DEFAULT now(),
+                finished_at  timestamptz
+            );
+
+            CREATE TABLE rollout_devices (
+                rollout_id      bigint NOT NULL REFERENCES rollouts ON DELETE CASCADE,
+                site            text NOT NULL,
+                device          text NOT NULL,
+                phase           text NOT NULL CHECK (phase IN ('canary', 'rest')),
+                status          text NOT NULL CHECK (status IN ('waiting', 'pending', 'sent', 'applied', 'rejected', 'ignored', 'skipped')),
+                error           text,
+                pending_restart text,
+                sent_at         timestamptz,
+                answered_at     timestamptz,
+                PRIMARY KEY (rollout_id, site, device)
+            );
+            CREATE INDEX rollout_devices_pending ON rollout_devices (status) WHERE status = 'pending';
+            """),
     ];
 
     public static int Latest => Migrations[^1].Version;

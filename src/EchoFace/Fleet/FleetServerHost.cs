@@ -23,6 +23,8 @@ public sealed class FleetServerService(EchoFaceConfig config, ILoggerFactory log
         await using var collector = new EventCollector(config.Fleet, config.FleetServer, store, _log);
         Collector = collector;
         var run = collector.RunAsync(stop);
+        var dispatcher = new FleetDispatcher(store.Source, config.FleetServer, collector.PublishAsync, _log);
+        var dispatch = dispatcher.RunAsync(() => collector.Stats.BrokerConnected, stop);
         var last = (Events: 0L, At: DateTime.UtcNow);
         while (!run.IsCompleted)
         {
@@ -36,6 +38,7 @@ public sealed class FleetServerService(EchoFaceConfig config, ILoggerFactory log
                 s.Statuses, s.Telemetry, s.Reports, s.DatabaseDown ? "; database unavailable" : "");
         }
         await run;
+        await dispatch;
     }
 
     private async Task MigrateAsync(FleetStore store, CancellationToken stop)

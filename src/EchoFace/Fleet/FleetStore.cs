@@ -4,7 +4,11 @@ using NpgsqlTypes;
 namespace EchoFace.Fleet;
 
 /// <summary>What one committed batch did: rows stored, re-sends seen again, and what was refused with why.</summary>
-public sealed record BatchOutcome(int Events, int Duplicates, int Statuses, int Telemetry, int Reports, IReadOnlyList<IncomingMessage> Refused);
+public sealed record BatchOutcome(int Events, int Duplicates, int Statuses, int Telemetry, int Reports, IReadOnlyList<IncomingMessage> Refused)
+{
+    /// <summary>Enrolment answers from devices (enroll/result).</summary>
+    public int Answers { get; init; }
+}
 
 /// <summary>
 /// The fleet's history in PostgreSQL: one transaction per batch of device messages, so a batch is stored whole or not at all
@@ -34,8 +38,16 @@ public sealed class FleetStore(NpgsqlDataSource db, int telemetryHistory) : IAsy
         var refused = batch.Where(m => m.Kind == MessageKind.Refused).ToList();
         // statuses first: a device's first events may share its status's batch
         var statuses = batch.Where(m => m.Kind == MessageKind.Status).ToList();
-        foreach (var s in statuses) await UpsertStatusAsync(c, tx, s, cancel);
-        var fromDevices = batch.Where(m => m.Kind is MessageKind.Event or MessageKind.Telemetry or MessageKind.ConfigReport).ToList();
+        foreach (var s in statuses)
+        {
+            await UpsertStatusAsync(c, tx, s, cancel);
+            // back online (or seen for the first time): what the registry and the rollouts owe it is due now
+            if (s.State != "online") continue;
+            await PeopleRegistry.OnOnlineAsync(c, tx, s.Site, s.Device, cancel);
+            await Rollouts.OnOnlineAsync(c, tx, s.Site, s.Device, cancel);
+        }
+        var fromDevices = batch.Where(m => m.Kind is MessageKind.Event or MessageKind.Telemetry or MessageKind.ConfigReport
+            or MessageKind.EnrollResult).ToList();
         var known = await KnownAsync(c, tx, fromDevices, cancel);
         var unknown = fromDevices.Where(m => !known.Contains((m.Site, m.Device)))
             .Select(m => m with { Kind = MessageKind.Refused, Reason = $"unknown device {m.Site}/{m.Device} (no status seen from it)" }).ToList();
@@ -45,13 +57,19 @@ public sealed class FleetStore(NpgsqlDataSource db, int telemetryHistory) : IAsy
         foreach (var t in telemetry) await TelemetryAsync(c, tx, t, cancel);
         foreach (var d in telemetry.Select(t => (t.Site, t.Device)).Distinct()) await TrimTelemetryAsync(c, tx, d, cancel);
         var reports = ok.Where(m => m.Kind == MessageKind.ConfigReport).ToList();
-        foreach (var r in reports) await ReportAsync(c, tx, r, cancel);
+        foreach (var r in reports)
+        {
+            await ReportAsync(c, tx, r, cancel);
+            await Rollouts.ReportAsync(c, tx, r, cancel);
+        }
+        var answers = ok.Where(m => m.Kind == MessageKind.EnrollResult).ToList();
+        foreach (var a in answers) await PeopleRegistry.AnswerAsync(c, tx, a, cancel);
         var (stored, duplicates, conflicts) = await EventsAsync(c, tx, [.. ok.Where(m => m.Kind == MessageKind.Event)], collector, cancel);
         refused.AddRange(conflicts);
         foreach (var r in refused) await RefuseAsync(c, tx, r, collector, cancel);
         await tx.CommitAsync(cancel);
         lock (_known) foreach (var k in known) _known.Add(k);
-        return new BatchOutcome(stored, duplicates, statuses.Count, telemetry.Count, reports.Count, refused);
+        return new BatchOutcome(stored, duplicates, statuses.Count, telemetry.Count, reports.Count, refused) { Answers = answers.Count };
     }
 
     private async Task<HashSet<(string, string)>> KnownAsync(NpgsqlConnection c, NpgsqlTransaction tx, IEnumerable<IncomingMessage> messages,
@@ -125,9 +143,10 @@ public sealed class FleetStore(NpgsqlDataSource db, int telemetryHistory) : IAsy
     private static async Task UpsertStatusAsync(NpgsqlConnection c, NpgsqlTransaction tx, IncomingMessage s, CancellationToken cancel)
     {
         await using var cmd = new NpgsqlCommand("""
-            INSERT INTO devices (site, device, state, version, provider, started_at, status, status_at, last_seen)
-            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, now(), now())
+            INSERT INTO devices (site, device, state, version, provider, started_at, status, status_at, last_seen, device_group, face_models)
+            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, now(), now(), coalesce($8, 'default'), coalesce($9, '{}'))
             ON CONFLICT (site, device) DO UPDATE SET state = EXCLUDED.state,
+                device_group = coalesce($8, devices.device_group), face_models = coalesce($9, devices.face_models),
                 version = coalesce(EXCLUDED.version, devices.version), provider = coalesce(EXCLUDED.provider, devices.provider),
                 started_at = coalesce(EXCLUDED.started_at, devices.started_at), status = EXCLUDED.status, status_at = now(), last_seen = now()
             """, c, tx);
@@ -138,6 +157,8 @@ public sealed class FleetStore(NpgsqlDataSource db, int telemetryHistory) : IAsy
         cmd.Parameters.Add(new() { Value = (object?)s.Provider ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         cmd.Parameters.Add(new() { Value = (object?)s.StartedAt?.ToUniversalTime() ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         cmd.Parameters.Add(new() { Value = s.Body });
+        cmd.Parameters.Add(new() { Value = (object?)s.Group ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = (object?)s.FaceModels ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         await cmd.ExecuteNonQueryAsync(cancel);
     }
 

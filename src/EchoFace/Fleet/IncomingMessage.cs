@@ -3,9 +3,11 @@ using System.Text.Json;
 
 namespace EchoFace.Fleet;
 
-/// <summary>What a device's message is, once read: an event, a status, telemetry, a configuration report, or refused with why.</summary>
-/// <summary>Cleared: an empty retained message (a topic's retained document removed), taken and acknowledged, nothing stored.</summary>
-public enum MessageKind { Event, Status, Telemetry, ConfigReport, Refused, Cleared }
+/// <summary>
+/// What a device's message is, once read: an event, a status, telemetry, a configuration report, an enrolment's answer, or refused
+/// with why. Cleared: an empty retained message (a topic's retained document removed), taken and acknowledged, nothing stored.
+/// </summary>
+public enum MessageKind { Event, Status, Telemetry, ConfigReport, EnrollResult, Refused, Cleared }
 
 /// <summary>
 /// One message from a device as the collector stores it. Devices are peers on a shared broker, so each document is checked
@@ -29,6 +31,12 @@ public sealed record IncomingMessage(MessageKind Kind, string Topic, string Site
     public DateTimeOffset? StartedAt { get; init; }
     public long? ConfigVersion { get; init; }
     public string? Error { get; init; }
+    /// <summary>For a status: the device's group and the face models it takes templates of.</summary>
+    public string? Group { get; init; }
+    public string[]? FaceModels { get; init; }
+    /// <summary>For an enrolment's answer: the request it answers and how many templates it stored.</summary>
+    public string? RequestId { get; init; }
+    public int? Templates { get; init; }
 
     public static IncomingMessage Refuse(string topic, ReadOnlySpan<byte> payload, string reason) =>
         new(MessageKind.Refused, topic, "", "", Sample(payload), reason) { Bytes = payload.Length };
@@ -63,6 +71,12 @@ public sealed record IncomingMessage(MessageKind Kind, string Topic, string Site
                 {
                     Bytes = payload.Length, State = Text(doc, "status") ?? throw new FormatException("no status"),
                     ConfigVersion = doc.TryGetProperty("version", out var v) && v.TryGetInt64(out var n) ? n : null, Error = Text(doc, "error"),
+                },
+                "enroll/result" => new(MessageKind.EnrollResult, topic, site, device, body)
+                {
+                    Bytes = payload.Length, State = Text(doc, "status") ?? throw new FormatException("no status"), Error = Text(doc, "error"),
+                    RequestId = Text(doc, "requestId") ?? throw new FormatException("an enrolment answer without a requestId"),
+                    Templates = doc.TryGetProperty("templates", out var t) && t.ValueKind == JsonValueKind.Number && t.TryGetInt32(out var count) ? count : null,
                 },
                 _ => Refuse(topic, payload, $"no collector handles '{leaf}'"),
             };
@@ -100,8 +114,10 @@ public sealed record IncomingMessage(MessageKind Kind, string Topic, string Site
         var details = doc.TryGetProperty("details", out var dt) && dt.ValueKind == JsonValueKind.Object ? dt : default;
         return new(MessageKind.Status, topic, site, device, body)
         {
-            State = state, Version = Text(doc, "version"),
+            State = state, Version = Text(doc, "version"), Group = Text(doc, "group"),
             Provider = details.ValueKind == JsonValueKind.Object ? Text(details, "provider") : null,
+            FaceModels = details.ValueKind == JsonValueKind.Object && details.TryGetProperty("faceModels", out var fm) && fm.ValueKind == JsonValueKind.Array
+                ? [.. fm.EnumerateArray().Where(m => m.ValueKind == JsonValueKind.String).Select(m => m.GetString()!)] : null,
             StartedAt = DateTimeOffset.TryParse(Text(doc, "startedAt"), System.Globalization.CultureInfo.InvariantCulture, out var st) ? st : null,
         };
     }

@@ -87,18 +87,7 @@ public sealed class FaceRecognizer
         var templates = new List<NewTemplate>();
         foreach (var (source, faces) in analysed)
         {
-            if (faces.Count == 0) throw new BadInputException($"{source}: no face found");
-            FaceResult face;
-            if (faceIndex is { } index)
-            {
-                if (index < 0 || index >= faces.Count) throw new BadInputException($"{source}: --face {index} asked for, but the image has {faces.Count} face(s) (0 = largest)");
-                face = faces[index];
-            }
-            else if (faces.Count > 1) throw new BadInputException($"{source}: {faces.Count} faces found; pass --face N to say which (0 = largest)");
-            else face = faces[0];
-            if (face.Quality.Score < _pipeline.Options.Quality.MinEnrolScore)
-                throw new BadInputException($"{source}: face quality {face.Quality.Score:F2} is below {_pipeline.Options.Quality.MinEnrolScore:F2} " +
-                    $"(eye distance {face.Quality.EyeDistance:F0} px, sharpness {face.Quality.Sharpness:F0}, yaw {face.Quality.Yaw:F0}, pitch {face.Quality.Pitch:F0}): use a larger, sharper, frontal photo");
+            var face = EnrolFace(source, faces, faceIndex, _pipeline.Options.Quality.MinEnrolScore);
             var best = _index.Gallery.Identify(face.Embedding!, 1);
             if (best.Length > 0 && best[0].IdentityId != identityId && best[0].Score >= Match.IdentifyThreshold)
                 throw new BadInputException($"{source}: this face already matches '{best[0].IdentityId}' (similarity {best[0].Score:F2} >= {Match.IdentifyThreshold:F2}); remove that identity first or enrol under it");
@@ -113,6 +102,24 @@ public sealed class FaceRecognizer
             }
         }
         return templates;
+    }
+
+    /// <summary>The one face of a photo to enrol: the only one (or the one --face names), of enrolment quality; else why not.</summary>
+    public static FaceResult EnrolFace(string source, IReadOnlyList<FaceResult> faces, int? faceIndex, float minScore)
+    {
+        if (faces.Count == 0) throw new BadInputException($"{source}: no face found");
+        FaceResult face;
+        if (faceIndex is { } index)
+        {
+            if (index < 0 || index >= faces.Count) throw new BadInputException($"{source}: --face {index} asked for, but the image has {faces.Count} face(s) (0 = largest)");
+            face = faces[index];
+        }
+        else if (faces.Count > 1) throw new BadInputException($"{source}: {faces.Count} faces found; pass --face N to say which (0 = largest)");
+        else face = faces[0];
+        if (face.Quality.Score < minScore)
+            throw new BadInputException($"{source}: face quality {face.Quality.Score:F2} is below {minScore:F2} " +
+                $"(eye distance {face.Quality.EyeDistance:F0} px, sharpness {face.Quality.Sharpness:F0}, yaw {face.Quality.Yaw:F0}, pitch {face.Quality.Pitch:F0}): use a larger, sharper, frontal photo");
+        return face;
     }
 
     /// <summary>Templates stored by someone else's transaction join the in-memory gallery (each its own model's index).</summary>

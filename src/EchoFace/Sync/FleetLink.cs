@@ -133,7 +133,7 @@ public sealed class FleetLink : IAsyncDisposable
     {
         var status = new Dictionary<string, object?>
         {
-            ["state"] = "online", ["device"] = _o.Device, ["site"] = _o.Site,
+            ["state"] = "online", ["device"] = _o.Device, ["site"] = _o.Site, ["group"] = _o.Group,
             ["version"] = typeof(FleetLink).Assembly.GetName().Version?.ToString(),
             ["startedAt"] = _started, ["uptimeSeconds"] = Math.Round((DateTimeOffset.UtcNow - _started).TotalSeconds),
             ["details"] = _status(),

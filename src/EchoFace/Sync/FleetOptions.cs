@@ -10,6 +10,8 @@ public sealed class FleetOptions
     /// <summary>mqtt://host:1883 or mqtts://host:8883 (TLS).</summary>
     public string Broker { get; set; } = "mqtt://127.0.0.1:1883";
     public string Site { get; set; } = "default";
+    /// <summary>The device group the fleet server enrols people and rolls configuration out for (docs/fleet-server.md).</summary>
+    public string Group { get; set; } = "default";
     /// <summary>Client id and topic segment; default: the machine's host name.</summary>
     public string? DeviceId { get; set; }
     public string? Username { get; set; }
@@ -96,7 +98,7 @@ public sealed class FleetOptions
     {
         if (!Uri.TryCreate(Broker, UriKind.Absolute, out var uri) || uri.Scheme is not ("mqtt" or "mqtts"))
             throw new ArgumentException($"Fleet.Broker must be mqtt://host:port or mqtts://host:port, not '{Broker}'");
-        foreach (var (name, value) in new[] { ("Fleet.Site", Site), ("Fleet.DeviceId", Device) })
+        foreach (var (name, value) in new[] { ("Fleet.Site", Site), ("Fleet.DeviceId", Device), ("Fleet.Group", Group) })
             if (string.IsNullOrWhiteSpace(value) || value.IndexOfAny(['/', '+', '#', ' ']) >= 0)
                 throw new ArgumentException($"{name} '{value}' must be non-empty without '/', '+', '#' or spaces (it is a topic segment)");
         if (Site == "_all") throw new ArgumentException("Fleet.Site '_all' is reserved for group settings");

@@ -28,6 +28,10 @@ public sealed class FleetServerOptions
     public string? Listen { get; set; }
     /// <summary>Telemetry documents kept per device (the latest is also on the device's row).</summary>
     public int TelemetryHistory { get; set; } = 1440;
+    /// <summary>How often the store is checked for enrolments, removals and rollout steps owed to devices.</summary>
+    public int DispatchMilliseconds { get; set; } = 1000;
+    /// <summary>An enrolment or configuration a device has not answered is sent again after this long (while it is online).</summary>
+    public int ResendSeconds { get; set; } = 60;
 
     public string Collector => string.IsNullOrWhiteSpace(CollectorId) ? $"collector-{Environment.MachineName.ToLowerInvariant()}" : CollectorId;
 
@@ -39,6 +43,8 @@ public sealed class FleetServerOptions
         Range(nameof(SessionExpiryHours), SessionExpiryHours, 1, 8760);
         Range(nameof(MaxMessageBytes), MaxMessageBytes, 1024, 16_777_216);
         Range(nameof(TelemetryHistory), TelemetryHistory, 1, 1_000_000);
+        Range(nameof(DispatchMilliseconds), DispatchMilliseconds, 50, 60_000);
+        Range(nameof(ResendSeconds), ResendSeconds, 5, 86_400);
         if (string.IsNullOrWhiteSpace(Group) || Group.IndexOfAny(['/', '+', '#']) >= 0)
             throw new ArgumentException($"FleetServer.Group must be a name without '/', '+' or '#', not '{Group}'");
         if (Listen is not null && (!Uri.TryCreate(Listen, UriKind.Absolute, out var listen) || listen.Scheme is not ("http" or "https")))

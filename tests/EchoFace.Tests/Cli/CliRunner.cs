@@ -12,7 +12,7 @@ public sealed record CliResult(int ExitCode, string Stdout, string Stderr)
 /// <summary>Runs `echoface` in-process with a fresh data directory and the repository's models, capturing what it prints.</summary>
 public sealed class CliRunner
 {
-    public string DataDirectory { get; } = TestEnvironment.TempDirectory();
+    public string DataDirectory { get; init; } = TestEnvironment.TempDirectory();
     /// <summary>The repository's models unless a test works on a copy (one that writes variants).</summary>
     public string ModelsDirectory { get; init; } = TestEnvironment.ModelsDirectory;
 
