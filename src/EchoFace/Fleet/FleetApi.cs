@@ -73,7 +73,8 @@ public static class FleetApi
                 await Results.Problem(title: "Fleet database unavailable", statusCode: 503, detail: e.Message).ExecuteAsync(http);
             }
         });
-        var queries = new FleetQueries(app.Services.GetRequiredService<Npgsql.NpgsqlDataSource>());
+        var db = app.Services.GetRequiredService<Npgsql.NpgsqlDataSource>();
+        var queries = new FleetQueries(db);
         var v1 = app.MapGroup("/v1/fleet");
         v1.MapGet("/events", async (string? since, string? until, string? site, string? device, string? kind, string? outcome, string? identity,
                 int? limit, CancellationToken cancel) =>
@@ -85,6 +86,18 @@ public static class FleetApi
         v1.MapGet("/refused", async (string? since, CancellationToken cancel) =>
                 Results.Json(await queries.RefusedAsync(Time(since, "since"), cancel)))
             .WithSummary("Messages the collectors refused, by reason");
+        v1.MapGet("/people", async (string? group, CancellationToken cancel) => Results.Json(await PeopleRegistry.ListAsync(db, group, null, cancel)))
+            .WithSummary("The people registry: each person's group, state, revision and how many devices applied, await or refused them");
+        v1.MapGet("/people/{id}", async (string id, CancellationToken cancel) =>
+                (await PeopleRegistry.ListAsync(db, null, id, cancel)).FirstOrDefault() is { } person
+                    ? Results.Json(new { person, devices = await PeopleRegistry.DeliveriesAsync(db, id, cancel) })
+                    : Results.Problem(title: "Not found", statusCode: 404, detail: $"unknown person '{id}' in the fleet registry"))
+            .WithSummary("One person: what each device was sent and what it answered (an erasure's record)");
+        v1.MapGet("/status", async (string? group, CancellationToken cancel) => Results.Json(new
+            {
+                devices = await Rollouts.StatusAsync(db, group, cancel), rollouts = await Rollouts.ListAsync(db, group, null, cancel),
+            }))
+            .WithSummary("Each device's configuration (applied, pending or rejected with the reason) and the latest rollouts");
         return app;
     }
 

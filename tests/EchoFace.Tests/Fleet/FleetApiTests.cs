@@ -30,6 +30,8 @@ public sealed class FleetApiTests : IDisposable
         await using (var store = new FleetStore(FleetStore.Open(_pg.ConnectionString), 10))
             await store.WriteAsync([FleetStoreTests.Status("door-a"), FleetStoreTests.Event("door-a", Ulid.NewUlid().ToString()),
                 FleetStoreTests.Event("door-a", Ulid.NewUlid().ToString(), "denied")], "c1", default);
+        await using (var db = FleetStore.Open(_pg.ConnectionString))
+            await PeopleRegistry.EnrollAsync(db, "ann", "Ann", "default", null, [new FleetTemplate("fr_feature", "v1", 0.9f, "a.jpg", [1f, 0f])], default);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         Eventually.True(() => http.GetAsync("/healthz").Result.StatusCode == HttpStatusCode.OK, "healthy", context: () => server.Log);
 
@@ -42,11 +44,21 @@ public sealed class FleetApiTests : IDisposable
         Assert.Equal("denied", Assert.Single(denied.EnumerateArray()).GetProperty("outcome").GetString());
         var devices = JsonDocument.Parse(await http.GetStringAsync("/v1/fleet/devices")).RootElement;
         Assert.Equal("door-a", Assert.Single(devices.EnumerateArray()).GetProperty("device").GetString());
+        var people = JsonDocument.Parse(await http.GetStringAsync("/v1/fleet/people")).RootElement;
+        Assert.Equal("Ann", Assert.Single(people.EnumerateArray()).GetProperty("name").GetString());
+        var ann = JsonDocument.Parse(await http.GetStringAsync("/v1/fleet/people/ann")).RootElement;
+        Assert.Equal("door-a", Assert.Single(ann.GetProperty("devices").EnumerateArray()).GetProperty("device").GetString());
+        var nobody = await http.GetAsync("/v1/fleet/people/nobody");
+        Assert.Equal(HttpStatusCode.NotFound, nobody.StatusCode);
+        Assert.Contains("unknown person 'nobody'", await nobody.Content.ReadAsStringAsync());
+        var status = JsonDocument.Parse(await http.GetStringAsync("/v1/fleet/status")).RootElement;
+        Assert.Equal("default", Assert.Single(status.GetProperty("devices").EnumerateArray()).GetProperty("group").GetString());
         var bad = await http.GetAsync("/v1/fleet/events?since=yesterday");
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         Assert.Contains("since must be an ISO 8601 time", await bad.Content.ReadAsStringAsync());
         var openapi = await http.GetStringAsync("/openapi.json");
         Assert.Contains("/v1/fleet/events", openapi);
+        Assert.Contains("/v1/fleet/people/{id}", openapi);
         Assert.Contains("EchoFace fleet API", openapi);
     }
 }
