@@ -94,9 +94,9 @@ public static class FleetApi
                     : Results.Problem(title: "Not found", statusCode: 404, detail: $"unknown person '{id}' in the fleet registry"))
             .WithSummary("One person: what each device was sent and what it answered (an erasure's record)");
         v1.MapGet("/status", async (string? group, CancellationToken cancel) => Results.Json(new
-            {
-                devices = await Rollouts.StatusAsync(db, group, cancel), rollouts = await Rollouts.ListAsync(db, group, null, cancel),
-            }))
+        {
+            devices = await Rollouts.StatusAsync(db, group, cancel), rollouts = await Rollouts.ListAsync(db, group, null, cancel),
+        }))
             .WithSummary("Each device's configuration (applied, pending or rejected with the reason) and the latest rollouts");
         return app;
     }
