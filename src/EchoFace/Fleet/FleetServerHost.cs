@@ -34,8 +34,10 @@ public sealed class FleetServerService(EchoFaceConfig config, ILoggerFactory log
             var rate = (s.Events - last.Events) / Math.Max(0.001, (now - last.At).TotalSeconds);
             last = (s.Events, now);
             _log.LogInformation("Fleet collector: {Events} events stored ({Rate:F0}/s), {Duplicates} re-sends, {Refused} refused, " +
-                                "{Statuses} statuses, {Telemetry} telemetry, {Reports} reports{Down}", s.Events, rate, s.Duplicates, s.Refused,
-                s.Statuses, s.Telemetry, s.Reports, s.DatabaseDown ? "; database unavailable" : "");
+                                "{Statuses} statuses, {Telemetry} telemetry, {Reports} reports, {Answers} enrolment answers; sent {Sent} " +
+                                "enrolments and {Configs} configurations{Down}", s.Events, rate, s.Duplicates, s.Refused, s.Statuses, s.Telemetry,
+                s.Reports, s.Answers, Interlocked.Read(ref dispatcher.Sent), Interlocked.Read(ref dispatcher.Configs),
+                s.DatabaseDown ? "; database unavailable" : "");
         }
         await run;
         await dispatch;
