@@ -67,7 +67,8 @@ public sealed class CliContext : IDisposable
     public Access.OneShotRecognizer OneShot => Get<Access.OneShotRecognizer>();
 
     /// <summary>Enrolment for a command that enrols faces or voices: only that modality's models load.</summary>
-    public Enrolment Enrolment(bool faces, bool voices) => new(Store, faces ? Recognizer : null, voices ? VoiceRecognizer : null);
+    public Enrolment Enrolment(bool faces, bool voices) =>
+        new(Store, faces ? Recognizer : null, voices ? VoiceRecognizer : null) { Guard = Get<StorageGuard>() };
 
     public RgbImage Decode(string path) => ImageDecoder.DecodeFile(path, Limits);
 

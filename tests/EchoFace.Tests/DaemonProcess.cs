@@ -12,9 +12,11 @@ public sealed class DaemonProcess : IDisposable
 
     /// <param name="camera">given on the command line, where it outranks the fleet's configuration; null leaves it to the configuration.</param>
     public DaemonProcess(Mosquitto? broker, string data, string device, IDictionary<string, string>? environment = null, string? camera = "none",
-        string health = "http://127.0.0.1:0", string? models = null)
+        string health = "http://127.0.0.1:0", string? models = null, string[]? wrapper = null)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        // a wrapper runs the daemon inside it (e.g. unshare + mount for a filesystem of its own); it must exec the rest
+        var start = new ProcessStartInfo(wrapper?[0] ?? "dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var w in wrapper?.Skip(1).Append("dotnet") ?? []) start.ArgumentList.Add(w);
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "echoface.dll"), "run", "--door", "simulated",
                      "--health", health, "--data", data, "--models", models ?? TestEnvironment.ModelsDirectory })
             start.ArgumentList.Add(a);

@@ -22,9 +22,14 @@ public sealed partial class DecisionSnapshots(string directory, TemplateCipher t
 
     public string Directory { get; } = directory;
 
+    /// <summary>The storage's state: snapshots are the first writes to stop when space runs low, and report their failures to it.</summary>
+    public StorageGuard? Guard { get; init; }
+
+    public bool Writable => Guard?.SnapshotsAllowed ?? true;
+
     /// <summary>The store of a data directory (its snapshots/ folder), as the daemon writes it and the CLI reads it.</summary>
-    public static DecisionSnapshots In(string dataDirectory, TemplateCipher templateKey, Func<int> keep, ILogger logger) =>
-        new(Path.Combine(dataDirectory, "snapshots"), templateKey, keep, logger);
+    public static DecisionSnapshots In(string dataDirectory, TemplateCipher templateKey, Func<int> keep, ILogger logger, StorageGuard? guard = null) =>
+        new(Path.Combine(dataDirectory, "snapshots"), templateKey, keep, logger) { Guard = guard };
 
     [GeneratedRegex(@"^\d{8}T\d{9}Z-t\d+\.jpg$")]
     private static partial Regex Name();
@@ -60,7 +65,7 @@ public sealed partial class DecisionSnapshots(string directory, TemplateCipher t
     /// <summary>Writes the snapshot (whole or not at all) and prunes the oldest; the snapshot's name, or null when it could not be written.</summary>
     public string? Save(RgbImage frame, FaceResult face, string label, bool granted, DateTimeOffset at, int track)
     {
-        if (keep() <= 0) return null;
+        if (keep() <= 0 || !Writable) return null;
         var name = NameFor(at, track);
         try
         {
@@ -77,6 +82,7 @@ public sealed partial class DecisionSnapshots(string directory, TemplateCipher t
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            Guard?.Failed(e);
             logger.LogWarning("Decision snapshot {Name} not written: {Reason}", name, e.Message);
             return null;
         }

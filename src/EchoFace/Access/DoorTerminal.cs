@@ -337,7 +337,8 @@ public sealed class DoorTerminal
         var best = track.Best;
         track.Best = null;
         var snapshotAt = _clock.GetUtcNow();
-        var snapshot = best is not null && Snapshots is not null && _policy.Options.SnapshotKeep > 0 ? DecisionSnapshots.NameFor(snapshotAt, track.Id) : null;
+        var snapshot = best is not null && Snapshots is { Writable: true } && _policy.Options.SnapshotKeep > 0
+            ? DecisionSnapshots.NameFor(snapshotAt, track.Id) : null;
         lock (_decide)
         {
             var lockout = _policy.Record(r.IdentityId, granted);

@@ -106,6 +106,7 @@ public static class ApiEndpoints
                     BadInputKind.NotFound => 404,
                     BadInputKind.TooLarge => 413,
                     BadInputKind.Unsupported => 415,
+                    BadInputKind.Storage => 507,
                     _ => 422,
                 }, e.Message);
             }

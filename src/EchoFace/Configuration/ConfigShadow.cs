@@ -67,7 +67,13 @@ public sealed class ConfigShadow : IDisposable
         try { next = Build(candidate); }
         catch (BadInputException e) { return new ConfigReport(version, source, "rejected", e.Message, now, []); }
 
-        _store.Save(new AppliedConfig(source, version, settings.ToJsonString()), now);
+        // stored first: a document the storage refuses is not applied, and the running configuration stays
+        try { _store.Save(new AppliedConfig(source, version, settings.ToJsonString()), now); }
+        catch (Exception e) when (Storage.StorageGuard.Classify(e) is { } state)
+        {
+            return new ConfigReport(version, source, "rejected",
+                $"the device's storage is {Storage.StorageGuard.Words(state)} ({e.Message}): not applied", now, []);
+        }
         var before = JsonSerializer.SerializeToNode(Current)!.AsObject();
         var after = JsonSerializer.SerializeToNode(next)!.AsObject();
         changedSections = [.. after.Select(p => p.Key).Where(k => !JsonNode.DeepEquals(before[k], after[k]))];

@@ -15,6 +15,16 @@ public sealed class StorageOptions
     /// <summary>Template key file; relative paths are under the data directory.</summary>
     public string KeyFile { get; set; } = "template.key";
     public string Database { get; set; } = "echoface.db";
+    /// <summary>Below this much free space under the data directory, snapshots stop and acknowledged events are pruned.</summary>
+    public int MinFreeMegabytes { get; set; } = 64;
+    /// <summary>A file of this size kept in the data directory and given up when a write fails for space (room to recover in).</summary>
+    public int ReserveMegabytes { get; set; } = 8;
+
+    public void Validate()
+    {
+        if (MinFreeMegabytes is < 0 or > 1_000_000) throw new ArgumentException($"Storage.MinFreeMegabytes must be 0..1000000, not {MinFreeMegabytes}");
+        if (ReserveMegabytes is < 0 or > 4096) throw new ArgumentException($"Storage.ReserveMegabytes must be 0..4096, not {ReserveMegabytes}");
+    }
 }
 
 public sealed class MicrophoneOptions
@@ -124,6 +134,7 @@ public sealed class EchoFaceConfig
         Camera.Validate();
         MicrophoneSource.Validate(Microphone.Source);
         Health.Validate();
+        Storage.Validate();
         Fleet.Validate();
         FleetServer.Validate();
         Retail.Validate();

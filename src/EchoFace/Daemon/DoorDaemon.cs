@@ -49,6 +49,7 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, IServi
     public CameraSource? Camera => _camera;
     public TerminalStats? Stats => _terminal?.Stats;
     public EventOutbox? Outbox => _outbox;
+    public Storage.StorageGuard? Storage { get; private set; }
     public string Provider => _pipeline?.Provider ?? "";
     public DateTimeOffset LastFrameAt { get; private set; }
     /// <summary>Where the door's decision pictures are (the API serves them by name).</summary>
@@ -86,6 +87,10 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, IServi
             _handlers = services.GetRequiredService<FleetHandlers>();
         }
         if (config.Api.Enabled) Recognition = services.GetRequiredService<RecognitionService>();
+        Storage = services.GetRequiredService<Storage.StorageGuard>();
+        Storage.KeepsReserve = true;
+        _storage = new StorageWatch(Storage, _outbox, () => inForce.Current.Door.Name, _log);
+        _storage.Tick();
 
         _door.Resume();
         ReadyMs = (DateTimeOffset.UtcNow - System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime()).TotalMilliseconds;
@@ -99,6 +104,7 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, IServi
     {
         await Task.Yield();
         var ticks = Task.Run(() => DoorLoopAsync(stop), CancellationToken.None);
+        _ = Task.Run(() => StorageLoopAsync(stop), CancellationToken.None);
         if (_fleet is not null)
         {
             _fleetTask = Task.Run(() => _fleet.RunAsync(_fleetStop.Token), CancellationToken.None);
@@ -146,6 +152,21 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, IServi
             lifetime.StopApplication();
         }
         await ticks.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    private StorageWatch? _storage;
+
+    /// <summary>The storage's state every 2 s (off the door loop: pruning and storing held events take disk time).</summary>
+    private async Task StorageLoopAsync(CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+                try { _storage!.Tick(); }
+                catch (Exception e) when (e is not OperationCanceledException) { _log.LogError(e, "Storage check failed"); }
+        }
+        catch (OperationCanceledException) { }
     }
 
     private readonly CancellationTokenSource _fleetStop = new();

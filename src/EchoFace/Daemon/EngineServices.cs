@@ -58,7 +58,9 @@ public static class EngineServices
     public static IServiceCollection AddStorage(this IServiceCollection services) => services
         .AddSingleton(s => TemplateCipher.FromKeyFile(Path.Combine(s.Where().DataDirectory, s.Config().Storage.KeyFile)))
         .AddSingleton(s => new GalleryStore(s.Where().Database(s.Config()), s.GetRequiredService<TemplateCipher>()))
-        .AddSingleton(s => new EventOutbox(s.Where().Database(s.Config())))
+        .AddSingleton(s => new StorageGuard(s.Where().DataDirectory, s.Config().Storage.MinFreeMegabytes * (1L << 20),
+            s.Config().Storage.ReserveMegabytes * (1L << 20), s.GetRequiredService<TimeProvider>()))
+        .AddSingleton(s => new EventOutbox(s.Where().Database(s.Config()), guard: s.GetRequiredService<StorageGuard>()))
         .AddSingleton(s => new RecommendationStore(s.Where().Database(s.Config())))
         .AddSingleton(s => new ApiKeyStore(s.Where().Database(s.Config())));
 
@@ -134,7 +136,8 @@ public static class EngineServices
         .AddSingleton(s => new VoiceRecognizer(s.GetRequiredService<VoicePipeline>(), s.GetRequiredService<GalleryStore>(),
             s.GetRequiredService<ModelManifest>().Version(s.Config().Voice.Embedder)))
         .AddSingleton(s => new Enrolment(s.GetRequiredService<GalleryStore>(), s.GetRequiredService<FaceRecognizer>(),
-            s.GetRequiredService<LoadedVoice>().Recognizer));
+            s.GetRequiredService<LoadedVoice>().Recognizer)
+        { Guard = s.GetRequiredService<StorageGuard>() });
 
     public static IServiceCollection AddAccess(this IServiceCollection services) => services
         .AddSingleton(s => new AccessPolicy(s.Live<AccessOptions>(), s.Live<MatchOptions>(), s.GetRequiredService<TimeProvider>()))
@@ -142,7 +145,7 @@ public static class EngineServices
         {
             var access = s.Live<AccessOptions>();
             return DecisionSnapshots.In(s.Where().DataDirectory, s.GetRequiredService<TemplateCipher>(), () => access.CurrentValue.SnapshotKeep,
-                s.Log("EchoFace.Access"));
+                s.Log("EchoFace.Access"), s.GetRequiredService<StorageGuard>());
         })
         .AddSingleton(s => new ShelfRecommendations(s.GetRequiredService<RecommendationStore>(), LoadRecommender(s), s.Config().Retail.TopK))
         .AddSingleton(s => new OneShotRecognizer(s.GetRequiredService<FaceRecognizer>(), s.GetRequiredService<LoadedVoice>().Recognizer,

@@ -35,7 +35,12 @@ public sealed class Enrolment(GalleryStore store, FaceRecognizer? faces, VoiceRe
     public const string NoVoiceModels = "voice models are not loaded on this device (`echoface models fetch`, then restart)";
     public const string NoFaceModels = "face models are not loaded here (`echoface models fetch`)";
 
-    public EnrolOutcome Enrol(EnrolRequest r)
+    /// <summary>The device's storage: while it is full or failing, enrolment and removal are refused before anything is tried.</summary>
+    public StorageGuard? Guard { get; init; }
+
+    public EnrolOutcome Enrol(EnrolRequest r) => Guarded(() => EnrolChecked(r));
+
+    private EnrolOutcome EnrolChecked(EnrolRequest r)
     {
         FaceRecognizer.ValidateId(r.IdentityId);
         if (r.Faces.Count == 0 && r.Voices.Count == 0) throw new BadInputException("no images or recordings given to enrol");
@@ -64,7 +69,9 @@ public sealed class Enrolment(GalleryStore store, FaceRecognizer? faces, VoiceRe
     /// Templates made elsewhere: face templates must be of this device's face model and size, voice templates of its speaker model
     /// (checked against the model in use now: a live model switch changes it). Returns how many templates were stored.
     /// </summary>
-    public int Import(ImportRequest r)
+    public int Import(ImportRequest r) => Guarded(() => ImportChecked(r));
+
+    private int ImportChecked(ImportRequest r)
     {
         var faceTemplates = r.Templates.Where(t => t.Modality == FaceRecognizer.Modality).ToList();
         var voiceTemplates = r.Templates.Where(t => t.Modality == VoiceRecognizer.Modality).ToList();
@@ -100,7 +107,22 @@ public sealed class Enrolment(GalleryStore store, FaceRecognizer? faces, VoiceRe
     }
 
     /// <summary>Removes the identity with every template (audited with the reason); false when there is no such identity.</summary>
-    public bool Remove(string identityId, string reason)
+    public bool Remove(string identityId, string reason) => Guarded(() => RemoveChecked(identityId, reason));
+
+    /// <summary>A storage that refuses writes refuses the request whole, with the reason: each store change is one transaction.</summary>
+    private T Guarded<T>(Func<T> change)
+    {
+        if (Guard?.Refusal is { } refusal) throw new BadInputException(refusal, BadInputKind.Storage);
+        try { return change(); }
+        catch (Exception e) when (StorageGuard.Classify(e) is { } state)
+        {
+            Guard?.Failed(e);
+            throw new BadInputException($"the storage is {StorageGuard.Words(state)} ({e.Message}): nothing was stored",
+                e, BadInputKind.Storage);
+        }
+    }
+
+    private bool RemoveChecked(string identityId, string reason)
     {
         var removed = faces?.Remove(identityId, reason) ?? store.Remove(identityId, GalleryStore.Json(new { reason }));
         if (!removed) return false;

@@ -16,11 +16,26 @@ public sealed class EventOutbox : IDisposable
     private readonly TimeProvider _clock;
     private readonly Lock _gate = new();
 
-    public EventOutbox(string databasePath, TimeProvider? clock = null)
+    private readonly StorageGuard? _guard;
+    // appended while the storage refused writes: stored, in order, by Flush once it takes them again
+    private readonly List<(string Id, string At, string Kind, string? Door, string Body, string? DoorState)> _held = [];
+
+    /// <param name="guard">where storage failures are reported; without one, a failed append throws as before</param>
+    public EventOutbox(string databasePath, TimeProvider? clock = null, StorageGuard? guard = null)
     {
         _db = Database.Open(databasePath);
         _clock = clock ?? TimeProvider.System;
+        _guard = guard;
     }
+
+    /// <summary>Most events held in memory while the storage refuses writes; past it the oldest held are dropped and counted.</summary>
+    public const int MaxHeld = 20_000;
+
+    /// <summary>Events appended while the storage refused them, not stored yet (the fleet link sends only stored events).</summary>
+    public int Held { get { lock (_gate) return _held.Count; } }
+
+    /// <summary>Held events dropped because more than <see cref="MaxHeld"/> waited.</summary>
+    public long DroppedHeld { get; private set; }
 
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
@@ -36,7 +51,50 @@ public sealed class EventOutbox : IDisposable
         var body = JsonSerializer.Serialize(payload, payload.GetType(), JsonOptions);
         lock (_gate)
         {
-            using var tx = _db.BeginTransaction();
+            // while some wait, later ones wait behind them: the outbox's order is the order things happened
+            if (_held.Count > 0) Hold((id, at, kind, door, body, doorState));
+            else
+                try { Store([(id, at, kind, door, body, doorState)]); }
+                catch (Exception e) when (_guard is not null && _guard.Failed(e))
+                {
+                    Hold((id, at, kind, door, body, doorState));
+                    return id;
+                }
+        }
+        if (Held == 0) Appended?.Invoke();
+        return id;
+    }
+
+    private void Hold((string, string, string, string?, string, string?) e)
+    {
+        if (_held.Count >= MaxHeld)
+        {
+            _held.RemoveAt(0);
+            DroppedHeld++;
+        }
+        _held.Add(e);
+    }
+
+    /// <summary>Stores the held events in one transaction; true when none is left waiting (the storage took them).</summary>
+    public bool Flush()
+    {
+        lock (_gate)
+        {
+            if (_held.Count == 0) return true;
+            try { Store(_held); }
+            catch (Exception e) when (_guard is not null && _guard.Failed(e)) { return false; }
+            _held.Clear();
+        }
+        _guard?.Succeeded();
+        Appended?.Invoke();
+        return true;
+    }
+
+    private void Store(IReadOnlyList<(string Id, string At, string Kind, string? Door, string Body, string? DoorState)> events)
+    {
+        using var tx = _db.BeginTransaction();
+        foreach (var (id, at, kind, door, body, doorState) in events)
+        {
             using (var insert = _db.CreateCommand())
             {
                 insert.Transaction = tx;
@@ -48,20 +106,31 @@ public sealed class EventOutbox : IDisposable
                 insert.Parameters.AddWithValue("$payload", body);
                 insert.ExecuteNonQuery();
             }
-            if (doorState is not null && door is not null)
-            {
-                using var state = _db.CreateCommand();
-                state.Transaction = tx;
-                state.CommandText = "INSERT INTO door_state(door, state, since) VALUES ($door, $state, $at) ON CONFLICT(door) DO UPDATE SET state = excluded.state, since = excluded.since";
-                state.Parameters.AddWithValue("$door", door);
-                state.Parameters.AddWithValue("$state", doorState);
-                state.Parameters.AddWithValue("$at", at);
-                state.ExecuteNonQuery();
-            }
-            tx.Commit();
+            if (doorState is null || door is null) continue;
+            using var state = _db.CreateCommand();
+            state.Transaction = tx;
+            state.CommandText = "INSERT INTO door_state(door, state, since) VALUES ($door, $state, $at) ON CONFLICT(door) DO UPDATE SET state = excluded.state, since = excluded.since";
+            state.Parameters.AddWithValue("$door", door);
+            state.Parameters.AddWithValue("$state", doorState);
+            state.Parameters.AddWithValue("$at", at);
+            state.ExecuteNonQuery();
         }
-        Appended?.Invoke();
-        return id;
+        tx.Commit();
+    }
+
+    /// <summary>Deletes every acknowledged event (the first to go in the retention order) to give the storage room; how many.</summary>
+    public long PruneSent()
+    {
+        lock (_gate)
+        {
+            try
+            {
+                using var cmd = _db.CreateCommand();
+                cmd.CommandText = "DELETE FROM outbox WHERE sent_at IS NOT NULL";
+                return cmd.ExecuteNonQuery();
+            }
+            catch (Exception e) when (_guard is not null && _guard.Failed(e)) { return 0; }
+        }
     }
 
     /// <summary>Events not yet acknowledged by the fleet, oldest first (or every event with <paramref name="includeSent"/>).</summary>
@@ -87,10 +156,22 @@ public sealed class EventOutbox : IDisposable
         }
     }
 
-    /// <summary>Records the fleet's acknowledgement of these events, in one transaction.</summary>
-    public void MarkSent(IEnumerable<string> ids)
+    /// <summary>
+    /// Records the fleet's acknowledgement of these events, in one transaction; false when the storage refused it (they are sent
+    /// again later, with the same ids).
+    /// </summary>
+    public bool MarkSent(IEnumerable<string> ids)
     {
         lock (_gate)
+        {
+            try { MarkSentLocked(ids); }
+            catch (Exception e) when (_guard is not null && _guard.Failed(e)) { return false; }
+            return true;
+        }
+    }
+
+    private void MarkSentLocked(IEnumerable<string> ids)
+    {
         {
             using var tx = _db.BeginTransaction();
             using var cmd = _db.CreateCommand();

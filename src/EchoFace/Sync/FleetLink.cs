@@ -155,8 +155,9 @@ public sealed class FleetLink : IAsyncDisposable
             // started in order without waiting: MQTTnet writes packets in call order, the broker acknowledges each
             var sends = batch.Select(e => PublishAsync(Topics.Event(e.Kind), Envelope(e), retain: false, stop)).ToArray();
             await Task.WhenAll(sends);
-            _outbox.MarkSent(batch.Select(e => e.Id));
             Interlocked.Add(ref _published, batch.Count);
+            // storage refusing even this: the window goes again later with the same ids (the fleet dedupes), not in a tight loop
+            if (!_outbox.MarkSent(batch.Select(e => e.Id))) await Task.Delay(TimeSpan.FromSeconds(2), stop);
         }
         if (!stop.IsCancellationRequested) throw new MQTTnet.Exceptions.MqttCommunicationException("the broker connection closed");
     }

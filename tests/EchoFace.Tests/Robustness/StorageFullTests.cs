@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using EchoFace.Storage;
+using EchoFace.Tests.Cli;
+
+namespace EchoFace.Tests.Robustness;
+
+/// <summary>
+/// A board's storage filling up under a running daemon: its data directory on a 6 MiB tmpfs in a mount namespace of its own
+/// (torn down with the process), filled while it decides. The door keeps deciding, snapshots stop, the fault is an event and
+/// health says 503, enrolment is refused whole, the database stays intact, and it all resumes by itself when space returns.
+/// </summary>
+[Trait("Category", "Slow")]
+public sealed class StorageFullTests : IDisposable
+{
+    private readonly string _dir = TestEnvironment.TempDirectory();
+    private readonly List<IDisposable> _cleanup = [];
+
+    public void Dispose()
+    {
+        foreach (var c in _cleanup) c.Dispose();
+    }
+
+    [Theory]
+    [InlineData(13, StorageState.Full)]
+    [InlineData(10, StorageState.Failing)]
+    [InlineData(8, StorageState.Failing)]
+    [InlineData(19, null)]
+    public void SQLite_errors_are_told_apart(int code, StorageState? expected) =>
+        Assert.Equal(expected, StorageGuard.Classify(new Microsoft.Data.Sqlite.SqliteException("x", code)));
+
+    [Fact]
+    public void Disk_errors_are_told_apart()
+    {
+        Assert.Equal(StorageState.Full, StorageGuard.Classify(new IOException("No space left on device : '/data/x'", 28)));
+        Assert.Equal(StorageState.Failing, StorageGuard.Classify(new IOException("Input/output error", 5)));
+        Assert.Null(StorageGuard.Classify(new IOException("The process cannot access the file")));
+    }
+
+    /// <summary>A command run in the daemon's mount namespace (it sees the daemon's tmpfs); its output.</summary>
+    private static (int Code, string Out) Inside(Process daemon, params string[] command)
+    {
+        var start = new ProcessStartInfo("nsenter") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "-t", $"{daemon.Id}", "-m", "--" }.Concat(command)) start.ArgumentList.Add(a);
+        using var p = Process.Start(start)!;
+        var output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, output);
+    }
+
+    /// <param name="reserve">MiB of reserve: with one, the outbox stores on in the room it gives; with none, events wait in memory</param>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(0)]
+    public void The_door_keeps_deciding_while_the_storage_is_full_and_everything_resumes_when_space_returns(int reserve)
+    {
+        var staging = new CliRunner();
+        var jolie = CliRunner.Photos("df_angelina_jolie");
+        Assert.Equal(0, staging.Run("enroll", "jolie", jolie[0], jolie[1]).ExitCode);
+        var video = TestEnvironment.Video(Path.Combine(_dir, "door.mp4"), 2, 1, jolie[2], CliRunner.Photos("df_jeff_bezos")[0]);
+        var data = Path.Combine(_dir, "data");
+        Directory.CreateDirectory(data);
+        var port = FreePort.Next();
+        var daemon = new DaemonProcess(null, data, "door-full", new Dictionary<string, string>
+        {
+            ["ECHOFACE__Storage__MinFreeMegabytes"] = "1", ["ECHOFACE__Storage__ReserveMegabytes"] = $"{reserve}", ["ECHOFACE__Camera__Loop"] = "true",
+            ["ECHOFACE__Access__Policy"] = "face", ["ECHOFACE__Access__ReentrySeconds"] = "1", ["ECHOFACE__Access__TrackTimeoutSeconds"] = "0.5",
+            ["ECHOFACE__Access__MaxFailures"] = "100000",
+        }, camera: $"file:{video}", health: $"http://127.0.0.1:{port}",
+            wrapper: ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                $"mount -t tmpfs -o size=6m tmpfs '{data}' && cp -a '{staging.DataDirectory}/.' '{data}/' && exec \"$0\" \"$@\""]);
+        _cleanup.Add(daemon);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        JsonElement Health(out HttpStatusCode code)
+        {
+            var r = http.GetAsync("/healthz").GetAwaiter().GetResult();
+            code = r.StatusCode;
+            return JsonDocument.Parse(r.Content.ReadAsStringAsync().GetAwaiter().GetResult()).RootElement;
+        }
+        long Granted() => Health(out _).GetProperty("granted").GetInt64();
+        string Sql(string query) => Inside(daemon.Process, "sqlite3", Path.Combine(data, "echoface.db"), query).Out.Trim();
+        int Snapshots() => Inside(daemon.Process, "ls", Path.Combine(data, "snapshots")).Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+        daemon.Until(() => { try { return Granted() >= 1; } catch (HttpRequestException) { return false; } }, "a first grant");
+        daemon.Until(() => Snapshots() > 0, "a first snapshot");
+
+        Inside(daemon.Process, "dd", "if=/dev/zero", $"of={Path.Combine(data, "filler")}", "bs=64k");
+        daemon.Until(() => Health(out var c).GetProperty("storage").GetString() == "full" && c == HttpStatusCode.ServiceUnavailable,
+            "health 503, storage full");
+        var (granted, snapshots) = (Granted(), Snapshots());
+        daemon.Until(() => Granted() >= granted + 2, "grants go on while the storage is full");
+        if (reserve == 0) daemon.Until(() => Health(out _).GetProperty("outboxHeld").GetInt32() > 0, "events held in memory");
+        Assert.Equal(snapshots, Snapshots());
+
+        var refused = Inside(daemon.Process, "dotnet", Path.Combine(AppContext.BaseDirectory, "echoface.dll"), "enroll", "bezos",
+            CliRunner.Photos("df_jeff_bezos")[1], "--data", data, "--models", TestEnvironment.ModelsDirectory);
+        Assert.True(refused.Code == 2, refused.Out);
+        Assert.Contains("refused, nothing changed", refused.Out);
+        Assert.Equal("1", Sql("SELECT COUNT(*) FROM identities"));
+        Assert.Equal("ok", Sql("PRAGMA integrity_check"));
+
+        Inside(daemon.Process, "rm", Path.Combine(data, "filler"));
+        daemon.Until(() => Health(out var c).GetProperty("storage").GetString() == "ok" && c == HttpStatusCode.OK, "storage ok again");
+        daemon.Until(() => Snapshots() > snapshots, "snapshots again");
+        Assert.Equal("storage_full\nstorage_recovered", Sql("SELECT json_extract(payload, '$.type') FROM outbox WHERE kind = 'fault' ORDER BY seq"));
+        // every decision counted in health while full is a stored event: nothing was reported that was not kept
+        var stored = long.Parse(Sql("SELECT COUNT(*) FROM outbox WHERE kind = 'access' AND json_extract(payload, '$.outcome') = 'granted'"));
+        Assert.True(stored >= granted + 2, $"{stored} granted events stored");
+        Assert.Equal(0, Health(out _).GetProperty("outboxHeld").GetInt32());
+        var ids = Sql("SELECT id FROM outbox ORDER BY seq").Split('\n');
+        Assert.Equal(ids.Order(StringComparer.Ordinal), ids);
+        Assert.Equal("ok", Sql("PRAGMA integrity_check"));
+        Assert.True(daemon.Stop(), daemon.Log);
+    }
+}
