@@ -19,10 +19,16 @@ public sealed class StorageOptions
     public int MinFreeMegabytes { get; set; } = 64;
     /// <summary>A file of this size kept in the data directory and given up when a write fails for space (room to recover in).</summary>
     public int ReserveMegabytes { get; set; } = 8;
+    /// <summary>
+    /// SQLite's synchronous mode for the outbox and the door state: FULL (a decision reported stored survives a power cut) or NORMAL
+    /// (faster; the last commits before a power cut may be lost). Measured in docs/storage.md.
+    /// </summary>
+    public string OutboxSynchronous { get; set; } = "FULL";
 
     public void Validate()
     {
         if (MinFreeMegabytes is < 0 or > 1_000_000) throw new ArgumentException($"Storage.MinFreeMegabytes must be 0..1000000, not {MinFreeMegabytes}");
+        if (OutboxSynchronous is not ("FULL" or "NORMAL")) throw new ArgumentException($"Storage.OutboxSynchronous must be FULL or NORMAL, not '{OutboxSynchronous}'");
         if (ReserveMegabytes is < 0 or > 4096) throw new ArgumentException($"Storage.ReserveMegabytes must be 0..4096, not {ReserveMegabytes}");
     }
 }

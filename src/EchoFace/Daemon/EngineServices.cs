@@ -60,7 +60,8 @@ public static class EngineServices
         .AddSingleton(s => new GalleryStore(s.Where().Database(s.Config()), s.GetRequiredService<TemplateCipher>()))
         .AddSingleton(s => new StorageGuard(s.Where().DataDirectory, s.Config().Storage.MinFreeMegabytes * (1L << 20),
             s.Config().Storage.ReserveMegabytes * (1L << 20), s.GetRequiredService<TimeProvider>()))
-        .AddSingleton(s => new EventOutbox(s.Where().Database(s.Config()), guard: s.GetRequiredService<StorageGuard>()))
+        .AddSingleton(s => new EventOutbox(s.Where().Database(s.Config()), guard: s.GetRequiredService<StorageGuard>(),
+            fullSync: s.Config().Storage.OutboxSynchronous == "FULL"))
         .AddSingleton(s => new RecommendationStore(s.Where().Database(s.Config())))
         .AddSingleton(s => new ApiKeyStore(s.Where().Database(s.Config())));
 

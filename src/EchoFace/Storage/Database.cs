@@ -129,12 +129,13 @@ public static class Database
 
     public static int SchemaVersion => Migrations.Length;
 
-    public static SqliteConnection Open(string path)
+    /// <param name="fullSync">synchronous=FULL (a committed transaction survives a power cut) or NORMAL (WAL: the last commits may be lost)</param>
+    public static SqliteConnection Open(string path, bool fullSync = true)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, DefaultTimeout = 30 }.ToString());
         connection.Open();
-        Execute(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;");
+        Execute(connection, $"PRAGMA journal_mode=WAL; PRAGMA synchronous={(fullSync ? "FULL" : "NORMAL")}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;");
         Migrate(connection);
         return connection;
     }

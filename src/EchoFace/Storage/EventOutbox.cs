@@ -21,9 +21,10 @@ public sealed class EventOutbox : IDisposable
     private readonly List<(string Id, string At, string Kind, string? Door, string Body, string? DoorState)> _held = [];
 
     /// <param name="guard">where storage failures are reported; without one, a failed append throws as before</param>
-    public EventOutbox(string databasePath, TimeProvider? clock = null, StorageGuard? guard = null)
+    /// <param name="fullSync">Storage.OutboxSynchronous: FULL (the default) keeps every committed event through a power cut</param>
+    public EventOutbox(string databasePath, TimeProvider? clock = null, StorageGuard? guard = null, bool fullSync = true)
     {
-        _db = Database.Open(databasePath);
+        _db = Database.Open(databasePath, fullSync);
         _clock = clock ?? TimeProvider.System;
         _guard = guard;
     }

@@ -30,6 +30,24 @@ public sealed class StorageFullTests : IDisposable
     public void SQLite_errors_are_told_apart(int code, StorageState? expected) =>
         Assert.Equal(expected, StorageGuard.Classify(new Microsoft.Data.Sqlite.SqliteException("x", code)));
 
+    /// <summary>Switches libfiu's failure points for file writes and syncs in the daemon (fiu-ctrl, through fiu-run's control pipes).</summary>
+    private static void Fiu(Process daemon, string control, string verb)
+    {
+        var start = new ProcessStartInfo("fiu-ctrl") { RedirectStandardError = true, RedirectStandardOutput = true };
+        start.ArgumentList.Add("-f");
+        start.ArgumentList.Add(control);
+        foreach (var point in new[] { "posix/io/rw/pwrite", "posix/io/rw/pwrite64", "posix/io/sync/fsync", "posix/io/sync/fdatasync" })
+        {
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add(verb == "enable" ? $"enable name={point},failinfo=5" : $"disable name={point}");
+        }
+        start.ArgumentList.Add($"{daemon.Id}");
+        using var p = Process.Start(start)!;
+        var error = p.StandardError.ReadToEnd() + p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0 && error.Length == 0, $"fiu-ctrl {verb}: {error}");
+    }
+
     [Fact]
     public void Disk_errors_are_told_apart()
     {
@@ -49,12 +67,20 @@ public sealed class StorageFullTests : IDisposable
         return (p.ExitCode, output);
     }
 
-    /// <param name="reserve">MiB of reserve: with one, the outbox stores on in the room it gives; with none, events wait in memory</param>
+    /// <param name="fault">
+    /// full: filled, with a 1 MiB reserve (the outbox stores on in the room it gives); full-no-reserve: events wait in memory;
+    /// eio: every file write and sync fails with EIO (libfiu's POSIX preload, switched on and off under the running daemon by fiu-ctrl)
+    /// </param>
     [Theory]
-    [InlineData(1)]
-    [InlineData(0)]
-    public void The_door_keeps_deciding_while_the_storage_is_full_and_everything_resumes_when_space_returns(int reserve)
+    [InlineData("full")]
+    [InlineData("full-no-reserve")]
+    [InlineData("eio")]
+    public void The_door_keeps_deciding_while_the_storage_fails_and_everything_resumes_when_it_is_back(string fault)
     {
+        var reserve = fault == "full" ? 1 : 0;
+        var state = fault == "eio" ? "failing" : "full";
+        Assert.True(File.Exists("/usr/bin/fiu-run"), "libfiu's fiu-run is missing: run ./setup.sh (it installs fiu-utils)");
+        var control = Path.Combine(_dir, "fiu");
         var staging = new CliRunner();
         var jolie = CliRunner.Photos("df_angelina_jolie");
         Assert.Equal(0, staging.Run("enroll", "jolie", jolie[0], jolie[1]).ExitCode);
@@ -69,7 +95,8 @@ public sealed class StorageFullTests : IDisposable
             ["ECHOFACE__Access__MaxFailures"] = "100000",
         }, camera: $"file:{video}", health: $"http://127.0.0.1:{port}",
             wrapper: ["unshare", "-m", "--propagation", "private", "sh", "-c",
-                $"mount -t tmpfs -o size=6m tmpfs '{data}' && cp -a '{staging.DataDirectory}/.' '{data}/' && exec \"$0\" \"$@\""]);
+                $"mount -t tmpfs -o size=6m tmpfs '{data}' && cp -a '{staging.DataDirectory}/.' '{data}/' && " +
+                $"exec fiu-run -x -f '{control}' \"$0\" \"$@\""]);
         _cleanup.Add(daemon);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         JsonElement Health(out HttpStatusCode code)
@@ -84,9 +111,10 @@ public sealed class StorageFullTests : IDisposable
         daemon.Until(() => { try { return Granted() >= 1; } catch (HttpRequestException) { return false; } }, "a first grant");
         daemon.Until(() => Snapshots() > 0, "a first snapshot");
 
-        Inside(daemon.Process, "dd", "if=/dev/zero", $"of={Path.Combine(data, "filler")}", "bs=64k");
-        daemon.Until(() => Health(out var c).GetProperty("storage").GetString() == "full" && c == HttpStatusCode.ServiceUnavailable,
-            "health 503, storage full");
+        if (fault == "eio") Fiu(daemon.Process, control, "enable");
+        else Inside(daemon.Process, "dd", "if=/dev/zero", $"of={Path.Combine(data, "filler")}", "bs=64k");
+        daemon.Until(() => Health(out var c).GetProperty("storage").GetString() == state && c == HttpStatusCode.ServiceUnavailable,
+            $"health 503, storage {state}");
         var (granted, snapshots) = (Granted(), Snapshots());
         daemon.Until(() => Granted() >= granted + 2, "grants go on while the storage is full");
         if (reserve == 0) daemon.Until(() => Health(out _).GetProperty("outboxHeld").GetInt32() > 0, "events held in memory");
@@ -99,10 +127,11 @@ public sealed class StorageFullTests : IDisposable
         Assert.Equal("1", Sql("SELECT COUNT(*) FROM identities"));
         Assert.Equal("ok", Sql("PRAGMA integrity_check"));
 
-        Inside(daemon.Process, "rm", Path.Combine(data, "filler"));
+        if (fault == "eio") Fiu(daemon.Process, control, "disable");
+        else Inside(daemon.Process, "rm", Path.Combine(data, "filler"));
         daemon.Until(() => Health(out var c).GetProperty("storage").GetString() == "ok" && c == HttpStatusCode.OK, "storage ok again");
         daemon.Until(() => Snapshots() > snapshots, "snapshots again");
-        Assert.Equal("storage_full\nstorage_recovered", Sql("SELECT json_extract(payload, '$.type') FROM outbox WHERE kind = 'fault' ORDER BY seq"));
+        Assert.Equal($"storage_{state}\nstorage_recovered", Sql("SELECT json_extract(payload, '$.type') FROM outbox WHERE kind = 'fault' ORDER BY seq"));
         // every decision counted in health while full is a stored event: nothing was reported that was not kept
         var stored = long.Parse(Sql("SELECT COUNT(*) FROM outbox WHERE kind = 'access' AND json_extract(payload, '$.outcome') = 'granted'"));
         Assert.True(stored >= granted + 2, $"{stored} granted events stored");
