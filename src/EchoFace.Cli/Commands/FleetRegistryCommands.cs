@@ -149,8 +149,9 @@ internal static class FleetRegistryCommands
         var file = new Argument<string>("config") { Description = "JSON settings, the same sections as echoface.json" };
         var group = new Option<string>("--group") { Description = "the device group", DefaultValueFactory = _ => "default" };
         var canary = new Option<int>("--canary") { Description = "devices that get it first; the rest only once every one of them applied it" };
+        var device = new Option<string?>("--device") { Description = "one device (DEVICE or SITE/DEVICE): its settings on top of its group's" };
         var rollout = new Command("rollout", "Roll a configuration out to a device group: the canaries first, stopped by any rejection, then the rest")
-            { file, group, canary, wait };
+            { file, group, canary, device, wait };
         rollout.SetAction(async (p, cancel) =>
         {
             var path = p.GetValue(file)!;
@@ -161,7 +162,8 @@ internal static class FleetRegistryCommands
             // the devices check the settings themselves (and refuse with the reason); a version of our own is the rollout's
             document.Remove("version");
             await using var db = open(p);
-            var started = await Rollouts.CreateAsync(db, p.GetValue(group)!, document, p.GetValue(canary), cancel);
+            var one = p.GetValue(device) is { } d ? await DeviceAsync(db, d, cancel) : ((string, string)?)null;
+            var started = await Rollouts.CreateAsync(db, p.GetValue(group)!, document, p.GetValue(canary), cancel, one);
             var until = DateTime.UtcNow + TimeSpan.FromSeconds(p.GetValue(wait));
             var r = started;
             while (r.State is "canary" or "rolling" && DateTime.UtcNow < until && !AllOfflineLeft(await Rollouts.StatusAsync(db, r.Group, cancel), r.Id))
@@ -174,13 +176,23 @@ internal static class FleetRegistryCommands
             if (p.GetValue(g.Json)) o.Json(new { rollout = r, devices });
             else
             {
-                o.Line($"rollout {r.Id} (version {r.Version}) to group {Output.Esc(r.Group)}: {State(r.State)}" +
+                o.Line($"rollout {r.Id} (version {r.Version}) to {(r.Device is null ? "group " : $"{r.Device} of group ")}{Output.Esc(r.Group)}: {State(r.State)}" +
                        $"{(r.Reason is null ? "" : $" ({Output.Esc(r.Reason)})")}; {r.Applied} of {r.Devices} applied");
                 StatusTable(o, devices);
             }
             return r.State == "stopped" ? EchoFaceCli.Failure : EchoFaceCli.Ok;
         });
         return rollout;
+    }
+
+    /// <summary>SITE/DEVICE, or a device name that one site holds.</summary>
+    private static async Task<(string, string)> DeviceAsync(NpgsqlDataSource db, string name, CancellationToken cancel)
+    {
+        if (name.Split('/') is [var site, var device]) return (site, device);
+        var matches = (await new FleetQueries(db).DevicesAsync(null, cancel)).Where(d => d.Device == name).ToList();
+        return matches.Count == 1 ? (matches[0].Site, matches[0].Device)
+            : throw new BadInputException(matches.Count == 0 ? $"unknown device '{name}' (`echoface fleet devices`)"
+                : $"device '{name}' is at {matches.Count} sites: give SITE/DEVICE");
     }
 
     /// <summary>Only offline devices are still owed the rollout: waiting longer would not change what is shown.</summary>

@@ -128,9 +128,12 @@ public static class FleetSchema
             CREATE INDEX deliveries_due ON deliveries (due_at) WHERE status = 'pending';
             CREATE INDEX deliveries_device ON deliveries (site, device);
 
+            -- a group's desired configuration, or one device's on top of its group's (site and device set)
             CREATE TABLE rollouts (
                 id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                 device_group text NOT NULL,
+                site         text,
+                device       text,
                 version      bigint NOT NULL UNIQUE,
                 document     jsonb NOT NULL,
                 canary       integer NOT NULL,

@@ -7,7 +7,11 @@ namespace EchoFace.Fleet;
 
 /// <summary>A rollout of one desired configuration to a device group, and how far it got.</summary>
 public sealed record Rollout(long Id, string Group, long Version, int Canary, string State, string? Reason, DateTimeOffset CreatedAt,
-    DateTimeOffset? FinishedAt, int Devices, int Applied, int Rejected, int Waiting);
+    DateTimeOffset? FinishedAt, int Devices, int Applied, int Rejected, int Waiting)
+{
+    /// <summary>Set for one device's configuration on top of its group's (site/device).</summary>
+    public string? Device { get; init; }
+}
 
 /// <summary>One device's place in the fleet: its group, what it runs, and the latest rollout's step on it.</summary>
 public sealed record DeviceRollout(string Site, string Device, string Group, string State, long? ConfigVersion, string? ConfigStatus,
@@ -23,14 +27,27 @@ public sealed record DueConfig(long Rollout, string Site, string Device, long Ve
 /// </summary>
 public static class Rollouts
 {
-    /// <summary>Records a rollout for every device of the group; a rollout of the group still in progress is superseded.</summary>
-    public static async Task<Rollout> CreateAsync(NpgsqlDataSource db, string group, JsonObject document, int canary, CancellationToken cancel)
+    /// <summary>
+    /// Records a rollout for every device of the group, or for one device (<paramref name="device"/>, site/device: its settings go
+    /// on top of its group's). A rollout still in progress for the same group, or the same device, is superseded.
+    /// </summary>
+    public static async Task<Rollout> CreateAsync(NpgsqlDataSource db, string group, JsonObject document, int canary, CancellationToken cancel,
+        (string Site, string Device)? device = null)
     {
         if (canary < 0) throw new BadInputException($"--canary must be 0 or more, not {canary}");
         await using var c = await db.OpenConnectionAsync(cancel);
         await using var tx = await c.BeginTransactionAsync(cancel);
         await Scalar(c, tx, "SELECT pg_advisory_xact_lock(7265002)", cancel);
-        var devices = Convert.ToInt64(await Scalar(c, tx, "SELECT count(*) FROM devices WHERE device_group = $1", cancel, group));
+        if (device is { } one)
+        {
+            group = await Scalar(c, tx, "SELECT device_group FROM devices WHERE site = $1 AND device = $2", cancel, one.Site, one.Device) as string
+                    ?? throw new BadInputException($"unknown device {one.Site}/{one.Device} (`echoface fleet devices`)");
+            canary = 0;
+        }
+        object site = (object?)device?.Site ?? DBNull.Value, name = (object?)device?.Device ?? DBNull.Value;
+        var devices = Convert.ToInt64(await Scalar(c, tx, """
+            SELECT count(*) FROM devices WHERE device_group = $1 AND ($2::text IS NULL OR (site = $2 AND device = $3))
+            """, cancel, group, site, name));
         if (devices == 0) throw new BadInputException($"no device of group '{group}' is known to the fleet server (`echoface fleet devices`)");
         // later than any version sent before, and than the milliseconds clock `fleet config push` uses
         var version = Math.Max(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
@@ -38,19 +55,22 @@ public static class Rollouts
         document["version"] = version;
         await Scalar(c, tx, """
             WITH s AS (UPDATE rollouts SET state = 'stopped', reason = 'superseded', finished_at = now()
-                       WHERE device_group = $1 AND state IN ('canary', 'rolling') RETURNING id)
+                       WHERE device_group = $1 AND state IN ('canary', 'rolling') AND site IS NOT DISTINCT FROM $2::text
+                         AND device IS NOT DISTINCT FROM $3::text RETURNING id)
             UPDATE rollout_devices SET status = 'skipped' FROM s WHERE rollout_id = s.id AND status IN ('waiting', 'pending') RETURNING rollout_id
-            """, cancel, group);
+            """, cancel, group, site, name);
         var id = Convert.ToInt64(await Scalar(c, tx, """
-            INSERT INTO rollouts (device_group, version, document, canary, state) VALUES ($1, $2, $3::jsonb, $4, $5) RETURNING id
-            """, cancel, group, version, document.ToJsonString(), canary, canary > 0 && canary < devices ? "canary" : "rolling"));
+            INSERT INTO rollouts (device_group, version, document, canary, state, site, device) VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7)
+            RETURNING id
+            """, cancel, group, version, document.ToJsonString(), canary, canary > 0 && canary < devices ? "canary" : "rolling", site, name));
         // canaries: online devices first, then by name, so the first step gets answers
         await Scalar(c, tx, """
             INSERT INTO rollout_devices (rollout_id, site, device, phase, status)
             SELECT $1, site, device, CASE WHEN n <= $2 THEN 'canary' ELSE 'rest' END,
                    CASE WHEN n <= $2 OR $2 = 0 OR $2 >= $4 THEN 'pending' ELSE 'waiting' END
-            FROM (SELECT site, device, row_number() OVER (ORDER BY state <> 'online', site, device) AS n FROM devices WHERE device_group = $3) d
-            """, cancel, id, canary, group, devices);
+            FROM (SELECT site, device, row_number() OVER (ORDER BY state <> 'online', site, device) AS n FROM devices
+                  WHERE device_group = $3 AND ($5::text IS NULL OR (site = $5 AND device = $6))) d
+            """, cancel, id, canary, group, devices, site, name);
         await tx.CommitAsync(cancel);
         return (await ListAsync(db, group, id, cancel))[0];
     }
@@ -102,7 +122,7 @@ public static class Rollouts
         INSERT INTO rollout_devices (rollout_id, site, device, phase, status)
         SELECT r.id, $1, $2, 'rest', CASE r.state WHEN 'canary' THEN 'waiting' ELSE 'pending' END
         FROM devices v JOIN LATERAL (SELECT id, state FROM rollouts WHERE device_group = v.device_group AND state <> 'stopped'
-                                     ORDER BY id DESC LIMIT 1) r ON true
+                                     AND device IS NULL ORDER BY id DESC LIMIT 1) r ON true
         WHERE v.site = $1 AND v.device = $2
         ON CONFLICT DO NOTHING
         """, cancel, site, device);
@@ -115,19 +135,46 @@ public static class Rollouts
                          WHERE status = 'pending' OR (status = 'sent' AND sent_at < now() - $1) LIMIT 200 FOR UPDATE SKIP LOCKED)
             UPDATE rollout_devices rd SET status = 'sent', sent_at = now() FROM due, rollouts r
             WHERE rd.rollout_id = due.rollout_id AND rd.site = due.site AND rd.device = due.device AND r.id = rd.rollout_id
-            RETURNING rd.rollout_id, rd.site, rd.device, r.version, r.document::text
+            RETURNING rd.rollout_id, rd.site, rd.device, r.version, r.document::text, r.device IS NULL,
+                -- the other layer of this device's configuration: its own settings under a group rollout, its group's under its own
+                (SELECT o.document::text FROM rollouts o WHERE o.state <> 'stopped' AND o.id <> r.id AND o.device_group = r.device_group
+                    AND (CASE WHEN r.device IS NULL THEN o.site = rd.site AND o.device = rd.device ELSE o.device IS NULL END)
+                 ORDER BY o.id DESC LIMIT 1)
             """);
         cmd.Parameters.Add(new() { Value = resendAfter });
         var rows = new List<DueConfig>();
         await using var r = await cmd.ExecuteReaderAsync(cancel);
-        while (await r.ReadAsync(cancel)) rows.Add(new DueConfig(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetInt64(3), r.GetString(4)));
+        while (await r.ReadAsync(cancel))
+        {
+            var (own, isGroup, other) = (r.GetString(4), r.GetBoolean(5), r.IsDBNull(6) ? null : r.GetString(6));
+            var version = r.GetInt64(3);
+            var document = other is null ? own : isGroup ? Layered(own, other, version) : Layered(other, own, version);
+            rows.Add(new DueConfig(r.GetInt64(0), r.GetString(1), r.GetString(2), version, document));
+        }
         return rows;
+    }
+
+    /// <summary>A device's settings over its group's, section by section and key by key; the version is the one being sent.</summary>
+    public static string Layered(string group, string device, long version)
+    {
+        var result = JsonNode.Parse(group)!.AsObject();
+        Merge(result, JsonNode.Parse(device)!.AsObject());
+        result["version"] = version;
+        return result.ToJsonString();
+    }
+
+    private static void Merge(JsonObject into, JsonObject over)
+    {
+        foreach (var (key, value) in over.ToList())
+            if (value is JsonObject child && into[key] is JsonObject existing) Merge(existing, child);
+            else into[key] = value?.DeepClone();
     }
 
     public static async Task<IReadOnlyList<Rollout>> ListAsync(NpgsqlDataSource db, string? group, long? id, CancellationToken cancel)
     {
         await using var cmd = db.CreateCommand("""
             SELECT r.id, r.device_group, r.version, r.canary, r.state, r.reason, r.created_at, r.finished_at, count(d.device),
+                   r.site || '/' || r.device,
                    count(*) FILTER (WHERE d.status = 'applied'), count(*) FILTER (WHERE d.status = 'rejected'),
                    count(*) FILTER (WHERE d.status IN ('waiting', 'pending', 'sent'))
             FROM rollouts r LEFT JOIN rollout_devices d ON d.rollout_id = r.id
@@ -140,8 +187,9 @@ public static class Rollouts
         await using var r = await cmd.ExecuteReaderAsync(cancel);
         while (await r.ReadAsync(cancel))
             rows.Add(new Rollout(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetInt32(3), r.GetString(4), r.IsDBNull(5) ? null : r.GetString(5),
-                r.GetFieldValue<DateTimeOffset>(6), r.IsDBNull(7) ? null : r.GetFieldValue<DateTimeOffset>(7), (int)r.GetInt64(8), (int)r.GetInt64(9),
-                (int)r.GetInt64(10), (int)r.GetInt64(11)));
+                r.GetFieldValue<DateTimeOffset>(6), r.IsDBNull(7) ? null : r.GetFieldValue<DateTimeOffset>(7), (int)r.GetInt64(8), (int)r.GetInt64(10),
+                (int)r.GetInt64(11), (int)r.GetInt64(12))
+            { Device = r.IsDBNull(9) ? null : r.GetString(9) });
         return rows;
     }
 

@@ -168,4 +168,38 @@ public sealed class RegistryStoreTests : IDisposable
         var status = await Rollouts.StatusAsync(_store.Source, "hq", default);
         Assert.All(status, s => Assert.Equal(("applied", "Camera", second.Version), (s.Status, s.PendingRestart, s.ConfigVersion)));
     }
+
+    [Fact]
+    public async Task A_device_s_own_settings_go_on_top_of_its_group_s_and_stay_under_later_group_rollouts()
+    {
+        await Online("door-a", "hq");
+        await Online("door-b", "hq");
+        JsonObject Doc(string json) => JsonNode.Parse(json)!.AsObject();
+        async Task Applied(Rollout r, params string[] devices)
+        {
+            foreach (var d in devices)
+                await Write(Msg($"echoface/lab/{d}/config/reported", $$$"""{"version":{{{r.Version}}},"source":"device","status":"applied"}"""));
+        }
+        var group = await Rollouts.CreateAsync(_store.Source, "hq", Doc("""{"Access": {"ReentrySeconds": 11}}"""), 0, default);
+        await Round();
+        await Applied(group, "door-a", "door-b");
+        var own = await Rollouts.CreateAsync(_store.Source, "ignored", Doc("""{"Access": {"MaxFaces": 9}}"""), 0, default, ("lab", "door-a"));
+        Assert.Equal(("hq", "lab/door-a", 1), (own.Group, own.Device, own.Devices));
+        var sent = Assert.Single(await Round());
+        Assert.Equal("door-a", sent.Key);
+        Assert.Equal((11, 9, own.Version), (sent.Value.GetProperty("Access").GetProperty("ReentrySeconds").GetInt32(),
+            sent.Value.GetProperty("Access").GetProperty("MaxFaces").GetInt32(), sent.Value.GetProperty("version").GetInt64()));
+        await Applied(own, "door-a");
+
+        var later = await Rollouts.CreateAsync(_store.Source, "hq", Doc("""{"Access": {"ReentrySeconds": 13}}"""), 0, default);
+        var both = await Round();
+        Assert.Equal(9, both["door-a"].GetProperty("Access").GetProperty("MaxFaces").GetInt32());
+        Assert.Equal(13, both["door-a"].GetProperty("Access").GetProperty("ReentrySeconds").GetInt32());
+        Assert.False(both["door-b"].GetProperty("Access").TryGetProperty("MaxFaces", out _));
+        Assert.All(both.Values, b => Assert.Equal(later.Version, b.GetProperty("version").GetInt64()));
+        Assert.Equal("done", (await Rollouts.ListAsync(_store.Source, "hq", own.Id, default))[0].State);
+        var unknown = await Assert.ThrowsAsync<BadInputException>(() =>
+            Rollouts.CreateAsync(_store.Source, "hq", Doc("{}"), 0, default, ("lab", "door-z")));
+        Assert.Contains("unknown device lab/door-z", unknown.Message);
+    }
 }
