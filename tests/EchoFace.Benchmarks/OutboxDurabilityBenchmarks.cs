@@ -5,7 +5,7 @@ namespace EchoFace.Benchmarks;
 
 /// <summary>
 /// The cost of SQLite's synchronous=FULL for the outbox: 1,000 access events, each appended with the door's state in its own
-/// transaction as the door does, on this machine's disk (Storage.OutboxSynchronous, docs/storage.md). events/s = 1,000 / the mean.
+/// transaction as the door does, on this machine's disk (Storage.OutboxSynchronous, docs/faults.md). events/s = 1,000 / the mean.
 /// </summary>
 [SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 5, invocationCount: 1)]
 public class OutboxDurabilityBenchmarks

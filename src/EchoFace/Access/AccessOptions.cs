@@ -107,6 +107,11 @@ public sealed class AccessOptions
     public double LockoutSeconds { get; set; } = 60;
     /// <summary>Allowed hours per identity group; a group not listed may enter at any time.</summary>
     public Dictionary<string, List<ScheduleRule>> Schedules { get; set; } = new();
+    /// <summary>
+    /// A group with a schedule while the wall clock is known to be unset (before this build; a board without an RTC before NTP):
+    /// deny (fail-secure, the default: the decision's reason is clock_unset) or allow (the schedule is not applied).
+    /// </summary>
+    public string UnsetClock { get; set; } = "deny";
     /// <summary>IANA time zone for schedules (default: the system's).</summary>
     public string? TimeZone { get; set; }
     /// <summary>Door decisions keep a picture each (the presence's best frame, annotated) in DATA/snapshots: the newest this many; 0 keeps none.</summary>
@@ -121,6 +126,7 @@ public sealed class AccessOptions
 
     public void Validate()
     {
+        if (UnsetClock is not ("deny" or "allow")) throw new ArgumentException($"Access.UnsetClock must be deny or allow, not '{UnsetClock}'");
         if (!Policies.All.Contains(Policy)) throw new ArgumentException($"Access.Policy must be one of {string.Join(", ", Policies.All)}, not '{Policy}'");
         if (!LivenessModes.Contains(LivenessMode)) throw new ArgumentException($"Access.LivenessMode must be one of {string.Join(", ", LivenessModes)}, not '{LivenessMode}'");
         if (ChallengeSteps is < 1 or > 4) throw new ArgumentException($"Access.ChallengeSteps must be 1..4, not {ChallengeSteps}");

@@ -37,8 +37,10 @@ public sealed class AccessPolicy(IOptionsMonitor<AccessOptions> access, IOptions
     }
 
     public AccessOptions Options => access.CurrentValue;
+    /// <summary>The lockout's end on the wall clock, for people; whether it holds is decided on the monotonic clock.</summary>
     public DateTimeOffset LockedUntil { get; private set; } = DateTimeOffset.MinValue;
-    public bool LockedOut => clock.GetUtcNow() < LockedUntil;
+    private DateTimeOffset _lockoutEnds = DateTimeOffset.MinValue;
+    public bool LockedOut => Monotonic.Now(clock) < _lockoutEnds;
 
     /// <param name="identify">1:N search of an embedding: best identity and score (null identity when the gallery is empty).</param>
     /// <param name="groupOf">the identity's group, for schedules.</param>
@@ -68,11 +70,13 @@ public sealed class AccessPolicy(IOptionsMonitor<AccessOptions> access, IOptions
         if (id is null || score < threshold)
             return faces.Count >= Options.MaxFaces || presenceOver ? Result(Verdict.Deny, "unknown_face") : Result(Verdict.Wait, "no match yet");
         var now = clock.GetUtcNow();
-        if (_lastDecided.TryGetValue(id, out var last) && now - last < TimeSpan.FromSeconds(Options.ReentrySeconds))
+        if (_lastDecided.TryGetValue(id, out var last) && Monotonic.Now(clock) - last < TimeSpan.FromSeconds(Options.ReentrySeconds))
             return Result(Verdict.Ignore, "re-entry", id);
         if (Options.ChecksLiveness && (live ?? 0) < Options.LivenessThreshold) return Result(Verdict.Deny, "liveness_failed", id);
-        if (Options.Schedules.TryGetValue(groupOf(id), out var rules))
+        if (Options.Schedules.TryGetValue(groupOf(id), out var rules) && !(WallClock.Unset(now) && Options.UnsetClock == "allow"))
         {
+            // a schedule read off a clock that is known to be wrong would open the door at the wrong hours
+            if (WallClock.Unset(now)) return Result(Verdict.Deny, "clock_unset", id);
             var local = TimeZoneInfo.ConvertTime(now, Zone()).DateTime;
             if (!rules.Any(r => r.Allows(local))) return Result(Verdict.Deny, "outside_schedule", id);
         }
@@ -88,13 +92,15 @@ public sealed class AccessPolicy(IOptionsMonitor<AccessOptions> access, IOptions
     /// <summary>Remembers a final decision; a denial counts towards lockout. True when this denial engaged the lockout.</summary>
     public bool Record(string? identityId, bool granted)
     {
-        var now = clock.GetUtcNow();
+        // re-entry, the failure window and the lockout run on the monotonic clock
+        var now = Monotonic.Now(clock);
         if (identityId is not null) _lastDecided[identityId] = now;
         if (granted) return false;
         _failures.Enqueue(now);
         while (_failures.Count > 0 && now - _failures.Peek() > TimeSpan.FromSeconds(Options.FailureWindowSeconds)) _failures.Dequeue();
         if (_failures.Count < Options.MaxFailures || LockedOut) return false;
-        LockedUntil = now + TimeSpan.FromSeconds(Options.LockoutSeconds);
+        _lockoutEnds = now + TimeSpan.FromSeconds(Options.LockoutSeconds);
+        LockedUntil = clock.GetUtcNow() + TimeSpan.FromSeconds(Options.LockoutSeconds);
         _failures.Clear();
         return true;
     }

@@ -21,7 +21,7 @@ public sealed class StorageOptions
     public int ReserveMegabytes { get; set; } = 8;
     /// <summary>
     /// SQLite's synchronous mode for the outbox and the door state: FULL (a decision reported stored survives a power cut) or NORMAL
-    /// (faster; the last commits before a power cut may be lost). Measured in docs/storage.md.
+    /// (faster; the last commits before a power cut may be lost). Measured in docs/faults.md.
     /// </summary>
     public string OutboxSynchronous { get; set; } = "FULL";
 

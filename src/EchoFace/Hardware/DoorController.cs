@@ -44,6 +44,7 @@ public sealed class DoorController
     private readonly TimeProvider _clock;
     private readonly Action<DoorEvent> _report;
     private readonly Lock _gate = new();
+    // on the monotonic clock: a wall-clock jump back must not hold the door unlocked for the size of the jump
     private DateTimeOffset _unlockUntil = DateTimeOffset.MinValue;
     private DateTimeOffset _openedAt;
     private bool _wasOpen, _wasExit, _failed;
@@ -92,7 +93,7 @@ public sealed class DoorController
             TrySet(false);
             _wasOpen = SafeRead(() => _io.DoorOpen);
             Change(_wasOpen ? DoorState.Open : DoorState.Locked, new DoorEvent("status", "door_ready", _wasOpen ? DoorState.Open : DoorState.Locked, $"board {_io.Name}"));
-            if (_wasOpen) _openedAt = _clock.GetUtcNow();
+            if (_wasOpen) _openedAt = Monotonic.Now(_clock);
         }
     }
 
@@ -102,7 +103,7 @@ public sealed class DoorController
         lock (_gate)
         {
             if (_failed) return false;
-            _unlockUntil = _clock.GetUtcNow() + TimeSpan.FromSeconds(Options.UnlockSeconds);
+            _unlockUntil = Monotonic.Now(_clock) + TimeSpan.FromSeconds(Options.UnlockSeconds);
             _grantedTo = identityId;
             TrySet(true);
             if (State == DoorState.Locked) State = DoorState.Unlocked;
@@ -116,7 +117,7 @@ public sealed class DoorController
         lock (_gate)
         {
             if (_failed) return;
-            var now = _clock.GetUtcNow();
+            var now = Monotonic.Now(_clock);
             bool open, exit;
             try { (open, exit) = (_io.DoorOpen, _io.ExitPressed); }
             catch (Exception e) when (e is IOException or InvalidOperationException)

@@ -25,6 +25,8 @@ public sealed class EventOutbox : IDisposable
     public EventOutbox(string databasePath, TimeProvider? clock = null, StorageGuard? guard = null, bool fullSync = true)
     {
         _db = Database.Open(databasePath, fullSync);
+        // ids go on after the newest stored, even if the clock is now earlier than when it was written
+        if (Database.Scalar(_db, "SELECT MAX(id) FROM outbox") is string newest && Ulid.TryParse(newest, out var last)) _lastId = last;
         _clock = clock ?? TimeProvider.System;
         _guard = guard;
     }
@@ -47,11 +49,13 @@ public sealed class EventOutbox : IDisposable
     /// <summary>Appends an event (and, when given, the door's new state) atomically; returns the event id.</summary>
     public string Append(string kind, string? door, object payload, string? doorState = null)
     {
-        var id = Ulid.NewUlid(_clock.GetUtcNow()).ToString();
-        var at = _clock.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
+        var now = _clock.GetUtcNow();
+        var at = now.ToString("O", CultureInfo.InvariantCulture);
         var body = JsonSerializer.Serialize(payload, payload.GetType(), JsonOptions);
+        string id;
         lock (_gate)
         {
+            id = NextId(now).ToString();
             // while some wait, later ones wait behind them: the outbox's order is the order things happened
             if (_held.Count > 0) Hold((id, at, kind, door, body, doorState));
             else
@@ -65,6 +69,22 @@ public sealed class EventOutbox : IDisposable
         if (Held == 0) Appended?.Invoke();
         return id;
     }
+
+    /// <summary>
+    /// A ULID after every one before it, whatever the wall clock does: when it stands still or goes back (NTP, an operator), the
+    /// last id plus one (ULID's monotonic rule), so ids sort in the outbox's order.
+    /// </summary>
+    private Ulid NextId(DateTimeOffset now)
+    {
+        var id = Ulid.NewUlid(now);
+        if (id.CompareTo(_lastId) > 0) return _lastId = id;
+        Span<byte> bytes = stackalloc byte[16];
+        _lastId.TryWriteBytes(bytes);
+        for (var i = 15; i >= 6 && ++bytes[i] == 0; i--) { }
+        return _lastId = new Ulid(bytes);
+    }
+
+    private Ulid _lastId;
 
     private void Hold((string, string, string, string?, string, string?) e)
     {

@@ -162,10 +162,15 @@ public sealed class FleetLink : IAsyncDisposable
         if (!stop.IsCancellationRequested) throw new MQTTnet.Exceptions.MqttCommunicationException("the broker connection closed");
     }
 
-    private byte[] Envelope(OutboxEvent e)
+    private byte[] Envelope(OutboxEvent e) => Envelope(e, _o.Site, _o.Device);
+
+    /// <summary>An event as the fleet receives it: {id, at, kind, site, device, door, clockUnset (only when true), data}.</summary>
+    public static byte[] Envelope(OutboxEvent e, string site, string device)
     {
         // the stored payload is JSON already: splice it in rather than parse and re-serialise
-        var head = JsonSerializer.Serialize(new { id = e.Id, at = e.At, kind = e.Kind, site = _o.Site, device = _o.Device, door = e.Door }, Json);
+        var head = JsonSerializer.Serialize(new { id = e.Id, at = e.At, kind = e.Kind, site, device, door = e.Door }, Json);
+        // taken before the board's clock was set: the time is wrong, and the fleet is told so
+        if (WallClock.Unset(e.At)) head = head[..^1] + ",\"clockUnset\":true}";
         return Encoding.UTF8.GetBytes($"{head[..^1]},\"data\":{e.Payload}}}");
     }
 
