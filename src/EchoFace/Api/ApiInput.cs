@@ -18,8 +18,16 @@ internal sealed record Upload(string Name, string ContentType, byte[] Bytes);
 /// </summary>
 internal static class ApiInput
 {
-    public static async Task<IFormCollection?> FormAsync(HttpRequest request, CancellationToken cancel) =>
-        request.HasFormContentType ? await request.ReadFormAsync(cancel) : null;
+    public static async Task<IFormCollection?> FormAsync(HttpRequest request, CancellationToken cancel)
+    {
+        if (!request.HasFormContentType) return null;
+        try { return await request.ReadFormAsync(cancel); }
+        // a body cut short (the client gave up, or sent less than it said) is the client's error, not a 500
+        catch (IOException e) when (!cancel.IsCancellationRequested)
+        {
+            throw new InvalidDataException($"cut short ({e.Message})", e); // answered 400, as a malformed multipart body is
+        }
+    }
 
     /// <summary>Files of the named parts (several parts may share a name), or the raw body when the request is not multipart and <paramref name="rawKind"/> matches it.</summary>
     public static async Task<List<Upload>> FilesAsync(HttpRequest request, IFormCollection? form, string[] names, string rawKind, long maxBytes, CancellationToken cancel)

@@ -41,6 +41,15 @@ public static class DaemonHost
         {
             // several images or recordings per request: a few times the per-file limit, each file is checked on its own
             k.Limits.MaxRequestBodySize = config.Media.MaxBytes * 4;
+            // set on purpose for a board on a network (docs/faults.md): slow or idle clients give their connection back soon
+            k.Limits.MaxConcurrentConnections = config.Api.MaxConnections;
+            k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(config.Api.RequestHeadersSeconds);
+            k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(Math.Max(config.Api.RequestHeadersSeconds, 30));
+            k.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
+            k.Limits.MaxRequestHeaderCount = 64;
+            k.Limits.MaxRequestLineSize = 8 * 1024;
+            k.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(1024, TimeSpan.FromSeconds(5));
+            k.Limits.MinResponseDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(1024, TimeSpan.FromSeconds(5));
             if (config.Api.CertificateFile is { } cert && config.Api.KeyFile is { } key)
                 k.ConfigureHttpsDefaults(h =>
                     h.ServerCertificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(cert, key));

@@ -68,9 +68,15 @@ public sealed class ApiOptions
     /// </summary>
     public double FaceEmbedBudgetMs { get; set; } = 13.5;
     public double VoiceEmbedBudgetMs { get; set; } = 85;
+    /// <summary>Connections Kestrel holds at once (a board's memory and file descriptors are few); beyond it new ones wait in the kernel.</summary>
+    public int MaxConnections { get; set; } = 128;
+    /// <summary>A client has this long to send its request headers, and an idle keep-alive connection is closed after it.</summary>
+    public int RequestHeadersSeconds { get; set; } = 10;
 
     public void Validate(string listen)
     {
+        if (MaxConnections is < 4 or > 100_000) throw new ArgumentException($"Api.MaxConnections must be 4..100000, not {MaxConnections}");
+        if (RequestHeadersSeconds is < 1 or > 300) throw new ArgumentException($"Api.RequestHeadersSeconds must be 1..300, not {RequestHeadersSeconds}");
         if (FaceEmbedBudgetMs <= 0 || VoiceEmbedBudgetMs <= 0) throw new ArgumentException("Api.FaceEmbedBudgetMs and Api.VoiceEmbedBudgetMs must be above 0");
         if (RequestsPerMinute is < 1 or > 1_000_000) throw new ArgumentException($"Api.RequestsPerMinute must be between 1 and 1000000, not {RequestsPerMinute}");
         if (Workers is < 1 or > 64) throw new ArgumentException($"Api.Workers must be between 1 and 64, not {Workers}");
