@@ -57,7 +57,8 @@ internal static class FleetRegistryCommands
             var images = CommandBase.ExpandImages(p.GetValue(photos)!).Select(path => (path, ctx.Decode(path))).ToList();
             var templates = o.Status(!p.GetValue(g.Json), $"computing templates for {string.Join(", ", models)}",
                 _ => FleetTemplates.Compute(ctx.Factory, ctx.Config.Face, models, images, p.GetValue(face)));
-            var revision = await PeopleRegistry.EnrollAsync(db, who, p.GetValue(name) ?? who, p.GetValue(to)!, p.GetValue(customer), templates, cancel);
+            var revision = await PeopleRegistry.EnrollAsync(db, who, p.GetValue(name) ?? who, p.GetValue(to)!, p.GetValue(customer), templates,
+                cancel);
             var rows = await WaitAsync(db, who, p.GetValue(wait), o, p.GetValue(g.Json), cancel);
             return Report(o, p.GetValue(g.Json), who, $"revision {revision}, {templates.Count} template(s) of {string.Join(", ", models)}", rows);
         });
@@ -166,7 +167,8 @@ internal static class FleetRegistryCommands
             var started = await Rollouts.CreateAsync(db, p.GetValue(group)!, document, p.GetValue(canary), cancel, one);
             var until = DateTime.UtcNow + TimeSpan.FromSeconds(p.GetValue(wait));
             var r = started;
-            while (r.State is "canary" or "rolling" && DateTime.UtcNow < until && !AllOfflineLeft(await Rollouts.StatusAsync(db, r.Group, cancel), r.Id))
+            while (r.State is "canary" or "rolling" && DateTime.UtcNow < until
+                   && !AllOfflineLeft(await Rollouts.StatusAsync(db, r.Group, cancel), r.Id))
             {
                 if (!p.GetValue(g.Json)) o.Stderr.WriteLine($"rollout {r.Id} {r.State}: {r.Applied} of {r.Devices} applied...");
                 await Task.Delay(500, cancel);
@@ -176,7 +178,8 @@ internal static class FleetRegistryCommands
             if (p.GetValue(g.Json)) o.Json(new { rollout = r, devices });
             else
             {
-                o.Line($"rollout {r.Id} (version {r.Version}) to {(r.Device is null ? "group " : $"{r.Device} of group ")}{Output.Esc(r.Group)}: {State(r.State)}" +
+                var to = r.Device is null ? "group " : $"{r.Device} of group ";
+                o.Line($"rollout {r.Id} (version {r.Version}) to {to}{Output.Esc(r.Group)}: {State(r.State)}" +
                        $"{(r.Reason is null ? "" : $" ({Output.Esc(r.Reason)})")}; {r.Applied} of {r.Devices} applied");
                 StatusTable(o, devices);
             }

@@ -28,7 +28,8 @@ public sealed partial class DecisionSnapshots(string directory, TemplateCipher t
     public bool Writable => Guard?.SnapshotsAllowed ?? true;
 
     /// <summary>The store of a data directory (its snapshots/ folder), as the daemon writes it and the CLI reads it.</summary>
-    public static DecisionSnapshots In(string dataDirectory, TemplateCipher templateKey, Func<int> keep, ILogger logger, StorageGuard? guard = null) =>
+    public static DecisionSnapshots In(string dataDirectory, TemplateCipher templateKey, Func<int> keep, ILogger logger,
+        StorageGuard? guard = null) =>
         new(Path.Combine(dataDirectory, "snapshots"), templateKey, keep, logger) { Guard = guard };
 
     [GeneratedRegex(@"^\d{8}T\d{9}Z-t\d+\.jpg$")]

@@ -27,8 +27,10 @@ public sealed class StorageOptions
 
     public void Validate()
     {
-        if (MinFreeMegabytes is < 0 or > 1_000_000) throw new ArgumentException($"Storage.MinFreeMegabytes must be 0..1000000, not {MinFreeMegabytes}");
-        if (OutboxSynchronous is not ("FULL" or "NORMAL")) throw new ArgumentException($"Storage.OutboxSynchronous must be FULL or NORMAL, not '{OutboxSynchronous}'");
+        if (MinFreeMegabytes is < 0 or > 1_000_000)
+            throw new ArgumentException($"Storage.MinFreeMegabytes must be 0..1000000, not {MinFreeMegabytes}");
+        if (OutboxSynchronous is not ("FULL" or "NORMAL"))
+            throw new ArgumentException($"Storage.OutboxSynchronous must be FULL or NORMAL, not '{OutboxSynchronous}'");
         if (ReserveMegabytes is < 0 or > 4096) throw new ArgumentException($"Storage.ReserveMegabytes must be 0..4096, not {ReserveMegabytes}");
     }
 }
@@ -76,7 +78,8 @@ public sealed class ApiOptions
     public void Validate(string listen)
     {
         if (MaxConnections is < 4 or > 100_000) throw new ArgumentException($"Api.MaxConnections must be 4..100000, not {MaxConnections}");
-        if (RequestHeadersSeconds is < 1 or > 300) throw new ArgumentException($"Api.RequestHeadersSeconds must be 1..300, not {RequestHeadersSeconds}");
+        if (RequestHeadersSeconds is < 1 or > 300)
+            throw new ArgumentException($"Api.RequestHeadersSeconds must be 1..300, not {RequestHeadersSeconds}");
         if (FaceEmbedBudgetMs <= 0 || VoiceEmbedBudgetMs <= 0) throw new ArgumentException("Api.FaceEmbedBudgetMs and Api.VoiceEmbedBudgetMs must be above 0");
         if (RequestsPerMinute is < 1 or > 1_000_000) throw new ArgumentException($"Api.RequestsPerMinute must be between 1 and 1000000, not {RequestsPerMinute}");
         if (Workers is < 1 or > 64) throw new ArgumentException($"Api.Workers must be between 1 and 64, not {Workers}");

@@ -46,12 +46,13 @@ public sealed class FleetDispatcher(NpgsqlDataSource db, FleetServerOptions serv
             var topic = FleetTopics.DeviceTopic(d.Site, d.Device, "enroll/set");
             if (d.Action == "remove")
             {
-                await publish(topic, JsonSerializer.SerializeToUtf8Bytes(new { requestId = d.RequestId, action = "remove", identity = new { id = d.PersonId } }),
-                    false, cancel);
+                var remove = new { requestId = d.RequestId, action = "remove", identity = new { id = d.PersonId } };
+                await publish(topic, JsonSerializer.SerializeToUtf8Bytes(remove), false, cancel);
                 Interlocked.Increment(ref Sent);
                 continue;
             }
-            if (!templates.TryGetValue(d.PersonId, out var all)) templates[d.PersonId] = all = await PeopleRegistry.TemplatesAsync(db, d.PersonId, cancel);
+            if (!templates.TryGetValue(d.PersonId, out var all))
+                templates[d.PersonId] = all = await PeopleRegistry.TemplatesAsync(db, d.PersonId, cancel);
             // a device that does not say which models it runs (older firmware) is sent every template, and refuses what it cannot take
             var fitting = d.FaceModels.Length == 0 ? all : [.. all.Where(t => d.FaceModels.Contains(t.ModelId))];
             if (fitting.Count == 0)

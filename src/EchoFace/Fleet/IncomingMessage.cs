@@ -76,7 +76,8 @@ public sealed record IncomingMessage(MessageKind Kind, string Topic, string Site
                 {
                     Bytes = payload.Length, State = Text(doc, "status") ?? throw new FormatException("no status"), Error = Text(doc, "error"),
                     RequestId = Text(doc, "requestId") ?? throw new FormatException("an enrolment answer without a requestId"),
-                    Templates = doc.TryGetProperty("templates", out var t) && t.ValueKind == JsonValueKind.Number && t.TryGetInt32(out var count) ? count : null,
+                    Templates = doc.TryGetProperty("templates", out var t) && t.ValueKind == JsonValueKind.Number && t.TryGetInt32(out var count)
+                        ? count : null,
                 },
                 _ => Refuse(topic, payload, $"no collector handles '{leaf}'"),
             };
@@ -116,7 +117,8 @@ public sealed record IncomingMessage(MessageKind Kind, string Topic, string Site
         {
             State = state, Version = Text(doc, "version"), Group = Text(doc, "group"),
             Provider = details.ValueKind == JsonValueKind.Object ? Text(details, "provider") : null,
-            FaceModels = details.ValueKind == JsonValueKind.Object && details.TryGetProperty("faceModels", out var fm) && fm.ValueKind == JsonValueKind.Array
+            FaceModels = details.ValueKind == JsonValueKind.Object && details.TryGetProperty("faceModels", out var fm)
+                                                                   && fm.ValueKind == JsonValueKind.Array
                 ? [.. fm.EnumerateArray().Where(m => m.ValueKind == JsonValueKind.String).Select(m => m.GetString()!)] : null,
             StartedAt = DateTimeOffset.TryParse(Text(doc, "startedAt"), System.Globalization.CultureInfo.InvariantCulture, out var st) ? st : null,
         };

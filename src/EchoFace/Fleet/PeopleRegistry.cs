@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -32,9 +33,8 @@ public static class PeopleRegistry
         if (templates.Count == 0) throw new BadInputException("no templates to store");
         await using var c = await db.OpenConnectionAsync(cancel);
         await using var tx = await c.BeginTransactionAsync(cancel);
-        await using (var read = new NpgsqlCommand("SELECT state FROM people WHERE id = $1 FOR UPDATE", c, tx) { Parameters = { new() { Value = id } } })
-            if (await read.ExecuteScalarAsync(cancel) is "erasing")
-                throw new BadInputException($"'{id}' is being erased; wait until every device has answered (`echoface fleet people show {id}`)");
+        if (await Scalar(c, tx, "SELECT state FROM people WHERE id = $1 FOR UPDATE", cancel, id) is "erasing")
+            throw new BadInputException($"'{id}' is being erased; wait until every device has answered (`echoface fleet people show {id}`)");
         var revision = Convert.ToInt64(await Scalar(c, tx, """
             INSERT INTO people (id, name, device_group, customer, revision, state) VALUES ($1, $2, $3, $4, 1, 'enrolled')
             ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, device_group = EXCLUDED.device_group, customer = EXCLUDED.customer,
@@ -44,7 +44,8 @@ public static class PeopleRegistry
         await Scalar(c, tx, "DELETE FROM person_templates WHERE person_id = $1", cancel, id);
         await using (var insert = new NpgsqlCommand("""
             INSERT INTO person_templates (person_id, seq, model_id, model_version, quality, source, vector)
-            SELECT $1, s, m, v, q, src, vec FROM unnest($2::int[], $3::text[], $4::text[], $5::real[], $6::text[], $7::bytea[]) AS t(s, m, v, q, src, vec)
+            SELECT $1, s, m, v, q, src, vec
+            FROM unnest($2::int[], $3::text[], $4::text[], $5::real[], $6::text[], $7::bytea[]) AS t(s, m, v, q, src, vec)
             """, c, tx))
         {
             insert.Parameters.Add(new() { Value = id });
@@ -53,7 +54,7 @@ public static class PeopleRegistry
             insert.Parameters.Add(new() { Value = templates.Select(t => t.ModelVersion).ToArray() });
             insert.Parameters.Add(new() { Value = templates.Select(t => t.Quality).ToArray() });
             insert.Parameters.Add(new() { Value = templates.Select(t => t.Source).ToArray() });
-            insert.Parameters.Add(new() { Value = templates.Select(t => System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.Vector.AsSpan()).ToArray()).ToArray() });
+            insert.Parameters.Add(new() { Value = templates.Select(t => MemoryMarshal.AsBytes(t.Vector.AsSpan()).ToArray()).ToArray() });
             await insert.ExecuteNonQueryAsync(cancel);
         }
         // every device of the group gets this revision; one that held the person but left the group has it removed
@@ -158,7 +159,7 @@ public static class PeopleRegistry
         await Scalar(c, tx, "UPDATE deliveries SET due_at = now() WHERE site = $1 AND device = $2 AND status = 'pending'", cancel, site, device);
     }
 
-    /// <summary>A device's enroll/result: the delivery it answers is applied, removed or refused (a stale or unknown answer changes nothing).</summary>
+    /// <summary>A device's enroll/result: the delivery it answers is applied, removed or refused (a stale answer changes nothing).</summary>
     public static async Task AnswerAsync(NpgsqlConnection c, NpgsqlTransaction tx, IncomingMessage m, CancellationToken cancel)
     {
         var person = await Scalar(c, tx, """
@@ -190,27 +191,29 @@ public static class PeopleRegistry
         var rows = new List<DueDelivery>();
         await using var r = await cmd.ExecuteReaderAsync(cancel);
         while (await r.ReadAsync(cancel))
-            rows.Add(new DueDelivery(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.IsDBNull(5) ? null : r.GetString(5),
-                r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7), r.GetFieldValue<string[]>(8)));
+            rows.Add(new DueDelivery(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4),
+                r.IsDBNull(5) ? null : r.GetString(5), r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7), r.GetFieldValue<string[]>(8)));
         return rows;
     }
 
     public static async Task<IReadOnlyList<FleetTemplate>> TemplatesAsync(NpgsqlDataSource db, string id, CancellationToken cancel)
     {
-        await using var cmd = db.CreateCommand("SELECT model_id, model_version, quality, source, vector FROM person_templates WHERE person_id = $1 ORDER BY seq");
+        await using var cmd = db.CreateCommand(
+            "SELECT model_id, model_version, quality, source, vector FROM person_templates WHERE person_id = $1 ORDER BY seq");
         cmd.Parameters.Add(new() { Value = id });
         var rows = new List<FleetTemplate>();
         await using var r = await cmd.ExecuteReaderAsync(cancel);
         while (await r.ReadAsync(cancel))
             rows.Add(new FleetTemplate(r.GetString(0), r.GetString(1), r.GetFloat(2), r.GetString(3),
-                System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>((byte[])r[4]).ToArray()));
+                MemoryMarshal.Cast<byte, float>((byte[])r[4]).ToArray()));
         return rows;
     }
 
     /// <summary>A delivery that cannot be sent (no template of the device's model): refused on the server's side, with why.</summary>
     public static async Task RefuseAsync(NpgsqlDataSource db, string requestId, string reason, CancellationToken cancel)
     {
-        await using var cmd = db.CreateCommand("UPDATE deliveries SET status = 'refused', error = $2, answered_at = now() WHERE request_id = $1 AND status = 'pending'");
+        await using var cmd = db.CreateCommand(
+            "UPDATE deliveries SET status = 'refused', error = $2, answered_at = now() WHERE request_id = $1 AND status = 'pending'");
         cmd.Parameters.Add(new() { Value = requestId });
         cmd.Parameters.Add(new() { Value = reason });
         await cmd.ExecuteNonQueryAsync(cancel);

@@ -118,7 +118,8 @@ public static class Rollouts
     }
 
     /// <summary>A device that joins a group (or comes back) is owed the group's latest rollout that finished or still runs.</summary>
-    public static Task OnOnlineAsync(NpgsqlConnection c, NpgsqlTransaction tx, string site, string device, CancellationToken cancel) => Scalar(c, tx, """
+    public static Task OnOnlineAsync(NpgsqlConnection c, NpgsqlTransaction tx, string site, string device, CancellationToken cancel) =>
+        Scalar(c, tx, """
         INSERT INTO rollout_devices (rollout_id, site, device, phase, status)
         SELECT r.id, $1, $2, 'rest', CASE r.state WHEN 'canary' THEN 'waiting' ELSE 'pending' END
         FROM devices v JOIN LATERAL (SELECT id, state FROM rollouts WHERE device_group = v.device_group AND state <> 'stopped'
@@ -200,7 +201,8 @@ public static class Rollouts
             SELECT v.site, v.device, v.device_group, v.state, v.config_version, v.config_status, v.config_error,
                    d.rollout_id, r.version, d.phase, d.status, d.error, d.pending_restart
             FROM devices v
-            LEFT JOIN LATERAL (SELECT * FROM rollout_devices x WHERE x.site = v.site AND x.device = v.device ORDER BY x.rollout_id DESC LIMIT 1) d ON true
+            LEFT JOIN LATERAL (SELECT * FROM rollout_devices x WHERE x.site = v.site AND x.device = v.device
+                               ORDER BY x.rollout_id DESC LIMIT 1) d ON true
             LEFT JOIN rollouts r ON r.id = d.rollout_id
             WHERE $1::text IS NULL OR v.device_group = $1
             ORDER BY v.device_group, v.site, v.device
@@ -211,7 +213,8 @@ public static class Rollouts
         string? S(int i) => r.IsDBNull(i) ? null : r.GetString(i);
         long? L(int i) => r.IsDBNull(i) ? null : r.GetInt64(i);
         while (await r.ReadAsync(cancel))
-            rows.Add(new DeviceRollout(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), L(4), S(5), S(6), L(7), L(8), S(9), S(10), S(11), S(12)));
+            rows.Add(new DeviceRollout(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), L(4), S(5), S(6), L(7), L(8), S(9), S(10),
+                S(11), S(12)));
         return rows;
     }
 }
