@@ -209,11 +209,7 @@ public sealed class EventCollector(FleetOptions broker, FleetServerOptions serve
     /// <summary>Publishes to a device over this collector's connection (the registry's enrolments, the rollouts' documents), QoS 1.</summary>
     public async Task PublishAsync(string topic, byte[] payload, bool retain, CancellationToken cancel)
     {
-        var message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithRetainFlag(retain)
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithContentType("application/json").Build();
-        var result = await _client.PublishAsync(message, cancel);
-        if (result.ReasonCode is not (MqttClientPublishReasonCode.Success or MqttClientPublishReasonCode.NoMatchingSubscribers))
-            throw new InvalidOperationException($"the broker refused {topic}: {result.ReasonCode} {result.ReasonString}");
+        if (await _client.JsonAsync(topic, payload, retain, cancel) is { } refused) throw new InvalidOperationException(refused);
     }
 
     /// <summary>PUBACKs in arrival order; a message from an earlier connection is left for the broker to send again.</summary>

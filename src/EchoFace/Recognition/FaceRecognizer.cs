@@ -111,14 +111,16 @@ public sealed class FaceRecognizer
         FaceResult face;
         if (faceIndex is { } index)
         {
-            if (index < 0 || index >= faces.Count) throw new BadInputException($"{source}: --face {index} asked for, but the image has {faces.Count} face(s) (0 = largest)");
+            if (index < 0 || index >= faces.Count)
+                throw new BadInputException($"{source}: --face {index} asked for, but the image has {faces.Count} face(s) (0 = largest)");
             face = faces[index];
         }
         else if (faces.Count > 1) throw new BadInputException($"{source}: {faces.Count} faces found; pass --face N to say which (0 = largest)");
         else face = faces[0];
         if (face.Quality.Score < minScore)
             throw new BadInputException($"{source}: face quality {face.Quality.Score:F2} is below {minScore:F2} " +
-                $"(eye distance {face.Quality.EyeDistance:F0} px, sharpness {face.Quality.Sharpness:F0}, yaw {face.Quality.Yaw:F0}, pitch {face.Quality.Pitch:F0}): use a larger, sharper, frontal photo");
+                $"(eye distance {face.Quality.EyeDistance:F0} px, sharpness {face.Quality.Sharpness:F0}, yaw {face.Quality.Yaw:F0}, " +
+                $"pitch {face.Quality.Pitch:F0}): use a larger, sharper, frontal photo");
         return face;
     }
 

@@ -53,21 +53,25 @@ public sealed class EventOutbox : IDisposable
         var at = now.ToString("O", CultureInfo.InvariantCulture);
         var body = JsonSerializer.Serialize(payload, payload.GetType(), JsonOptions);
         string id;
+        bool stored;
         lock (_gate)
         {
             id = NextId(now).ToString();
+            var e = (id, at, kind, door, body, doorState);
             // while some wait, later ones wait behind them: the outbox's order is the order things happened
-            if (_held.Count > 0) Hold((id, at, kind, door, body, doorState));
-            else
-                try { Store([(id, at, kind, door, body, doorState)]); }
-                catch (Exception e) when (_guard is not null && _guard.Failed(e))
-                {
-                    Hold((id, at, kind, door, body, doorState));
-                    return id;
-                }
+            stored = _held.Count == 0 && TryStore([e]);
+            if (!stored) Hold(e);
         }
-        if (Held == 0) Appended?.Invoke();
+        if (stored) Appended?.Invoke();
         return id;
+    }
+
+    /// <summary>Stores events in one transaction; false when the storage refused them (reported to the guard).</summary>
+    private bool TryStore(IReadOnlyList<(string, string, string, string?, string, string?)> events)
+    {
+        try { Store(events); }
+        catch (Exception e) when (_guard is not null && _guard.Failed(e)) { return false; }
+        return true;
     }
 
     /// <summary>
@@ -102,8 +106,7 @@ public sealed class EventOutbox : IDisposable
         lock (_gate)
         {
             if (_held.Count == 0) return true;
-            try { Store(_held); }
-            catch (Exception e) when (_guard is not null && _guard.Failed(e)) { return false; }
+            if (!TryStore(_held)) return false;
             _held.Clear();
         }
         _guard?.Succeeded();
@@ -130,7 +133,8 @@ public sealed class EventOutbox : IDisposable
             if (doorState is null || door is null) continue;
             using var state = _db.CreateCommand();
             state.Transaction = tx;
-            state.CommandText = "INSERT INTO door_state(door, state, since) VALUES ($door, $state, $at) ON CONFLICT(door) DO UPDATE SET state = excluded.state, since = excluded.since";
+            state.CommandText = "INSERT INTO door_state(door, state, since) VALUES ($door, $state, $at) " +
+                                "ON CONFLICT(door) DO UPDATE SET state = excluded.state, since = excluded.since";
             state.Parameters.AddWithValue("$door", door);
             state.Parameters.AddWithValue("$state", doorState);
             state.Parameters.AddWithValue("$at", at);

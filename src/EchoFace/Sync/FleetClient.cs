@@ -49,10 +49,7 @@ public sealed class FleetClient : IAsyncDisposable
 
     public async Task PublishAsync(string topic, byte[] payload, bool retain, CancellationToken cancel)
     {
-        var result = await _client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload)
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag(retain).WithContentType("application/json").Build(), cancel);
-        if (result.ReasonCode is not (MqttClientPublishReasonCode.Success or MqttClientPublishReasonCode.NoMatchingSubscribers))
-            throw new ToolException($"the broker refused {topic}: {result.ReasonCode} {result.ReasonString}");
+        if (await _client.JsonAsync(topic, payload, retain, cancel) is { } refused) throw new ToolException(refused);
     }
 
     /// <summary>Whatever arrives until <paramref name="quiet"/> passes without a message (retained messages come at once), or <paramref name="limit"/>.</summary>

@@ -188,12 +188,7 @@ public sealed class FleetLink : IAsyncDisposable
 
     private async Task PublishAsync(string topic, byte[] payload, bool retain, CancellationToken stop)
     {
-        var message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload)
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag(retain).WithContentType("application/json").Build();
-        var result = await _client.PublishAsync(message, stop);
-        // MQTT 5: "no matching subscribers" is still the broker taking responsibility for the message
-        if (result.ReasonCode is not (MqttClientPublishReasonCode.Success or MqttClientPublishReasonCode.NoMatchingSubscribers))
-            throw new InvalidOperationException($"the broker refused {topic}: {result.ReasonCode} {result.ReasonString}");
+        if (await _client.JsonAsync(topic, payload, retain, stop) is { } refused) throw new InvalidOperationException(refused);
     }
 
     public async ValueTask DisposeAsync()

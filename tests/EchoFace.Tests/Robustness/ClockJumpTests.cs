@@ -65,7 +65,8 @@ public sealed class ClockJumpTests : IDisposable
     }
 
     private AccessPolicy Policy(AccessOptions? o = null) =>
-        new(o ?? new AccessOptions { TimeZone = "UTC", MaxFailures = 2, LockoutSeconds = 60 }, new EchoFace.Gallery.MatchOptions { IdentifyThreshold = 0.45f }, _clock);
+        new(o ?? new AccessOptions { TimeZone = "UTC", MaxFailures = 2, LockoutSeconds = 60 },
+            new EchoFace.Gallery.MatchOptions { IdentifyThreshold = 0.45f }, _clock);
 
     private static Track Presence()
     {
