@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 echo "== system packages (ffmpeg, mosquitto, PostgreSQL for the fleet store, systemd-analyze for the unit check, sqlite3 for the outbox, libfiu for the storage fault tests, npm)"
-packages=(ffmpeg mosquitto postgresql ca-certificates systemd sqlite3 fiu-utils)
+packages=(ffmpeg mosquitto postgresql ca-certificates systemd sqlite3 fiu-utils faketime)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -7,6 +7,20 @@ namespace EchoFace;
 public static class Monotonic
 {
     public static DateTimeOffset Now(TimeProvider clock) => DateTimeOffset.UnixEpoch + clock.GetElapsedTime(0, clock.GetTimestamp());
+
+    /// <summary>
+    /// How long this process has run, from the kernel's own counts (/proc/uptime and the start tick in /proc/self/stat, both since
+    /// boot): Process.StartTime is a wall-clock time, so NTP setting the clock during start-up would make "ready in" hours long.
+    /// </summary>
+    public static TimeSpan ProcessAge()
+    {
+        var uptime = double.Parse(File.ReadAllText("/proc/uptime").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        var stat = File.ReadAllText("/proc/self/stat");
+        // the command name in parentheses may hold spaces: the fields are counted after its closing one (starttime is field 22)
+        var ticks = long.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[19], System.Globalization.CultureInfo.InvariantCulture);
+        const double ClockTicksPerSecond = 100; // USER_HZ, fixed at 100 on every Linux architecture's user ABI
+        return TimeSpan.FromSeconds(Math.Max(0, uptime - ticks / ClockTicksPerSecond));
+    }
 }
 
 /// <summary>

@@ -11,6 +11,11 @@ public sealed record DaemonHealth(string Status, double? ReadyMs, string Camera,
     public int OutboxHeld { get; init; }
     public string? StorageError { get; init; }
     public long StorageFreeBytes { get; init; }
+    /// <summary>The wall clock is before this release: unset (docs/faults.md).</summary>
+    public bool ClockUnset { get; init; }
+    /// <summary>Null without a fleet link; fleetError: why the last connection failed (a certificate the clock makes invalid says so).</summary>
+    public bool? FleetConnected { get; init; }
+    public string? FleetError { get; init; }
 
     [System.Text.Json.Serialization.JsonIgnore] public bool Ok => Status == "ok";
 
@@ -27,7 +32,8 @@ public sealed record DaemonHealth(string Status, double? ReadyMs, string Camera,
             d.Outbox?.Pending() ?? 0, d.Provider)
         {
             Storage = storage.ToString().ToLowerInvariant(), OutboxHeld = d.Outbox?.Held ?? 0, StorageError = d.Storage?.LastError,
-            StorageFreeBytes = d.Storage?.FreeBytes ?? -1,
+            StorageFreeBytes = d.Storage?.FreeBytes ?? -1, ClockUnset = d.Clock?.Unset ?? false,
+            FleetConnected = d.Fleet?.Connected, FleetError = d.Fleet is { Connected: false } f ? f.LastError : null,
         };
     }
 }

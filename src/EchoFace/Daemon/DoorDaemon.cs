@@ -91,9 +91,11 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, IServi
         Storage.KeepsReserve = true;
         _storage = new StorageWatch(Storage, _outbox, () => inForce.Current.Door.Name, _log);
         _storage.Tick();
+        Clock = new ClockWatch(services.GetRequiredService<TimeProvider>(), _outbox, () => inForce.Current.Door.Name, _log);
+        Clock.Tick();
 
         _door.Resume();
-        ReadyMs = (DateTimeOffset.UtcNow - System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime()).TotalMilliseconds;
+        ReadyMs = Monotonic.ProcessAge().TotalMilliseconds;
         _log.LogInformation("Ready in {Ms:F0} ms: {Identities} face templates, policy {Policy}, camera {Camera}, door {Board}, provider {Provider}",
             ReadyMs, services.GetRequiredService<Recognition.FaceRecognizer>().Gallery.TemplateCount, config.Access.Policy,
             CameraSource.Describe(config.Camera.Source), _door.Board, _pipeline.Provider);
@@ -155,15 +157,20 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, IServi
     }
 
     private StorageWatch? _storage;
+    public ClockWatch? Clock { get; private set; }
 
-    /// <summary>The storage's state every 2 s (off the door loop: pruning and storing held events take disk time).</summary>
+    /// <summary>The storage's state and the clock's every 2 s (off the door loop: pruning and storing held events take disk time).</summary>
     private async Task StorageLoopAsync(CancellationToken stop)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
         try
         {
             while (await timer.WaitForNextTickAsync(stop))
-                try { _storage!.Tick(); }
+                try
+                {
+                    _storage!.Tick();
+                    Clock!.Tick();
+                }
                 catch (Exception e) when (e is not OperationCanceledException) { _log.LogError(e, "Storage check failed"); }
         }
         catch (OperationCanceledException) { }

@@ -50,11 +50,13 @@ public sealed class EventCollector(FleetOptions broker, FleetServerOptions serve
         _client.ApplicationMessageReceivedAsync += Receive;
         var writer = Task.Run(() => WriteLoopAsync(stop), CancellationToken.None);
         var backoff = TimeSpan.FromSeconds(broker.ReconnectMinSeconds);
+        var certificate = broker.Tls ? broker.CertificateCheck(TimeProvider.System) : null;
         while (!stop.IsCancellationRequested)
         {
             try
             {
-                var options = broker.ClientOptions(server.Collector).WithCleanStart(false)
+                certificate?.Forget();
+                var options = broker.ClientOptions(server.Collector, certificate).WithCleanStart(false)
                     .WithSessionExpiryInterval((uint)server.SessionExpiryHours * 3600).WithReceiveMaximum((ushort)server.ReceiveMaximum)
                     .WithKeepAlivePeriod(TimeSpan.FromSeconds(broker.KeepAliveSeconds)).Build();
                 Interlocked.Increment(ref _generation);
@@ -74,8 +76,8 @@ public sealed class EventCollector(FleetOptions broker, FleetServerOptions serve
                                           or InvalidOperationException or IOException or System.Net.Sockets.SocketException
                                           or OperationCanceledException)
             {
-                Stats.LastError = e.Message;
-                log.LogWarning("Fleet collector: broker {Broker} unreachable ({Reason}); retrying in {Seconds:F1} s", broker.Broker, e.Message,
+                Stats.LastError = certificate?.LastFailure ?? e.Message;
+                log.LogWarning("Fleet collector: broker {Broker} unreachable ({Reason}); retrying in {Seconds:F1} s", broker.Broker, Stats.LastError,
                     backoff.TotalSeconds);
             }
             Stats.BrokerConnected = false;

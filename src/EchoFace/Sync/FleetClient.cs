@@ -30,12 +30,13 @@ public sealed class FleetClient : IAsyncDisposable
             return Task.CompletedTask;
         };
         // the options inside the try: reading Fleet.PasswordFile can fail too, and is reported like the broker's refusal
-        try { o.EnsureAccepted(await c._client.ConnectAsync(o.ClientOptions($"echoface-fleet-{Guid.NewGuid():N}"[..30]).Build(), cancel)); }
+        var certificate = o.Tls ? o.CertificateCheck(TimeProvider.System) : null;
+        try { o.EnsureAccepted(await c._client.ConnectAsync(o.ClientOptions($"echoface-fleet-{Guid.NewGuid():N}"[..30], certificate).Build(), cancel)); }
         catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Adapter.MqttConnectingFailedException or OperationCanceledException
                                       or InvalidOperationException)
         {
             await c.DisposeAsync();
-            throw new ToolException($"cannot reach the broker {o.Broker}: {e.Message}");
+            throw new ToolException($"cannot reach the broker {o.Broker}: {certificate?.LastFailure ?? e.Message}");
         }
         return c;
     }

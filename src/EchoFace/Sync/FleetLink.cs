@@ -23,6 +23,7 @@ public sealed class FleetLink : IAsyncDisposable
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
     private long _published, _connects;
     private readonly List<string> _subscriptions = [];
+    private readonly BrokerCertificate? _certificate;
 
     /// <param name="status">extra fields for the retained online status (versions, provider, gallery size).</param>
     public FleetLink(FleetOptions options, EventOutbox outbox, Func<object> status, ILogger logger)
@@ -33,6 +34,7 @@ public sealed class FleetLink : IAsyncDisposable
         _log = logger;
         Topics = new FleetTopics(options.Site, options.Device);
         _client = new MqttClientFactory().CreateMqttClient();
+        if (options.Tls) _certificate = options.CertificateCheck(TimeProvider.System);
         _outbox.Appended += Wake;
         _client.ApplicationMessageReceivedAsync += async e =>
         {
@@ -51,6 +53,8 @@ public sealed class FleetLink : IAsyncDisposable
     public long Published => Interlocked.Read(ref _published);
     public long Connects => Interlocked.Read(ref _connects);
     public string? LastError { get; private set; }
+    /// <summary>Whether the last connection failed on a certificate the device's clock makes invalid (unset, behind or ahead).</summary>
+    public bool ClockSuspected => LastError is not null && _certificate?.ClockSuspected == true;
 
     /// <summary>Handles a message on a subscribed topic (configuration, commands); runs before the message is acknowledged.</summary>
     public Func<string, byte[], Task>? OnMessage { get; set; }
@@ -71,7 +75,7 @@ public sealed class FleetLink : IAsyncDisposable
     private MqttClientOptions ClientOptions()
     {
         var offline = JsonSerializer.SerializeToUtf8Bytes(new { state = "offline", device = _o.Device, site = _o.Site }, Json);
-        return _o.ClientOptions(_o.Device)
+        return _o.ClientOptions(_o.Device, _certificate)
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(_o.KeepAliveSeconds))
             .WithCleanStart(true)
             .WithWillTopic(Topics.Status).WithWillPayload(offline).WithWillRetain(true).WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
@@ -86,6 +90,7 @@ public sealed class FleetLink : IAsyncDisposable
         {
             try
             {
+                _certificate?.Forget();
                 _o.EnsureAccepted(await _client.ConnectAsync(ClientOptions(), stop));
                 Interlocked.Increment(ref _connects);
                 backoff = TimeSpan.FromSeconds(_o.ReconnectMinSeconds);
@@ -107,9 +112,10 @@ public sealed class FleetLink : IAsyncDisposable
                                           or InvalidOperationException or IOException or System.Net.Sockets.SocketException or OperationCanceledException
                                           or MQTTnet.Adapter.MqttConnectingFailedException)
             {
-                LastError = e.Message;
+                // a refused certificate says why (an unset clock is not a bad certificate); MQTTnet's message only says "rejected"
+                LastError = _certificate?.LastFailure ?? e.Message;
                 _log.LogWarning("Fleet link to {Broker} down ({Reason}); retrying in {Seconds:F1} s; {Pending} events wait in the outbox",
-                    _o.Broker, e.Message, backoff.TotalSeconds, _outbox.Pending());
+                    _o.Broker, LastError, backoff.TotalSeconds, _outbox.Pending());
             }
             if (stop.IsCancellationRequested) break;
             // jitter spreads a fleet's reconnections after a broker restart

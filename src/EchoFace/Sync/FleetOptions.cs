@@ -55,7 +55,8 @@ public sealed class FleetOptions
     }
 
     /// <summary>How to reach the broker (address, MQTT 5, credentials, TLS trust and client certificate): shared by the device link and the fleet client.</summary>
-    public MqttClientOptionsBuilder ClientOptions(string clientId)
+    /// <param name="certificate">checks the broker's certificate and keeps why it was refused (default: a new check on the system clock)</param>
+    public MqttClientOptionsBuilder ClientOptions(string clientId, BrokerCertificate? certificate = null)
     {
         var uri = BrokerUri;
         var b = new MqttClientOptionsBuilder()
@@ -65,18 +66,32 @@ public sealed class FleetOptions
             .WithTimeout(TimeSpan.FromSeconds(10));
         if (Username is not null) b.WithCredentials(Username, Secret() ?? "");
         if (Tls)
+        {
+            var check = certificate ?? CertificateCheck(TimeProvider.System);
             b.WithTlsOptions(t =>
             {
-                t.UseTls(true).WithTargetHost(uri.Host);
-                if (CaFile is not null)
-                {
-                    var chain = new X509Certificate2Collection();
-                    chain.ImportFromPemFile(CaFile);
-                    t.WithTrustChain(chain);
-                }
+                t.UseTls(true).WithTargetHost(uri.Host).WithCertificateValidationHandler(check.Validate);
                 if (CertFile is not null) t.WithClientCertificates([X509Certificate2.CreateFromPemFile(CertFile, KeyFile)]);
             });
+        }
         return b;
+    }
+
+    /// <summary>The broker certificate's check: against Fleet.CaFile when set, else the system's roots.</summary>
+    public BrokerCertificate CertificateCheck(TimeProvider clock)
+    {
+        X509Certificate2Collection? roots = null;
+        if (CaFile is not null)
+        {
+            roots = [];
+            try { roots.ImportFromPemFile(CaFile); }
+            catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or IOException)
+            {
+                throw new ArgumentException($"Fleet.CaFile {CaFile} cannot be read as PEM certificates: {e.Message}");
+            }
+            if (roots.Count == 0) throw new ArgumentException($"Fleet.CaFile {CaFile} holds no PEM certificate");
+        }
+        return new BrokerCertificate(BrokerUri.Host, roots, clock);
     }
 
     /// <summary>The password in force: the file's (read now, so a rotated credential is used at the next reconnection) or the setting's.</summary>
