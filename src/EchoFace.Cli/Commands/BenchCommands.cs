@@ -15,9 +15,14 @@ internal static class BenchCommands
         var url = new Option<string>("--url") { Description = "the device's API address", DefaultValueFactory = _ => "http://127.0.0.1:9464" };
         var key = new Option<string>("--key") { Description = "an API key with the read role", Required = true };
         var image = new Option<string>("--image") { Description = "the photo each request sends to POST /v1/recognize", Required = true };
-        var clients = new Option<int[]>("--clients") { Description = "concurrent clients, one run each (e.g. --clients 1 4)", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [1, 4] };
+        var clients = new Option<int[]>("--clients")
+        {
+            Description = "concurrent clients, one run each; 0 measures the door's frame loop without load (e.g. --clients 0 1 4)",
+            AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [0, 1, 4],
+        };
         var seconds = new Option<double>("--seconds") { Description = "length of each run, after a 2 s warm-up", DefaultValueFactory = _ => 20 };
-        var http = new Command("http", "POST /v1/recognize with one photo as fast as N clients can: requests per second, p50/p95/p99 latency, errors") { url, key, image, clients, seconds };
+        var http = new Command("http", "POST /v1/recognize with one photo as fast as N clients can: requests per second, p50/p95/p99 " +
+            "latency, errors, and the door's frame rate and frame p95 meanwhile") { url, key, image, clients, seconds };
         http.SetAction(async (p, cancel) =>
         {
             var path = p.GetValue(image)!;
@@ -29,16 +34,21 @@ internal static class BenchCommands
             var rows = new List<BenchRun>();
             foreach (var n in p.GetValue(clients)!)
             {
-                if (n < 1) throw new BadInputException("--clients must be at least 1");
-                await RunAsync(client, bytes, type, n, TimeSpan.FromSeconds(2), cancel); // warm-up: JIT, pipelines created on demand
+                if (n < 0) throw new BadInputException("--clients must be 0 (the door alone) or more");
+                if (n > 0) await RunAsync(client, bytes, type, n, TimeSpan.FromSeconds(2), cancel); // warm-up: JIT, pipelines created on demand
+                var before = await DoorAsync(client, null, cancel);
                 var (latencies, errors, elapsed) = await RunAsync(client, bytes, type, n, TimeSpan.FromSeconds(p.GetValue(seconds)), cancel);
+                var after = await DoorAsync(client, before.Frames, cancel);
                 rows.Add(new BenchRun(n, latencies.Count, errors, Math.Round(elapsed.TotalSeconds, 1), Math.Round(latencies.Count / elapsed.TotalSeconds, 1),
-                    Evaluation.Percentiles.Of(latencies, 50), Evaluation.Percentiles.Of(latencies, 95), Evaluation.Percentiles.Of(latencies, 99)));
+                    Evaluation.Percentiles.Of(latencies, 50), Evaluation.Percentiles.Of(latencies, 95), Evaluation.Percentiles.Of(latencies, 99),
+                    Math.Round((after.Frames - before.Frames) / elapsed.TotalSeconds, 1), after.P95));
             }
             if (p.GetValue(g.Json)) { o.Json(new { url = p.GetValue(url), image = Path.GetFullPath(path), runs = rows }); return EchoFaceCli.Ok; }
-            var table = new Table().AddColumns("clients", "requests", "errors", "requests/s", "p50 ms", "p95 ms", "p99 ms");
+            var table = new Table().AddColumns("clients", "requests", "errors", "requests/s", "p50 ms", "p95 ms", "p99 ms", "door fps",
+                "door frame p95 ms");
             foreach (var r in rows)
-                table.AddRow($"{r.Clients}", $"{r.Requests}", $"{r.Errors}", $"{r.PerSecond:F1}", $"{r.P50:F1}", $"{r.P95:F1}", $"{r.P99:F1}");
+                table.AddRow($"{r.Clients}", $"{r.Requests}", $"{r.Errors}", $"{r.PerSecond:F1}", Ms(r.P50), Ms(r.P95), Ms(r.P99),
+                    $"{r.DoorFps:F1}", r.DoorFrameP95 is { } p95 ? $"{p95:F1}" : "no frames");
             o.Console.Write(table);
             return EchoFaceCli.Ok;
         });
@@ -90,13 +100,26 @@ internal static class BenchCommands
     }
 
 
-    private sealed record BenchRun(int Clients, int Requests, int Errors, double Seconds, double PerSecond, double P50, double P95, double P99);
+    private static string Ms(double ms) => double.IsNaN(ms) ? "-" : $"{ms:F1}"; // no requests (the door alone): no latency
+
+    private sealed record BenchRun(int Clients, int Requests, int Errors, double Seconds, double PerSecond, double P50, double P95, double P99,
+        double DoorFps, double? DoorFrameP95);
+
+    /// <summary>The door's frames so far and the p95 of those after <paramref name="after"/> (GET /v1/stats).</summary>
+    private static async Task<(long Frames, double? P95)> DoorAsync(HttpClient client, long? after, CancellationToken cancel)
+    {
+        using var stats = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync($"/v1/stats{(after is null ? "" : $"?framesAfter={after}")}", cancel));
+        var door = stats.RootElement.GetProperty("door");
+        var p95 = door.GetProperty("frameMs").GetProperty("p95");
+        return (door.GetProperty("frames").GetInt64(), p95.ValueKind == System.Text.Json.JsonValueKind.Number ? p95.GetDouble() : null);
+    }
 
     private static async Task<(List<double> Latencies, int Errors, TimeSpan Elapsed)> RunAsync(HttpClient client, byte[] image, string type, int clients, TimeSpan length, CancellationToken cancel)
     {
         var latencies = new List<double>();
         var errors = 0;
         var watch = Stopwatch.StartNew();
+        if (clients == 0) await Task.Delay(length, cancel); // the door alone, for the figures under load to be compared with
         await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
         {
             while (watch.Elapsed < length && !cancel.IsCancellationRequested)

@@ -34,6 +34,16 @@ public sealed class TerminalStats
     public double[] FrameMs { get { lock (_gate) return [.. _frameMs]; } }
     public double[] DecisionMs { get { lock (_gate) return [.. _decisionMs]; } }
 
+    /// <summary>The times of the frames after the first <paramref name="frames"/> (as many of them as are kept).</summary>
+    public double[] FrameMsAfter(long frames)
+    {
+        lock (_gate)
+        {
+            var n = (int)Math.Clamp(Frames - frames, 0, _frameMs.Count);
+            return [.. _frameMs.GetRange(_frameMs.Count - n, n)];
+        }
+    }
+
     private static void Keep(List<double> list, double value)
     {
         if (list.Count == 10_000) list.RemoveAt(0);

@@ -151,8 +151,9 @@ public static class ApiEndpoints
         v1.MapGet("/snapshots/{name}", (string name) => Snapshot(name)).Role(ApiRole.Enrol)
             .WithSummary("The picture of a door decision (its access event's snapshot): the presence's best frame, face boxed and labelled, JPEG")
             .Produces(200, contentType: "image/jpeg").Problems(400, 404);
-        v1.MapGet("/stats", () => Stats(daemon.Recognition!, stats)).Role(ApiRole.Read)
-            .WithSummary("Requests, outcomes, latency percentiles per endpoint, provider and models in use").Produces<object>();
+        v1.MapGet("/stats", (long? framesAfter) => Stats(daemon.Recognition!, stats, framesAfter)).Role(ApiRole.Read)
+            .WithSummary("Requests, outcomes, latency percentiles per endpoint, provider and models in use; the door's frames " +
+                         "(their time percentiles over the frames after framesAfter)").Produces<object>();
         v1.MapGet("/models", () => Models(daemon.Recognition!)).Role(ApiRole.Read)
             .WithSummary("Models in the manifest: task, state, which are in use, and templates per model").Produces<object>();
         v1.MapPut("/models/active", (ActiveModelRequest body, CancellationToken cancel) => SetActiveAsync(daemon.Recognition!, body, cancel)).Role(ApiRole.Admin)
@@ -320,9 +321,9 @@ public static class ApiEndpoints
         return removed ? Results.NoContent() : throw new BadInputException($"unknown identity '{id}'", BadInputKind.NotFound);
     }
 
-    private static IResult Stats(RecognitionService api, ApiStats stats) => Results.Json(new
+    private static IResult Stats(RecognitionService api, ApiStats stats, long? framesAfter) => Results.Json(new
     {
-        api = stats.Snapshot(), provider = api.Provider,
+        api = stats.Snapshot(), provider = api.Provider, door = ApiStats.Door(api.Door, framesAfter ?? 0),
         models = new { face = api.FaceEmbedder, faceVersion = api.Faces.ModelVersion, voice = api.VoiceEmbedder },
         gallery = new { faceTemplates = api.Faces.Gallery.TemplateCount, voiceTemplates = api.Voice?.Gallery.TemplateCount, staleFaceTemplates = api.Faces.StaleTemplates },
     });

@@ -27,6 +27,14 @@ public sealed class ApiStats
         Interlocked.Add(ref _facesUnknown, unknown);
     }
 
+    /// <summary>The door's frame count and the time percentiles of the frames after <paramref name="after"/>.</summary>
+    public static object Door(Access.TerminalStats door, long after)
+    {
+        var ms = door.FrameMsAfter(after);
+        double? At(double p) => ms.Length == 0 ? null : Evaluation.Percentiles.Of(ms, p); // JSON has no NaN: none is null
+        return new { frames = door.Frames, frameMs = new { count = ms.Length, p50 = At(50), p95 = At(95) } };
+    }
+
     public object Snapshot() => new
     {
         requests = Interlocked.Read(ref _requests),

@@ -26,8 +26,12 @@ internal static class RecognizeEndpoint
                     "or multipart with image and/or audio")
                 : new ApiProblem(400, "send an image (a raw image body or a multipart part named image) and/or a multipart part named audio");
 
-        var image = images.Count > 0 ? ApiInput.Image(images[0], api.Config.Media) : null;
-        IReadOnlyList<FaceResult>? found = image is null ? null : await api.WithPipelineAsync(p => p.Analyze(image), cancel);
+        // decoded inside the pipeline's slot: requests waiting for one hold their compressed bytes only, not a decoded frame each
+        var (image, found) = images.Count == 0 ? (null, null) : await api.WithPipelineAsync(p =>
+        {
+            var decoded = ApiInput.Image(images[0], api.Config.Media);
+            return ((Media.RgbImage?)decoded, (IReadOnlyList<FaceResult>?)p.Analyze(decoded));
+        }, cancel);
         var (heard, why) = audio.Count > 0 ? Listen(api, audio[0]) : (null, null);
         var matched = found is null ? [] : api.Gallery(() => api.Faces.MatchFaces(found));
         var answer = api.Gallery(() => api.OneShot.Recognize(new OneShotRecognizer.Request(found, heard, why, claimed, topK)));

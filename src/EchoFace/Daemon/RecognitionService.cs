@@ -168,6 +168,9 @@ public sealed class RecognitionService(ConfigurationInForce inForce, EngineLocat
     /// <summary>A change to or search of the gallery, while the door's frame loop is not using it.</summary>
     public T Gallery<T>(Func<T> work) => terminal.Exclusive(work);
 
+    /// <summary>The door's frame loop, for /v1/stats (its rate under the API's load is measured by `bench http`).</summary>
+    public TerminalStats Door => terminal.Stats;
+
     /// <summary>Median of five timed calls after one warm-up.</summary>
     private static double MedianMs(Action run)
     {

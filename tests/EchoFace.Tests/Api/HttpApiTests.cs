@@ -157,9 +157,13 @@ public class HttpApiTests
             await Json(await writer.PutAsJsonAsync("/v1/models/active", new { face = "fr_feature" }), HttpStatusCode.Forbidden);
 
             // the load command integrators use: every request answered, none refused
-            var bench = _cli.Run("bench", "http", "--url", at.ToString(), "--key", read, "--image", Jolie[2], "--clients", "2", "--seconds", "1", "--json");
+            var bench = _cli.Run("bench", "http", "--url", at.ToString(), "--key", read, "--image", Jolie[2], "--clients", "0", "2", "--seconds", "1", "--json");
             Assert.True(bench.ExitCode == 0, bench.Stderr);
-            var run = Assert.Single(bench.Json.GetProperty("runs").EnumerateArray());
+            var runs = bench.Json.GetProperty("runs").EnumerateArray().ToList();
+            Assert.Equal([0, 2], runs.Select(r => r.GetProperty("clients").GetInt32()));
+            Assert.Equal(0, runs[0].GetProperty("requests").GetInt32()); // the door alone
+            Assert.All(runs, r => Assert.True(r.GetProperty("doorFps").GetDouble() >= 0));
+            var run = runs[1];
             Assert.True(run.GetProperty("requests").GetInt32() > 0 && run.GetProperty("errors").GetInt32() == 0, run.ToString());
             Assert.True(run.GetProperty("p95").GetDouble() >= run.GetProperty("p50").GetDouble());
 
@@ -167,6 +171,7 @@ public class HttpApiTests
             Assert.True(stats.GetProperty("api").GetProperty("requests").GetInt64() >= 10);
             Assert.True(stats.GetProperty("api").GetProperty("latencyMs").GetProperty("POST /v1/recognize").GetProperty("p95").GetDouble() > 0);
             Assert.Equal("CPU", stats.GetProperty("provider").GetString());
+            Assert.True(stats.GetProperty("door").GetProperty("frames").GetInt64() >= 0);
 
             // removal: audited, then the face is unknown again
             await Json(await reader.DeleteAsync("/v1/people/jolie"), HttpStatusCode.Forbidden);
