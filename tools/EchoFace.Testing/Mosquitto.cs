@@ -17,13 +17,14 @@ public sealed class Mosquitto : IDisposable
 
     /// <param name="directory">where its configuration, log and persistence go (default: a new temporary folder)</param>
     /// <param name="persistence">false for a benchmark that measures the device's side only</param>
-    public Mosquitto(string? extraConfig = null, bool anonymous = true, string? directory = null, bool persistence = true)
+    /// <param name="port">a port chosen before (a client told of the broker before it runs); default a free one</param>
+    public Mosquitto(string? extraConfig = null, bool anonymous = true, string? directory = null, bool persistence = true, int? port = null)
     {
         if (!File.Exists("/usr/sbin/mosquitto")) throw new InvalidOperationException("mosquitto is not installed: run ./setup.sh (README)");
         _dir = directory is null
             ? System.IO.Directory.CreateTempSubdirectory("echoface-mosquitto-").FullName
             : System.IO.Directory.CreateDirectory(directory).FullName;
-        Port = FreePort.Next();
+        Port = port ?? FreePort.Next();
         _config = Path.Combine(_dir, "mosquitto.conf");
         File.WriteAllText(_config, $"""
             listener {Port} 127.0.0.1

@@ -6,7 +6,7 @@ namespace EchoFace.Daemon;
 /// Says when the wall clock is known to be unset (before this release: a board without an RTC before NTP answers) and when it
 /// becomes set, as `clock_unset` and `clock_set` fault events: the fleet then knows which of the device's timestamps to distrust.
 /// </summary>
-public sealed class ClockWatch(TimeProvider clock, Storage.EventOutbox outbox, Func<string> door, ILogger log)
+public sealed class ClockWatch(TimeProvider clock, Storage.EventOutbox outbox, Func<string> door, ILogger log, Action? set = null)
 {
     private bool? _unset;
 
@@ -27,6 +27,7 @@ public sealed class ClockWatch(TimeProvider clock, Storage.EventOutbox outbox, F
         {
             log.LogInformation("The clock is set: it reads {Now:u}", now);
             outbox.Append("fault", door(), new { type = "clock_set", clock = now });
+            set?.Invoke();
         }
         _unset = unset;
     }

@@ -91,7 +91,8 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, IServi
         Storage.KeepsReserve = true;
         _storage = new StorageWatch(Storage, _outbox, () => inForce.Current.Door.Name, _log);
         _storage.Tick();
-        Clock = new ClockWatch(services.GetRequiredService<TimeProvider>(), _outbox, () => inForce.Current.Door.Name, _log);
+        // once the clock is set, a broker certificate refused at 1970 is valid: the link tries at once, not after its back-off
+        Clock = new ClockWatch(services.GetRequiredService<TimeProvider>(), _outbox, () => inForce.Current.Door.Name, _log, () => _fleet?.RetryNow());
         Clock.Tick();
 
         _door.Resume();

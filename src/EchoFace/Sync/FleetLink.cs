@@ -24,6 +24,7 @@ public sealed class FleetLink : IAsyncDisposable
     private long _published, _connects;
     private readonly List<string> _subscriptions = [];
     private readonly BrokerCertificate? _certificate;
+    private volatile CancellationTokenSource? _retryNow;
 
     /// <param name="status">extra fields for the retained online status (versions, provider, gallery size).</param>
     public FleetLink(FleetOptions options, EventOutbox outbox, Func<object> status, ILogger logger)
@@ -55,6 +56,13 @@ public sealed class FleetLink : IAsyncDisposable
     public string? LastError { get; private set; }
     /// <summary>Whether the last connection failed on a certificate the device's clock makes invalid (unset, behind or ahead).</summary>
     public bool ClockSuspected => LastError is not null && _certificate?.ClockSuspected == true;
+
+    /// <summary>Ends the wait before the next connection attempt (the clock was just set: a certificate refused at 1970 is valid now).</summary>
+    public void RetryNow()
+    {
+        try { _retryNow?.Cancel(); }
+        catch (ObjectDisposedException) { } // the wait ended meanwhile
+    }
 
     /// <summary>Handles a message on a subscribed topic (configuration, commands); runs before the message is acknowledged.</summary>
     public Func<string, byte[], Task>? OnMessage { get; set; }
@@ -120,7 +128,14 @@ public sealed class FleetLink : IAsyncDisposable
             if (stop.IsCancellationRequested) break;
             // jitter spreads a fleet's reconnections after a broker restart
             var delay = backoff * (0.5 + Random.Shared.NextDouble());
-            try { await Task.Delay(delay, stop); } catch (OperationCanceledException) { break; }
+            using (var wait = CancellationTokenSource.CreateLinkedTokenSource(stop))
+            {
+                _retryNow = wait;
+                try { await Task.Delay(delay, wait.Token); }
+                catch (OperationCanceledException) when (!stop.IsCancellationRequested) { backoff = TimeSpan.FromSeconds(_o.ReconnectMinSeconds); }
+                catch (OperationCanceledException) { break; }
+                finally { _retryNow = null; }
+            }
             backoff = TimeSpan.FromSeconds(Math.Min(_o.ReconnectMaxSeconds, backoff.TotalSeconds * 2));
         }
         if (_client.IsConnected)

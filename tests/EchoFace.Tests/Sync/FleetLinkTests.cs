@@ -168,4 +168,25 @@ public class FleetLinkTests
         Assert.Contains("no Fleet.CaFile", refused.LastError);
         Assert.False(refused.ClockSuspected);
     }
+
+    [Fact]
+    public async Task Retry_now_cuts_the_back_off_short()
+    {
+        var port = FreePort.Next(); // nothing listens yet
+        var options = new FleetOptions
+        {
+            Enabled = true, Broker = $"mqtt://127.0.0.1:{port}", Site = "lab", DeviceId = "door-r", ReconnectMinSeconds = 60,
+            ReconnectMaxSeconds = 120
+        };
+        using var outbox = new EventOutbox(Path.Combine(_dir, "retry.db"));
+        await using var link = new FleetLink(options, outbox, () => new { }, NullLogger.Instance);
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => link.RunAsync(stop.Token));
+        await Until(() => link.LastError is not null, TimeSpan.FromSeconds(20), "a first refused attempt");
+        using var broker = new Mosquitto(port: port);
+        link.RetryNow();
+        await Until(() => link.Connected, TimeSpan.FromSeconds(20), "connected at once, not after the 30-90 s back-off");
+        await stop.CancelAsync();
+        await run;
+    }
 }
