@@ -108,7 +108,8 @@ internal static class BenchCommands
     /// <summary>The door's frames so far and the p95 of those after <paramref name="after"/> (GET /v1/stats).</summary>
     private static async Task<(long Frames, double? P95)> DoorAsync(HttpClient client, long? after, CancellationToken cancel)
     {
-        using var stats = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync($"/v1/stats{(after is null ? "" : $"?framesAfter={after}")}", cancel));
+        var url = after is null ? "/v1/stats" : $"/v1/stats?framesAfter={after}";
+        using var stats = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync(url, cancel));
         var door = stats.RootElement.GetProperty("door");
         var p95 = door.GetProperty("frameMs").GetProperty("p95");
         return (door.GetProperty("frames").GetInt64(), p95.ValueKind == System.Text.Json.JsonValueKind.Number ? p95.GetDouble() : null);

@@ -31,7 +31,8 @@ public sealed class FleetClient : IAsyncDisposable
         };
         // the options inside the try: reading Fleet.PasswordFile can fail too, and is reported like the broker's refusal
         var certificate = o.Tls ? o.CertificateCheck(TimeProvider.System) : null;
-        try { o.EnsureAccepted(await c._client.ConnectAsync(o.ClientOptions($"echoface-fleet-{Guid.NewGuid():N}"[..30], certificate).Build(), cancel)); }
+        var options = o.ClientOptions($"echoface-fleet-{Guid.NewGuid():N}"[..30], certificate);
+        try { o.EnsureAccepted(await c._client.ConnectAsync(options.Build(), cancel)); }
         catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Adapter.MqttConnectingFailedException or OperationCanceledException
                                       or InvalidOperationException)
         {

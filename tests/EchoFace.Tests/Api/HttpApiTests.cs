@@ -157,7 +157,8 @@ public class HttpApiTests
             await Json(await writer.PutAsJsonAsync("/v1/models/active", new { face = "fr_feature" }), HttpStatusCode.Forbidden);
 
             // the load command integrators use: every request answered, none refused
-            var bench = _cli.Run("bench", "http", "--url", at.ToString(), "--key", read, "--image", Jolie[2], "--clients", "0", "2", "--seconds", "1", "--json");
+            var bench = _cli.Run("bench", "http", "--url", at.ToString(), "--key", read, "--image", Jolie[2], "--clients", "0", "2", "--seconds", "1",
+                "--json");
             Assert.True(bench.ExitCode == 0, bench.Stderr);
             var runs = bench.Json.GetProperty("runs").EnumerateArray().ToList();
             Assert.Equal([0, 2], runs.Select(r => r.GetProperty("clients").GetInt32()));

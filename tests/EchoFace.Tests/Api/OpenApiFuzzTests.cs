@@ -48,7 +48,8 @@ public sealed class OpenApiFuzzTests : IDisposable
     ];
 
     private static readonly string[] Hostile =
-        ["", " ", "..", "../../etc/passwd", "%00", "jolie%2F..", new string('a', 3000), "ünïcødé", "<script>", "'; DROP TABLE identities;--", "-1",
+        ["", " ", "..", "../../etc/passwd", "%00", "jolie%2F..", new string('a', 3000), "ünïcødé", "<script>", "'; DROP TABLE identities;--",
+         "-1",
          "9999999999999999999999", "NaN", "null", "{}", "%ZZ"];
 
     private static Gen<string> Text(params string[] known) =>
@@ -67,10 +68,12 @@ public sealed class OpenApiFuzzTests : IDisposable
 
     private static Gen<string> Json() =>
         Gen.OneOf(
-            Gen.Elements("""{"face": "fr_feature"}""", """{"face": "nnid_speaker"}""", """{"face": null, "voice": 7}""", """{"a": [1, 0], "b": [0, 1]}""",
+            Gen.Elements("""{"face": "fr_feature"}""", """{"face": "nnid_speaker"}""", """{"face": null, "voice": 7}""",
+                """{"a": [1, 0], "b": [0, 1]}""",
                 """{"a": [1e39, 0], "b": [1]}""", """{"a": [], "b": []}""", """{"a": "x"}""", "[]", "null", "{", """{"face": {"$ref": "#"}}""",
                 "\"" + new string('x', 10_000) + "\""),
-            Gen.ArrayOf(Gen.Choose(-1000, 1000), 128).Select(v => $$"""{"a": [{{string.Join(",", v)}}], "b": [{{string.Join(",", v.Reverse())}}]}"""));
+            Gen.ArrayOf(Gen.Choose(-1000, 1000), 128)
+                .Select(v => $$"""{"a": [{{string.Join(",", v)}}], "b": [{{string.Join(",", v.Reverse())}}]}"""));
 
     private static Gen<Fuzzed> Generator(List<Operation> ops, Dictionary<string, byte[]> seeds, string[] keys) =>
         from op in Gen.Elements(ops.ToArray())
@@ -83,7 +86,8 @@ public sealed class OpenApiFuzzTests : IDisposable
         from type in Gen.Frequency((6, op.ContentTypes.Length == 0 ? Gen.Constant<string?>(null) : Gen.Elements<string?>(op.ContentTypes)),
             (1, Gen.Elements<string?>(null, "text/plain", "application/xml", "image/gif", "multipart/form-data; boundary=", "application/json")))
         from seed in Gen.Elements(seeds.Keys.ToArray())
-        from bytes in Gen.Frequency((3, Mutated(seeds[seed])), (1, Gen.Choose(0, 2048).SelectMany(n => Gen.ArrayOf(Gen.Choose(0, 255).Select(b => (byte)b), n))))
+        from bytes in Gen.Frequency((3, Mutated(seeds[seed])),
+            (1, Gen.Choose(0, 2048).SelectMany(n => Gen.ArrayOf(Gen.Choose(0, 255).Select(b => (byte)b), n))))
         from json in Json()
         from parts in Gen.SubListOf("image", "images", "audio", "a", "b", "id", "name", "group", "customer")
         from key in Gen.Frequency((8, Gen.Constant<string?>(keys[0])), (2, Gen.Elements<string?>(keys)), (1, Gen.Constant<string?>(null)),
@@ -109,7 +113,8 @@ public sealed class OpenApiFuzzTests : IDisposable
                 body.Headers.TryAddWithoutValidation("Content-Type", type);
             }
         }
-        var shown = $"{op.Method} {url} [{type ?? "no body"}; {(type == "application/json" ? json[..Math.Min(80, json.Length)] : $"{seed} {bytes.Length} B")}" +
+        var what = type == "application/json" ? json[..Math.Min(80, json.Length)] : $"{seed} {bytes.Length} B";
+        var shown = $"{op.Method} {url} [{type ?? "no body"}; {what}" +
                     $"; parts {string.Join(",", parts)}; key {(key is null ? "none" : key[..Math.Min(12, key.Length)])}]";
         return new Fuzzed(op.Method, url, type, body, key, shown);
     }
@@ -120,8 +125,8 @@ public sealed class OpenApiFuzzTests : IDisposable
         var cli = new CliRunner();
         var jolie = CliRunner.Photos("df_angelina_jolie");
         Assert.Equal(0, cli.Run("enroll", "jolie", jolie[0], jolie[1]).ExitCode);
-        var keys = new[] { "admin", "enrol", "read" }.Select(r => cli.Run("api-key", "create", "--role", r, "--json").Json.GetProperty("key").GetString()!)
-            .ToArray();
+        var keys = new[] { "admin", "enrol", "read" }
+            .Select(r => cli.Run("api-key", "create", "--role", r, "--json").Json.GetProperty("key").GetString()!).ToArray();
         var port = FreePort.Next();
         _daemon = new DaemonProcess(null, cli.DataDirectory, "door-fuzz", new Dictionary<string, string>
         {
@@ -140,7 +145,8 @@ public sealed class OpenApiFuzzTests : IDisposable
         {
             ["image/jpeg"] = File.ReadAllBytes(jolie[2]), ["audio/wav"] = File.ReadAllBytes(TestEnvironment.Ffmpeg(Path.Combine(_dir, "voice.wav"),
                 "-i", TestEnvironment.Speech("1688")[0], "-t", "3", "-ar", "16000", "-ac", "1", "-c:a", "pcm_s16le")),
-            ["image/png"] = Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="),
+            ["image/png"] = Convert.FromBase64String( // a 1x1 PNG
+                "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="),
         };
         var statuses = new Dictionary<int, int>();
         var property = Prop.ForAll(Arb.From(Generator(ops, seeds, keys)), (Fuzzed r) =>

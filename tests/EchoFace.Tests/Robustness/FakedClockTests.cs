@@ -23,7 +23,8 @@ public sealed class FakedClockTests : IDisposable
 
     private static string LibFaketime()
     {
-        var arch = RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
+        var arm = RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64;
+        var arch = arm ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
         var lib = $"/usr/lib/{arch}/faketime/libfaketime.so.1";
         Assert.True(File.Exists(lib), $"{lib} is missing: run ./setup.sh (it installs faketime)");
         return lib;
