@@ -40,6 +40,9 @@ public static class ApiEndpoints
             {
                 var retry = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(1);
                 context.HttpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                // refused before the endpoint runs: counted here, or /v1/stats would not show keys hitting their limit (one name: paths are
+                // the caller's to vary)
+                context.HttpContext.RequestServices.GetRequiredService<ApiStats>().Request("rate limited", 429, 0);
                 await Results.Problem(title: "Too many requests", statusCode: 429,
                     detail: $"this key may make {perMinute} requests a minute (Api.RequestsPerMinute); retry after {retry.TotalSeconds:F0} s").ExecuteAsync(context.HttpContext);
             };

@@ -267,6 +267,11 @@ public class HttpApiTests
             }
             await Problem(last, HttpStatusCode.TooManyRequests, "20 requests a minute");
             Assert.True(last.Headers.RetryAfter is not null);
+            using (var other = Client(at, enrol)) // another key's bucket: it sees the refusals counted
+            {
+                var counted = await Json(await other.GetAsync("/v1/stats"), HttpStatusCode.OK);
+                Assert.True(counted.GetProperty("api").GetProperty("byStatus").GetProperty("429").GetInt64() >= 1, counted.ToString());
+            }
             Assert.True(daemon.Stop(), daemon.Log);
         }
     }
