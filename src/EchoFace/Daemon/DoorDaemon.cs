@@ -167,12 +167,12 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, IServi
         try
         {
             while (await timer.WaitForNextTickAsync(stop))
-                try
-                {
-                    _storage!.Tick();
-                    Clock!.Tick();
-                }
+            {
+                try { _storage!.Tick(); }
                 catch (Exception e) when (e is not OperationCanceledException) { _log.LogError(e, "Storage check failed"); }
+                try { Clock!.Tick(); } // a fault event it cannot store is held by the outbox like any other
+                catch (Exception e) when (e is not OperationCanceledException) { _log.LogError(e, "Clock check failed"); }
+            }
         }
         catch (OperationCanceledException) { }
     }
