@@ -31,7 +31,8 @@ public sealed class StorageFullTests : IDisposable
         Assert.Equal(expected, StorageGuard.Classify(new Microsoft.Data.Sqlite.SqliteException("x", code)));
 
     /// <summary>Switches libfiu's failure points for file writes and syncs in the daemon (fiu-ctrl, through fiu-run's control pipes).</summary>
-    private static void Fiu(Process daemon, string control, string verb)
+    /// <param name="errno">5 (EIO: a failing card) or 30 (EROFS: what every write meets once the kernel has remounted it read-only)</param>
+    private static void Fiu(Process daemon, string control, string verb, int errno)
     {
         var start = new ProcessStartInfo("fiu-ctrl") { RedirectStandardError = true, RedirectStandardOutput = true };
         start.ArgumentList.Add("-f");
@@ -39,7 +40,7 @@ public sealed class StorageFullTests : IDisposable
         foreach (var point in new[] { "posix/io/rw/pwrite", "posix/io/rw/pwrite64", "posix/io/sync/fsync", "posix/io/sync/fdatasync" })
         {
             start.ArgumentList.Add("-c");
-            start.ArgumentList.Add(verb == "enable" ? $"enable name={point},failinfo=5" : $"disable name={point}");
+            start.ArgumentList.Add(verb == "enable" ? $"enable name={point},failinfo={errno}" : $"disable name={point}");
         }
         start.ArgumentList.Add($"{daemon.Id}");
         using var p = Process.Start(start)!;
@@ -69,16 +70,19 @@ public sealed class StorageFullTests : IDisposable
 
     /// <param name="fault">
     /// full: filled, with a 1 MiB reserve (the outbox stores on in the room it gives); full-no-reserve: events wait in memory;
-    /// eio: every file write and sync fails with EIO (libfiu's POSIX preload, switched on and off under the running daemon by fiu-ctrl)
+    /// eio: every file write and sync fails with EIO (libfiu's POSIX preload, switched on and off under the running daemon by fiu-ctrl);
+    /// erofs: the same with EROFS, as after the kernel remounted the card read-only
     /// </param>
     [Theory]
     [InlineData("full")]
     [InlineData("full-no-reserve")]
     [InlineData("eio")]
+    [InlineData("erofs")]
     public void The_door_keeps_deciding_while_the_storage_fails_and_everything_resumes_when_it_is_back(string fault)
     {
         var reserve = fault == "full" ? 1 : 0;
-        var state = fault == "eio" ? "failing" : "full";
+        var state = fault is "eio" or "erofs" ? "failing" : "full";
+        var errno = fault == "erofs" ? 30 : 5; // a remount under open files is refused (busy): the writes' EROFS is injected instead
         Assert.True(File.Exists("/usr/bin/fiu-run"), "libfiu's fiu-run is missing: run ./setup.sh (it installs fiu-utils)");
         var control = Path.Combine(_dir, "fiu");
         var staging = new CliRunner();
@@ -111,7 +115,7 @@ public sealed class StorageFullTests : IDisposable
         daemon.Until(() => { try { return Granted() >= 1; } catch (HttpRequestException) { return false; } }, "a first grant");
         daemon.Until(() => Snapshots() > 0, "a first snapshot");
 
-        if (fault == "eio") Fiu(daemon.Process, control, "enable");
+        if (fault is "eio" or "erofs") Fiu(daemon.Process, control, "enable", errno);
         else Inside(daemon.Process, "dd", "if=/dev/zero", $"of={Path.Combine(data, "filler")}", "bs=64k");
         daemon.Until(() => Health(out var c).GetProperty("storage").GetString() == state && c == HttpStatusCode.ServiceUnavailable,
             $"health 503, storage {state}");
@@ -127,7 +131,7 @@ public sealed class StorageFullTests : IDisposable
         Assert.Equal("1", Sql("SELECT COUNT(*) FROM identities"));
         Assert.Equal("ok", Sql("PRAGMA integrity_check"));
 
-        if (fault == "eio") Fiu(daemon.Process, control, "disable");
+        if (fault is "eio" or "erofs") Fiu(daemon.Process, control, "disable", errno);
         else Inside(daemon.Process, "rm", Path.Combine(data, "filler"));
         daemon.Until(() => Health(out var c).GetProperty("storage").GetString() == "ok" && c == HttpStatusCode.OK, "storage ok again");
         daemon.Until(() => Snapshots() > snapshots, "snapshots again");
