@@ -7,8 +7,8 @@ cd "$(dirname "$0")"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-echo "== system packages (ffmpeg, mosquitto, PostgreSQL for the fleet store, systemd-analyze for the unit check, sqlite3 for the outbox, libfiu for the storage fault tests, npm)"
-packages=(ffmpeg mosquitto postgresql ca-certificates systemd sqlite3 fiu-utils faketime)
+echo "== system packages (ffmpeg, mosquitto, PostgreSQL for the fleet store, systemd-analyze for the unit check, sqlite3 for the outbox, libfiu for the storage fault tests, Chromium for the console's browser tests, npm)"
+packages=(ffmpeg mosquitto postgresql ca-certificates systemd sqlite3 fiu-utils faketime chromium chromium-driver)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -43,6 +43,8 @@ echoface models fetch
 
 echo "== face-api.js under Node (tools/faceapi-oracle): the reference the converted faceapi_resnet is checked against; not a product dependency"
 (cd tools/faceapi-oracle && npm ci --no-audit --no-fund --silent)
+echo "== axe-core (tools/console-check): the accessibility check the console's browser tests inject into each page"
+(cd tools/console-check && npm ci --no-audit --no-fund --silent)
 
 echo "== main job: the door terminal on a video made from the shared photos (simulated door), then the face, voice and recommender evaluations"
 if [ -d ../shared/data/faces/photos ]; then

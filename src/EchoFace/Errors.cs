@@ -2,7 +2,7 @@ namespace EchoFace;
 
 /// <summary>What kind of wrong an input is, for callers that answer with a status (the HTTP API); commands exit 2 for every kind.</summary>
 /// <summary>Storage: the device's storage is full or failing writes (the request may succeed once it recovers).</summary>
-public enum BadInputKind { Invalid, TooLarge, Unsupported, NotFound, Storage }
+public enum BadInputKind { Invalid, TooLarge, Unsupported, NotFound, Storage, Conflict }
 
 /// <summary>Input the user gave is wrong (missing file, corrupt image, unknown id): commands exit 2 and store nothing.</summary>
 public sealed class BadInputException(string message, Exception? inner = null, BadInputKind kind = BadInputKind.Invalid) : Exception(message, inner)

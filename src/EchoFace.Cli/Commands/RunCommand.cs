@@ -39,7 +39,8 @@ internal static class RunCommand
             if (config.Microphone.Source.StartsWith("file:", StringComparison.Ordinal) && !File.Exists(config.Microphone.Source[5..]))
                 throw new BadInputException($"microphone file not found: {config.Microphone.Source[5..]}");
             var request = new RunRequest(parse.GetValue(once), shadow);
-            await using var app = DaemonHost.Build(config, new EngineLocation(data, parse.GetValue(g.Models)), request);
+            IListenerPart[] parts = config.Api is { Enabled: true, Console: true } ? [new WebConsole.ConsoleSite(config)] : [];
+            await using var app = DaemonHost.Build(config, new EngineLocation(data, parse.GetValue(g.Models)), request, parts: parts);
             var daemon = app.Services.GetRequiredService<DoorDaemon>();
             using var ownShadow = shadow;
             try { await app.RunAsync(cancel); }

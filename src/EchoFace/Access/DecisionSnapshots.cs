@@ -17,7 +17,7 @@ namespace EchoFace.Access;
 /// </summary>
 public sealed partial class DecisionSnapshots(string directory, TemplateCipher templateKey, Func<int> keep, ILogger logger)
 {
-    private const string Suffix = ".sealed";
+    private const string Suffix = ".sealed", FaceSuffix = ".face.sealed";
     private readonly TemplateCipher _cipher = new(templateKey.DeriveKey("echoface decision snapshots"));
 
     public string Directory { get; } = directory;
@@ -63,6 +63,26 @@ public sealed partial class DecisionSnapshots(string directory, TemplateCipher t
         catch (CryptographicException) { throw new InvalidDataException($"snapshot {name} does not open with this device's template key (damaged, or sealed under another key)"); }
     }
 
+    /// <summary>
+    /// The face of a snapshot as the camera saw it (no box or label drawn on it), with the context a detector needs around it: what
+    /// the console enrols an unknown face from. Null when there is none.
+    /// </summary>
+    public byte[]? ReadFace(string name)
+    {
+        if (!IsName(name)) return null;
+        var path = Path.Combine(Directory, name + FaceSuffix);
+        if (!File.Exists(path)) return null;
+        try { return _cipher.OpenBytes(File.ReadAllBytes(path), name + ".face"); }
+        catch (CryptographicException) { throw new InvalidDataException($"the face of snapshot {name} does not open with this device's template key"); }
+    }
+
+    /// <summary>The face's box doubled (half its size on every side), unannotated.</summary>
+    public static RgbImage FaceRegion(RgbImage frame, BoxF box)
+    {
+        var (w, h) = (box.X2 - box.X1, box.Y2 - box.Y1);
+        return frame.Region((int)(box.X1 - w / 2), (int)(box.Y1 - h / 2), (int)(w * 2), (int)(h * 2));
+    }
+
     /// <summary>Writes the snapshot (whole or not at all) and prunes the oldest; the snapshot's name, or null when it could not be written.</summary>
     public string? Save(RgbImage frame, FaceResult face, string label, bool granted, DateTimeOffset at, int track)
     {
@@ -77,6 +97,10 @@ public sealed partial class DecisionSnapshots(string directory, TemplateCipher t
             }
             byte[] jpeg;
             using (var picture = FaceAnnotator.Render(frame, [new FaceLabel(face, label, granted)])) jpeg = ImageEncoder.Encode(picture, SKEncodedImageFormat.Jpeg);
+            using (var region = ImageEncoder.ToBitmap(FaceRegion(frame, face.Box)))
+                AtomicFile.Write(Path.Combine(Directory, name + FaceSuffix),
+                    _cipher.SealBytes(ImageEncoder.Encode(region, SKEncodedImageFormat.Jpeg), name + ".face"), ownerOnly: true);
+            // the picture last: a name listed always has its face beside it
             AtomicFile.Write(Path.Combine(Directory, name + Suffix), _cipher.SealBytes(jpeg, name), ownerOnly: true);
             Prune();
             return name;
@@ -93,6 +117,10 @@ public sealed partial class DecisionSnapshots(string directory, TemplateCipher t
     private void Prune()
     {
         var names = List();
-        for (var i = 0; i < names.Count - keep(); i++) File.Delete(Path.Combine(Directory, names[i] + Suffix));
+        for (var i = 0; i < names.Count - keep(); i++)
+        {
+            File.Delete(Path.Combine(Directory, names[i] + Suffix));
+            File.Delete(Path.Combine(Directory, names[i] + FaceSuffix));
+        }
     }
 }

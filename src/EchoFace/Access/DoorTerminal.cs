@@ -54,9 +54,12 @@ public sealed class DoorTerminal
         (_pipeline, _faces, _voice, _microphone, _policy, _door, _outbox, _store) = (pipeline, faces, voice, microphone, policy, door, outbox, store);
         (_doorName, _models, _log, _clock) = (doorName, models, logger, clock ?? TimeProvider.System);
         _tracker = new FaceTracker(policy.Options.TrackIoU, TimeSpan.FromSeconds(policy.Options.TrackTimeoutSeconds));
+        Live = new LiveView(_clock);
     }
 
     public TerminalStats Stats { get; } = new();
+    /// <summary>The console's live picture (copied only while someone watches).</summary>
+    public LiveView Live { get; }
     public event Action<AccessDecision>? Decided;
     /// <summary>Under the retail policy: where a recognised, opted-in customer's products come from.</summary>
     public ShelfRecommendations? Shelf { get; init; }
@@ -128,6 +131,8 @@ public sealed class DoorTerminal
         foreach (var track in _tracker.Tracks)
             if (track is { Decided: false, Challenge: { } c } && (c.Check.State.Status != ChallengeStatus.Pending || c.Check.Expired(now)))
                 Conclude(track, frame);
+        Live.Offer(frame.Image, () => [.. detected.Select((d, i) =>
+            tracks[i].Label is { } l ? new FaceLabel(d, l.Text, l.Granted) : new FaceLabel(d, "…", false))], now);
         foreach (var gone in _tracker.Expire(now)) Over(gone, frame);
         Stats.Frame(watch.Elapsed.TotalMilliseconds);
         FrameAnalyzed?.Invoke(stages);
@@ -330,6 +335,7 @@ public sealed class DoorTerminal
                 track.Id, r.Faces, r.FaceScore, r.FaceThreshold ?? _faces.Match.IdentifyThreshold, r.Liveness, _policy.Options.LivenessThreshold, r.Quality,
                 voiceScore, voiceThreshold, detail, _models, (now - track.FirstSeen).TotalMilliseconds, (now - frame.CapturedAt).TotalMilliseconds, snapshot);
             _outbox.Append("access", _doorName, decision, _door.State.ToString());
+            track.Label = ($"{who?.DisplayName ?? r.IdentityId ?? "unknown"} {decision.Outcome}", granted);
             if (lockout)
                 _outbox.Append("alarm", _doorName, new { type = "lockout", until = _policy.LockedUntil, failures = _policy.Options.MaxFailures, windowSeconds = _policy.Options.FailureWindowSeconds }, _door.State.ToString());
             Stats.Decision(granted, decision.FrameToDecisionMs);

@@ -28,6 +28,8 @@ public sealed class Track(int id, BoxF box, DateTimeOffset now)
     public (FaceObservation Face, OtherEmbeddings Others)? Pending { get; set; }
     /// <summary>Face.Fusion cascade: the first model left this presence undecided, so every later face gets the other embeddings.</summary>
     public bool WantsOthers { get; set; }
+    /// <summary>Who the presence was decided to be and whether they were let in: the live view's label for it.</summary>
+    public (string Text, bool Granted)? Label { get; set; }
 }
 
 /// <summary>Greedy IoU tracking of face boxes (faces at a door move little between frames); a track ends when unseen for the timeout.</summary>

@@ -104,14 +104,7 @@ public static class ApiEndpoints
             catch (ApiProblem p) { result = Problem(p.Status, p.Message); }
             catch (BadInputException e)
             {
-                result = Problem(e.Kind switch
-                {
-                    BadInputKind.NotFound => 404,
-                    BadInputKind.TooLarge => 413,
-                    BadInputKind.Unsupported => 415,
-                    BadInputKind.Storage => 507,
-                    _ => 422,
-                }, e.Message);
+                result = Problem(StatusOf(e.Kind), e.Message);
             }
             catch (BadHttpRequestException e) { result = Problem(e.StatusCode, e.Message); }
             catch (InvalidDataException e) { result = Problem(400, $"the multipart body is malformed: {e.Message}"); }
@@ -180,27 +173,19 @@ public static class ApiEndpoints
             var images = await ApiInput.FilesAsync(http.Request, form, ["image", "images"], "image", api.Config.Media.MaxBytes, cancel);
             var audio = await ApiInput.FilesAsync(http.Request, form, ["audio"], "audio", api.Config.Voice.Limits.MaxBytes, cancel);
             if (images.Count == 0 && audio.Count == 0) throw new ApiProblem(400, "send at least one image or audio part");
-            // decode and analyse everything first, outside the door's lock; then check and store all of it in one transaction under it
             var decoded = images.Select(i => (i.Name, Image: ApiInput.Image(i, api.Config.Media))).ToList();
-            var generation = api.Generation;
-            var analysed = await api.WithPipelineAsync(p => decoded.Select(d => (d.Name, (IReadOnlyList<FaceResult>)p.Analyze(d.Image))).ToList(), cancel);
             var voices = audio.Select(a => (a.Name, Result: api.AnalyzeVoice(ApiInput.Audio(a, api.Config.Voice.Limits), a.Name))).ToList();
             var key = (ApiKeyRecord)http.Items[KeyItem]!;
             var request = new EnrolRequest(id, ApiInput.Field(form, "name"), ApiInput.Field(form, "group"))
             {
-                Faces = analysed, FaceIndex = faceIndex, Voices = voices, Via = new { via = "http", key = key.Id },
+                FaceIndex = faceIndex, Voices = voices, Via = new { via = "http", key = key.Id },
             };
-            var result = api.Gallery(() =>
+            var done = await api.EnrolAsync(request, decoded, cancel);
+            var result = new
             {
-                // a model switch between the analysis and now: these embeddings may not be of the templates' model
-                if (api.Generation != generation) throw new ApiProblem(409, "a model was switched while this request ran: send it again");
-                var done = api.Enrolment.Enrol(request);
-                return new
-                {
-                    id, name = done.DisplayName, group = done.Group, faceTemplates = done.FaceTemplateIds.Count, voiceTemplates = done.VoiceTemplateIds.Count,
-                    qualities = done.Qualities, speechSeconds = done.SpeechSeconds.Select(s => Math.Round(s, 2)),
-                };
-            });
+                id, name = done.DisplayName, group = done.Group, faceTemplates = done.FaceTemplateIds.Count, voiceTemplates = done.VoiceTemplateIds.Count,
+                qualities = done.Qualities, speechSeconds = done.SpeechSeconds.Select(s => Math.Round(s, 2)),
+            };
             return Results.Json(result, statusCode: 201);
         }
 
@@ -385,6 +370,17 @@ public static class ApiEndpoints
             untilRestart = $"set {(body.Face is not null ? "Face" : "Voice")}.Embedder in the configuration (or push it from the fleet) to keep it after a restart",
         });
     }
+
+    /// <summary>The HTTP status for a kind of bad input (the console answers its pages with the same).</summary>
+    internal static int StatusOf(BadInputKind kind) => kind switch
+    {
+        BadInputKind.NotFound => 404,
+        BadInputKind.TooLarge => 413,
+        BadInputKind.Unsupported => 415,
+        BadInputKind.Storage => 507,
+        BadInputKind.Conflict => 409,
+        _ => 422,
+    };
 
     private sealed record CompareRequest(float[]? A, float[]? B);
 

@@ -12,6 +12,13 @@ using Prometheus;
 
 namespace EchoFace.Api;
 
+/// <summary>A part of the listener built above this layer (the web console): its services, then its middleware and endpoints.</summary>
+public interface IListenerPart
+{
+    void AddServices(IServiceCollection services);
+    void Map(WebApplication app);
+}
+
 /// <summary>
 /// The daemon's host: the engine's services (<see cref="EngineServices.AddEchoFace"/>), the door as a hosted service, and one
 /// listener (Health.Listen) for /healthz, /metrics and the HTTP API. `echoface run` runs it; a test may run it in its own process.
@@ -19,8 +26,9 @@ namespace EchoFace.Api;
 public static class DaemonHost
 {
     /// <param name="configure">a last say over the services (a test's fake clock or its own loggers)</param>
+    /// <param name="parts">what else the listener serves (the web console), with the API</param>
     public static WebApplication Build(EchoFaceConfig config, EngineLocation location, RunRequest request,
-        Action<IServiceCollection>? configure = null)
+        Action<IServiceCollection>? configure = null, IReadOnlyList<IListenerPart>? parts = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Services.AddSystemd();
@@ -34,6 +42,7 @@ public static class DaemonHost
         builder.Services.AddEchoFace(config, location with { CameraFrames = true }).AddDoorDaemon(request);
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(15));
         if (config.Api.Enabled) builder.Services.AddApi(config);
+        foreach (var part in parts ?? []) part.AddServices(builder.Services);
         configure?.Invoke(builder.Services);
         // the slim builder leaves HTTPS out unless asked for (Health.Listen https://, required beyond loopback with the API on)
         if (config.Health.Listen.StartsWith("https://", StringComparison.OrdinalIgnoreCase)) builder.WebHost.UseKestrelHttpsConfiguration();
@@ -59,6 +68,7 @@ public static class DaemonHost
         app.MapGet("/healthz", () => DaemonHealth.Of(daemon, config) is var h && h.Ok ? Results.Json(h) : Results.Json(h, statusCode: 503));
         app.MapMetrics();
         if (config.Api.Enabled) app.MapApi(daemon);
+        foreach (var part in parts ?? []) part.Map(app);
         RegisterGauges(daemon);
         return app;
     }

@@ -57,6 +57,10 @@ public sealed class HealthOptions
 public sealed class ApiOptions
 {
     public bool Enabled { get; set; } = true;
+    /// <summary>The web console at /console (docs/console.md): the API's keys, signed in for a session cookie.</summary>
+    public bool Console { get; set; } = true;
+    /// <summary>A console session ends after this long without a request (and at the latest after 12 hours).</summary>
+    public int ConsoleSessionMinutes { get; set; } = 30;
     /// <summary>Requests a key may make per minute (a token bucket refilled every second); over it, 429 with Retry-After.</summary>
     public int RequestsPerMinute { get; set; } = 600;
     /// <summary>Face pipelines the API runs requests on, beside the door's own (each holds its models once).</summary>
@@ -82,6 +86,8 @@ public sealed class ApiOptions
             throw new ArgumentException($"Api.RequestHeadersSeconds must be 1..300, not {RequestHeadersSeconds}");
         if (FaceEmbedBudgetMs <= 0 || VoiceEmbedBudgetMs <= 0) throw new ArgumentException("Api.FaceEmbedBudgetMs and Api.VoiceEmbedBudgetMs must be above 0");
         if (RequestsPerMinute is < 1 or > 1_000_000) throw new ArgumentException($"Api.RequestsPerMinute must be between 1 and 1000000, not {RequestsPerMinute}");
+        if (ConsoleSessionMinutes is < 1 or > 720)
+            throw new ArgumentException($"Api.ConsoleSessionMinutes must be 1..720, not {ConsoleSessionMinutes}");
         if (Workers is < 1 or > 64) throw new ArgumentException($"Api.Workers must be between 1 and 64, not {Workers}");
         if (!Uri.TryCreate(listen, UriKind.Absolute, out var uri)) return;
         var loopback = uri.IsLoopback || uri.Host is "127.0.0.1" or "[::1]" or "localhost";

@@ -54,6 +54,9 @@ public sealed class DoorDaemon(EchoFaceConfig config, RunRequest request, IServi
     public DateTimeOffset LastFrameAt { get; private set; }
     /// <summary>Where the door's decision pictures are (the API serves them by name).</summary>
     public DecisionSnapshots? Snapshots => _terminal?.Snapshots;
+    public LiveView? Live => _terminal?.Live;
+    /// <summary>The configuration the daemon started with (the console's settings page shows the one in force).</summary>
+    public EchoFaceConfig Config => config;
     /// <summary>The customer the shelf display shows: the last one seen, while within Retail.DisplaySeconds.</summary>
     public CustomerSeen? ShelfCustomer =>
         _terminal?.LatestCustomer is { } c && DateTimeOffset.UtcNow - c.At <= TimeSpan.FromSeconds(config.Retail.DisplaySeconds) ? c : null;

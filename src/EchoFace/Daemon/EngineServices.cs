@@ -193,6 +193,7 @@ public static class EngineServices
     public static IServiceCollection AddDoorDaemon(this IServiceCollection services, RunRequest request) => services
         .AddSingleton(request)
         .AddSingleton<DaemonTelemetry>()
+        .AddSingleton<RemoteUnlock>()
         .AddSingleton<FleetHandlers>()
         .AddSingleton<RecognitionService>()
         .AddSingleton<DoorDaemon>()

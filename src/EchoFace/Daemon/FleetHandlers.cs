@@ -17,8 +17,6 @@ public sealed class FleetHandlers
     private readonly ConfigShadow? _shadow;
     private readonly EchoFaceConfig _config;
     private readonly ConfigurationInForce _inForce;
-    private readonly DoorController _door;
-    private readonly AccessPolicy _policy;
     private readonly EventOutbox _outbox;
     private readonly DaemonTelemetry _telemetry;
     private readonly ILogger _log;
@@ -27,13 +25,15 @@ public sealed class FleetHandlers
     private readonly DoorTerminal _terminal;
     private readonly RecommendationStore _lists;
     private readonly Media.CameraSource _camera;
+    private readonly RemoteUnlock _unlock;
 
     public FleetHandlers(FleetLink link, RunRequest request, EchoFaceConfig config, ConfigurationInForce inForce, DoorController door,
-        AccessPolicy policy, EventOutbox outbox, DaemonTelemetry telemetry, ILoggerFactory loggers, Enrolment enrolment, GalleryStore store,
-        DoorTerminal terminal, RecommendationStore lists, Media.CameraSource camera, TimeProvider clock)
+        EventOutbox outbox, DaemonTelemetry telemetry, ILoggerFactory loggers, Enrolment enrolment, GalleryStore store,
+        DoorTerminal terminal, RecommendationStore lists, Media.CameraSource camera, TimeProvider clock, RemoteUnlock unlock)
     {
+        _unlock = unlock;
         (_link, _shadow, _config, _inForce) = (link, request.Shadow, config, inForce);
-        (_door, _policy, _outbox, _telemetry) = (door, policy, outbox, telemetry);
+        (_outbox, _telemetry) = (outbox, telemetry);
         (_log, _enrolment, _store) = (loggers.CreateLogger("EchoFace.Fleet"), enrolment, store);
         (_terminal, _lists, _camera) = (terminal, lists, camera);
         link.Subscribe(link.Topics.EnrollSet);
@@ -122,26 +122,7 @@ public sealed class FleetHandlers
         await AnswerAsync("unlock", r.Id, refusal is null ? "done" : "refused", refusal);
     }
 
-    /// <summary>Opens the door for a remote request (cmd/unlock, Home Assistant's lock); the refusal, or null when it opened.</summary>
-    private string? RemoteUnlock(CommandRequest r)
-    {
-        string? refusal = r.Error
-            ?? (string.IsNullOrWhiteSpace(r.Reason) ? "a reason is required" : null)
-            ?? (!r.Override && _policy.LockedOut ? $"the door is locked out until {_policy.LockedUntil:u} (send override: true to open anyway)" : null)
-            ?? (!r.Override && _door.State == DoorState.Fault ? "the door is in its fail position (send override: true to open anyway)" : null);
-        if (refusal is null && !_door.Grant("fleet"))
-        {
-            // faulted doors take no grants: an override drives the relay through a fresh resume
-            _door.Resume();
-            _door.Grant("fleet");
-        }
-        _outbox.Append(refusal is null ? "access" : "alarm", _inForce.Current.Door.Name, new
-        {
-            type = refusal is null ? "remote_unlock" : "remote_unlock_refused", requestId = r.Id, reason = r.Reason, @override = r.Override, refusal,
-        }, _door.State.ToString());
-        _log.LogInformation("Remote unlock {Outcome}: {Reason}", refusal is null ? "done" : "refused", refusal ?? r.Reason);
-        return refusal;
-    }
+    private string? RemoteUnlock(CommandRequest r) => _unlock.Open(new UnlockRequest(r.Id, r.Reason, r.Override, r.Error));
 
     private async Task ResyncAsync(byte[] payload)
     {

@@ -107,6 +107,22 @@ public sealed class RecognitionService(ConfigurationInForce inForce, EngineLocat
     public CollectionIndexes Collections { get; } =
         new(location.Database(inForce.Current), cipher, EchoFace.Gallery.CollectionSearch.CodesDirectory(location.DataDirectory));
 
+    /// <summary>
+    /// Enrols from decoded images (and analysed recordings): the faces are analysed first, outside the door's lock, then everything is
+    /// checked and stored in one transaction under it, as `enroll` does.
+    /// </summary>
+    public async Task<EnrolOutcome> EnrolAsync(EnrolRequest request, IReadOnlyList<(string Name, Media.RgbImage Image)> images, CancellationToken cancel)
+    {
+        var generation = Generation;
+        var analysed = await WithPipelineAsync(p => images.Select(d => (d.Name, (IReadOnlyList<FaceResult>)p.Analyze(d.Image))).ToList(), cancel);
+        return Gallery(() =>
+        {
+            // a model switch between the analysis and now: these embeddings may not be of the templates' model
+            if (Generation != generation) throw new BadInputException("a model was switched while this request ran: send it again", kind: BadInputKind.Conflict);
+            return Enrolment.Enrol(request with { Faces = analysed });
+        });
+    }
+
     /// <summary>Runs face analysis on a pipeline of the API's own, waiting for one to be free.</summary>
     public async Task<T> WithPipelineAsync<T>(Func<FacePipeline, T> work, CancellationToken cancel)
     {

@@ -14,11 +14,12 @@ public static class FaceAnnotator
         ImageEncoder.Save(bitmap, path);
     }
 
-    public static SKBitmap Render(RgbImage image, IReadOnlyList<FaceLabel> faces)
+    /// <param name="crops">the strip of aligned crops below the picture (a live view leaves it out)</param>
+    public static SKBitmap Render(RgbImage image, IReadOnlyList<FaceLabel> faces, bool crops = true)
     {
         const int crop = FaceEmbedder.CropSize;
-        var stripHeight = faces.Count > 0 ? crop + 24 : 0;
-        var width = Math.Max(image.Width, faces.Count * (crop + 8));
+        var stripHeight = faces.Count > 0 && crops ? crop + 24 : 0;
+        var width = crops ? Math.Max(image.Width, faces.Count * (crop + 8)) : image.Width;
         var canvasBitmap = new SKBitmap(width, image.Height + stripHeight);
         using var canvas = new SKCanvas(canvasBitmap);
         canvas.Clear(SKColors.Black);
@@ -46,7 +47,7 @@ public static class FaceAnnotator
             fill.Color = SKColors.White;
             canvas.DrawText(label, face.Box.X1 + 3 * scale, face.Box.Y1 - 4 * scale, font, fill);
 
-            if (face.Points5.Length == 5)
+            if (crops && face.Points5.Length == 5)
             {
                 using var aligned = ImageEncoder.ToBitmap(FaceEmbedder.AlignedCrop(image, face.Points5));
                 float x = i * (crop + 8), y = image.Height + 20;

@@ -26,6 +26,19 @@ public sealed class RgbImage
         return padded;
     }
 
+    /// <summary>A copy of the rectangle (clamped to the image; at least one pixel).</summary>
+    public RgbImage Region(int x, int y, int width, int height)
+    {
+        x = Math.Clamp(x, 0, Width - 1);
+        y = Math.Clamp(y, 0, Height - 1);
+        width = Math.Clamp(width, 1, Width - x);
+        height = Math.Clamp(height, 1, Height - y);
+        var region = new RgbImage(width, height);
+        for (var row = 0; row < height; row++)
+            Data.AsSpan(((y + row) * Width + x) * 3, width * 3).CopyTo(region.Data.AsSpan(row * width * 3));
+        return region;
+    }
+
     /// <summary>Wraps packed BGR (ffmpeg's bgr24) as RGB, in place of a copy the caller no longer needs.</summary>
     public static RgbImage FromBgr(int width, int height, byte[] bgr)
     {

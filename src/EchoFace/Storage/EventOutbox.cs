@@ -172,12 +172,44 @@ public sealed class EventOutbox : IDisposable
             cmd.Parameters.AddWithValue("$kind", (object?)kind ?? DBNull.Value);
             cmd.Parameters.AddWithValue("$limit", limit);
             cmd.Parameters.AddWithValue("$after", afterSeq);
-            using var r = cmd.ExecuteReader();
-            var list = new List<OutboxEvent>();
-            while (r.Read())
-                list.Add(new OutboxEvent(r.GetInt64(0), r.GetString(1), Parse(r.GetString(2)), r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
-                    r.GetString(5), r.IsDBNull(6) ? null : Parse(r.GetString(6))));
-            return list;
+            return Rows(cmd);
+        }
+    }
+
+    private static List<OutboxEvent> Rows(SqliteCommand cmd)
+    {
+        using var r = cmd.ExecuteReader();
+        var list = new List<OutboxEvent>();
+        while (r.Read())
+            list.Add(new OutboxEvent(r.GetInt64(0), r.GetString(1), Parse(r.GetString(2)), r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
+                r.GetString(5), r.IsDBNull(6) ? null : Parse(r.GetString(6))));
+        return list;
+    }
+
+    /// <summary>What the console filters decisions by: kind, outcome, identity (or "unknown"), a time range; any may be null.</summary>
+    public sealed record Filter(string Kind, string? Outcome = null, string? Identity = null, DateTimeOffset? From = null, DateTimeOffset? To = null);
+
+    /// <summary>The newest events that pass the filter, newest first (sent or not, while retention keeps them).</summary>
+    public IReadOnlyList<OutboxEvent> Latest(Filter f, int limit)
+    {
+        lock (_gate)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = """
+                SELECT seq, id, at, kind, door, payload, sent_at FROM outbox
+                WHERE kind = $kind AND ($outcome IS NULL OR json_extract(payload, '$.outcome') = $outcome)
+                  AND ($who IS NULL OR ($who = 'unknown' AND json_extract(payload, '$.identity') IS NULL) OR json_extract(payload, '$.identity') = $who)
+                  AND ($from IS NULL OR at >= $from) AND ($to IS NULL OR at <= $to)
+                ORDER BY seq DESC LIMIT $limit
+                """;
+            cmd.Parameters.AddWithValue("$kind", f.Kind);
+            cmd.Parameters.AddWithValue("$outcome", (object?)f.Outcome ?? DBNull.Value);
+            cmd.Parameters.AddWithValue("$who", (object?)f.Identity ?? DBNull.Value);
+            // stored as round-trip UTC text: a UTC bound compares as text in time order
+            cmd.Parameters.AddWithValue("$from", f.From is { } a ? a.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture) : DBNull.Value);
+            cmd.Parameters.AddWithValue("$to", f.To is { } b ? b.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture) : DBNull.Value);
+            cmd.Parameters.AddWithValue("$limit", limit);
+            return Rows(cmd);
         }
     }
 

@@ -57,4 +57,23 @@ public class DecisionSnapshotsTests
         Assert.Null(store.Save(frame, face, "bob denied", false, T0.AddSeconds(99), 99));
         Assert.DoesNotContain(store.List(), n => n.Contains("t99"));
     }
+
+    [Fact]
+    public void Keeps_the_face_as_the_camera_saw_it_beside_each_picture_and_prunes_both()
+    {
+        var store = Store();
+        var (frame, face) = Photo();
+        var names = Enumerable.Range(0, 4).Select(i => store.Save(frame, face, "unknown denied", false, T0.AddSeconds(i), i + 1)!).ToList();
+        var crop = ImageDecoder.Decode(store.ReadFace(names[3])!, "face");
+        // the box doubled, clamped to the frame: context for the detector, and no box or label drawn over the face
+        var expected = DecisionSnapshots.FaceRegion(frame, face.Box);
+        Assert.Equal((expected.Width, expected.Height), (crop.Width, crop.Height));
+        var centre = ((crop.Height / 2 * crop.Width) + crop.Width / 2) * 3;
+        Assert.InRange(Math.Abs(crop.Data[centre] - expected.Data[centre]), 0, 24); // JPEG, not a drawn box
+        Assert.Null(store.ReadFace(names[0])); // pruned with its picture
+        Assert.Single(Directory.GetFiles(store.Directory, "*.face.sealed"), f => f.Contains(names[1], StringComparison.Ordinal));
+        Assert.Equal(3, Directory.GetFiles(store.Directory, "*.face.sealed").Length);
+        Assert.Equal(names[1..], store.List());
+        Assert.Null(store.ReadFace("../template.key"));
+    }
 }

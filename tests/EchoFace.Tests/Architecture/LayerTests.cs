@@ -21,6 +21,7 @@ public class LayerTests
         ["Evaluation", "Configuration"],
         ["Daemon", "Fleet"],
         ["Api"],
+        ["WebConsole"],
     ];
 
     public static TheoryData<string> Capabilities() => [.. Layers.SelectMany(l => l)];
