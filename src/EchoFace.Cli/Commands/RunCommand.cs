@@ -27,13 +27,10 @@ internal static class RunCommand
             var overrides = Overrides(parse, camera, microphone, policy, board, health);
             var config = EchoFaceConfig.Load(parse.GetValue(g.Config), overrides);
             var data = CliContext.ResolveDataDirectory(parse.GetValue(g.Data));
-            Configuration.ConfigShadow? shadow = null;
-            if (config.Fleet.Enabled)
-            {
-                // what the fleet pushed before (stored with its version) is in force from the start
-                shadow = new Configuration.ConfigShadow(Path.Combine(data, config.Storage.Database), parse.GetValue(g.Config), overrides);
-                config = shadow.Current;
-            }
+            // what the fleet pushed before and the console's edits (each stored with its version) are in force from the start
+            Directory.CreateDirectory(data);
+            var shadow = new Configuration.ConfigShadow(Path.Combine(data, config.Storage.Database), parse.GetValue(g.Config), overrides);
+            config = shadow.Current;
             if (config.Camera.Source.StartsWith("file:", StringComparison.Ordinal) && !File.Exists(config.Camera.Source[5..]))
                 throw new BadInputException($"camera file not found: {config.Camera.Source[5..]}");
             if (config.Microphone.Source.StartsWith("file:", StringComparison.Ordinal) && !File.Exists(config.Microphone.Source[5..]))

@@ -82,6 +82,41 @@ public sealed class ConfigShadow : IDisposable
         return new ConfigReport(version, source, "applied", null, now, [.. changedSections.Where(s => !IsLive(s, before[s]!.AsObject(), after[s]!.AsObject()))]);
     }
 
+    /// <summary>The source of the web console's edits (docs/console.md).</summary>
+    public const string Console = "console";
+
+    /// <summary>The settings the fleet's documents set ("Access:Policy"): the console may not change them.</summary>
+    public IReadOnlySet<string> OwnedByFleet()
+    {
+        var keys = new Dictionary<string, string?>();
+        foreach (var source in new[] { "group", "device" })
+            if (_documents.TryGetValue(source, out var d)) Flatten(d.Settings, "", keys);
+        return keys.Keys.ToHashSet(StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// A live section as the console edits it: replaces the console's earlier settings of that section, refused whole when it
+    /// sets anything the fleet owns or is invalid; stored with the next console version before it is used, as the fleet's are.
+    /// </summary>
+    public ConfigReport OfferSection(string section, JsonObject settings, out IReadOnlyList<string> changedSections)
+    {
+        changedSections = [];
+        var now = _clock.GetUtcNow();
+        if (!LiveSections.Contains(section)) return new ConfigReport(0, Console, "rejected", $"{section} is not one the console edits ({string.Join(", ", LiveSections)})", now, []);
+        var keys = new Dictionary<string, string?>();
+        Flatten(settings, section, keys);
+        var inForce = new Dictionary<string, string?>();
+        Flatten(JsonSerializer.SerializeToNode(Current)![section], section, inForce);
+        // the section comes back whole: what the fleet sets may stand in it unchanged (the fleet's document still wins)
+        var owned = keys.Where(k => OwnedByFleet().Contains(k.Key) && inForce.GetValueOrDefault(k.Key) != k.Value).Select(k => k.Key).ToList();
+        if (owned.Count > 0)
+            return new ConfigReport(0, Console, "rejected", $"the fleet sets {string.Join(", ", owned)}: change it there", now, []);
+        var document = _documents.TryGetValue(Console, out var d) ? (JsonObject)d.Settings.DeepClone() : [];
+        document[section] = settings.DeepClone();
+        document["version"] = (Version(Console) ?? 0) + 1;
+        return Offer(Console, JsonSerializer.SerializeToUtf8Bytes(document), out changedSections);
+    }
+
     /// <summary>A changed section is live when it is a live section, or when every setting that changed in it is a live setting.</summary>
     private static bool IsLive(string section, JsonObject before, JsonObject after) =>
         LiveSections.Contains(section) ||
@@ -90,7 +125,8 @@ public sealed class ConfigShadow : IDisposable
     private EchoFaceConfig Build(IReadOnlyDictionary<string, (long Version, JsonObject Settings)> documents)
     {
         var overrides = new Dictionary<string, string?>();
-        foreach (var source in new[] { "group", "device" })
+        // the console's edits sit on the file and under the fleet's documents, which own what they set
+        foreach (var source in new[] { Console, "group", "device" })
             if (documents.TryGetValue(source, out var d)) Flatten(d.Settings, "", overrides);
         foreach (var (k, v) in _commandLine) overrides[k] = v;
         return EchoFaceConfig.Load(_basePath, overrides);

@@ -125,6 +125,17 @@ public static class Database
         """
         CREATE INDEX collection_images_newest ON collection_images(collection, id);
         """,
+        // 7: the web console's edits of live sections are a third configuration source, under the fleet's (a CHECK cannot be altered)
+        """
+        CREATE TABLE config_applied_v8(
+            source TEXT PRIMARY KEY CHECK (source IN ('console', 'group', 'device')),
+            version INTEGER NOT NULL,
+            document TEXT NOT NULL,
+            applied_at TEXT NOT NULL);
+        INSERT INTO config_applied_v8 SELECT source, version, document, applied_at FROM config_applied;
+        DROP TABLE config_applied;
+        ALTER TABLE config_applied_v8 RENAME TO config_applied;
+        """,
     ];
 
     public static int SchemaVersion => Migrations.Length;

@@ -172,6 +172,20 @@ public class ConsoleBrowserTests(ConsoleDaemon daemon, ITestOutputHelper output)
         Assert.Contains("Fleet", b.Find("main").Text, StringComparison.Ordinal);
         b.Shot("settings");
 
+        // a live section edited here: applied at once and kept; an invalid value changes nothing
+        void Edit(string script)
+        {
+            b.Go("/console/settings");
+            b.Web.ExecuteScript($"const t = document.querySelector('#json-Access'); t.closest('details').open = true; {script}");
+            b.Submit(b.Find("#json-Access").FindElement(By.XPath("./ancestor::form")).FindElement(By.CssSelector("button")));
+        }
+        Edit("const o = JSON.parse(t.value); o.SnapshotKeep = 400; t.value = JSON.stringify(o);");
+        Assert.Contains("Access applied", b.Said, StringComparison.Ordinal);
+        Edit("t.value = '{\"SnapshotKeep\": \"many\"}';");
+        Assert.Contains("not applied", b.Said, StringComparison.Ordinal);
+        b.Go("/console/settings");
+        Assert.Contains("\"SnapshotKeep\": 400", b.Find("#json-Access").GetAttribute("value"), StringComparison.Ordinal);
+
         var id = key.Split('_')[1];
         Assert.Equal(0, daemon.Cli.Run("api-key", "revoke", id).ExitCode);
         b.Go("/console/door");

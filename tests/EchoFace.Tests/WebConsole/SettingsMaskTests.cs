@@ -1,6 +1,6 @@
 using System.Text.Json;
 using EchoFace.Configuration;
-using EchoFace.WebConsole.Pages;
+using EchoFace.WebConsole;
 
 namespace EchoFace.Tests.WebConsole;
 
@@ -15,7 +15,7 @@ public class SettingsMaskTests
         config.Fleet.PasswordFile = "/etc/echoface/broker.secret";
         config.FleetServer.Database = "Host=db;Password=topsecret;Username=fleet";
         var node = JsonSerializer.SerializeToNode(config)!;
-        SettingsModel.Mask(node);
+        SecretMask.Mask(node);
         var text = node.ToJsonString();
         Assert.DoesNotContain("hunter2", text, StringComparison.Ordinal);
         Assert.DoesNotContain("topsecret", text, StringComparison.Ordinal);
