@@ -7,7 +7,8 @@ cd "$(dirname "$0")"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-echo "== system packages (ffmpeg, mosquitto, PostgreSQL for the fleet store, systemd-analyze for the unit check, sqlite3 for the outbox, libfiu for the storage fault tests, Chromium for the console's browser tests, npm)"
+echo "== system packages (ffmpeg, mosquitto, PostgreSQL for the fleet store, systemd-analyze for the unit check, sqlite3 for the outbox,"
+echo "   libfiu and libfaketime for the fault tests, Chromium and its driver for the console's browser tests, npm)"
 packages=(ffmpeg mosquitto postgresql ca-certificates systemd sqlite3 fiu-utils faketime chromium chromium-driver)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()

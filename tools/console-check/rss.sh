@@ -14,7 +14,8 @@ run() {
   local console=$1 port=$2 dir="$work/$1"
   mkdir -p "$dir" && cp -r reports/demo/data "$dir/data"
   local key
-  key=$("${echoface[@]}" --data "$dir/data" api-key create --role admin --name rss --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+  key=$("${echoface[@]}" --data "$dir/data" api-key create --role admin --name rss --json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
   ECHOFACE__Api__Console=$console ECHOFACE__Camera__Loop=true "${echoface[@]}" --data "$dir/data" run --camera file:reports/demo/door.mp4 \
     --door simulated --health "http://127.0.0.1:$port" > "$dir/log" 2>&1 &
   local pid=$!
@@ -25,14 +26,18 @@ run() {
   idle=$(rss); peak=$idle
   if [ "$console" = true ]; then
     local token
-    token=$(curl -s -c "$jar" -b "$jar" "http://127.0.0.1:$port/console/sign-in" | grep -o '__RequestVerificationToken" type="hidden" value="[^"]*"' | sed 's/.*value="//;s/"$//')
-    curl -s -c "$jar" -b "$jar" -o /dev/null --data-urlencode "key=$key" --data-urlencode "__RequestVerificationToken=$token" "http://127.0.0.1:$port/console/sign-in"
+    token=$(curl -s -c "$jar" -b "$jar" "http://127.0.0.1:$port/console/sign-in" |
+      grep -o '__RequestVerificationToken" type="hidden" value="[^"]*"' | sed 's/.*value="//;s/"$//')
+    curl -s -c "$jar" -b "$jar" -o /dev/null --data-urlencode "key=$key" --data-urlencode "__RequestVerificationToken=$token" \
+      "http://127.0.0.1:$port/console/sign-in"
   fi
   while [ $SECONDS -lt $end ]; do
     if [ "$console" = true ]; then
       curl -s -b "$jar" -o /dev/null "http://127.0.0.1:$port/console/live.jpg"
       if [ $((SECONDS % 2)) = 0 ]; then
-        for page in console console/people console/decisions console/door console/settings; do curl -s -b "$jar" -o /dev/null "http://127.0.0.1:$port/$page"; done
+        for page in console console/people console/decisions console/door console/settings; do
+          curl -s -b "$jar" -o /dev/null "http://127.0.0.1:$port/$page"
+        done
       fi
     fi
     r=$(rss); [ "$r" -gt "$peak" ] && peak=$r

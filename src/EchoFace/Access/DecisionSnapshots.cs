@@ -73,7 +73,10 @@ public sealed partial class DecisionSnapshots(string directory, TemplateCipher t
         var path = Path.Combine(Directory, name + FaceSuffix);
         if (!File.Exists(path)) return null;
         try { return _cipher.OpenBytes(File.ReadAllBytes(path), name + ".face"); }
-        catch (CryptographicException) { throw new InvalidDataException($"the face of snapshot {name} does not open with this device's template key"); }
+        catch (CryptographicException)
+        {
+            throw new InvalidDataException($"the face of snapshot {name} does not open with this device's template key");
+        }
     }
 
     /// <summary>The face's box doubled (half its size on every side), unannotated.</summary>

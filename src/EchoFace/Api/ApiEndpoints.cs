@@ -183,7 +183,8 @@ public static class ApiEndpoints
             var done = await api.EnrolAsync(request, decoded, cancel);
             var result = new
             {
-                id, name = done.DisplayName, group = done.Group, faceTemplates = done.FaceTemplateIds.Count, voiceTemplates = done.VoiceTemplateIds.Count,
+                id, name = done.DisplayName, group = done.Group, faceTemplates = done.FaceTemplateIds.Count,
+                voiceTemplates = done.VoiceTemplateIds.Count,
                 qualities = done.Qualities, speechSeconds = done.SpeechSeconds.Select(s => Math.Round(s, 2)),
             };
             return Results.Json(result, statusCode: 201);

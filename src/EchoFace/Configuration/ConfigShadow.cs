@@ -102,7 +102,8 @@ public sealed class ConfigShadow : IDisposable
     {
         changedSections = [];
         var now = _clock.GetUtcNow();
-        if (!LiveSections.Contains(section)) return new ConfigReport(0, Console, "rejected", $"{section} is not one the console edits ({string.Join(", ", LiveSections)})", now, []);
+        if (!LiveSections.Contains(section))
+            return new ConfigReport(0, Console, "rejected", $"{section} is not one the console edits ({string.Join(", ", LiveSections)})", now, []);
         var keys = new Dictionary<string, string?>();
         Flatten(settings, section, keys);
         var inForce = new Dictionary<string, string?>();

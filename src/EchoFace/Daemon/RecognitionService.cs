@@ -111,14 +111,16 @@ public sealed class RecognitionService(ConfigurationInForce inForce, EngineLocat
     /// Enrols from decoded images (and analysed recordings): the faces are analysed first, outside the door's lock, then everything is
     /// checked and stored in one transaction under it, as `enroll` does.
     /// </summary>
-    public async Task<EnrolOutcome> EnrolAsync(EnrolRequest request, IReadOnlyList<(string Name, Media.RgbImage Image)> images, CancellationToken cancel)
+    public async Task<EnrolOutcome> EnrolAsync(EnrolRequest request, IReadOnlyList<(string Name, Media.RgbImage Image)> images,
+        CancellationToken cancel)
     {
         var generation = Generation;
         var analysed = await WithPipelineAsync(p => images.Select(d => (d.Name, (IReadOnlyList<FaceResult>)p.Analyze(d.Image))).ToList(), cancel);
         return Gallery(() =>
         {
             // a model switch between the analysis and now: these embeddings may not be of the templates' model
-            if (Generation != generation) throw new BadInputException("a model was switched while this request ran: send it again", kind: BadInputKind.Conflict);
+            if (Generation != generation)
+                throw new BadInputException("a model was switched while this request ran: send it again", kind: BadInputKind.Conflict);
             return Enrolment.Enrol(request with { Faces = analysed });
         });
     }

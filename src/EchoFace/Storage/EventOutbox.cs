@@ -198,7 +198,8 @@ public sealed class EventOutbox : IDisposable
             cmd.CommandText = """
                 SELECT seq, id, at, kind, door, payload, sent_at FROM outbox
                 WHERE kind = $kind AND ($outcome IS NULL OR json_extract(payload, '$.outcome') = $outcome)
-                  AND ($who IS NULL OR ($who = 'unknown' AND json_extract(payload, '$.identity') IS NULL) OR json_extract(payload, '$.identity') = $who)
+                  AND ($who IS NULL OR ($who = 'unknown' AND json_extract(payload, '$.identity') IS NULL)
+                       OR json_extract(payload, '$.identity') = $who)
                   AND ($from IS NULL OR at >= $from) AND ($to IS NULL OR at <= $to)
                 ORDER BY seq DESC LIMIT $limit
                 """;

@@ -23,7 +23,8 @@ internal static class ConsoleEnrolment
     }
 
     /// <summary>Enrols (or extends) from a decision snapshot's face, as the camera saw it.</summary>
-    public static async Task<string> FromSnapshotAsync(RecognitionService engine, byte[] face, string snapshot, EnrolRequest enrol, CancellationToken cancel)
+    public static async Task<string> FromSnapshotAsync(RecognitionService engine, byte[] face, string snapshot, EnrolRequest enrol,
+        CancellationToken cancel)
     {
         var image = Media.ImageDecoder.Decode(face, $"snapshot {snapshot}", engine.Config.Media);
         return Said(await engine.EnrolAsync(enrol, [($"snapshot {snapshot}", image)], cancel));

@@ -94,7 +94,8 @@ public sealed class ConsoleSite(EchoFaceConfig config) : IListenerPart
             await http.Response.WriteAsync($"""
                 <!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
                 <title>{status} · EchoFace</title><link rel="stylesheet" href="/console/site.css"></head>
-                <body><main id="main"><h1>Not done</h1><p class="error" role="alert">{said}</p><p><a href="/console">Back to the console</a></p></main></body></html>
+                <body><main id="main"><h1>Not done</h1><p class="error" role="alert">{said}</p>
+                <p><a href="/console">Back to the console</a></p></main></body></html>
                 """);
         });
         app.UseAuthentication();
@@ -107,7 +108,7 @@ public sealed class ConsoleSite(EchoFaceConfig config) : IListenerPart
     public static ApiRole? RoleOf(ClaimsPrincipal user) =>
         user.Identity?.IsAuthenticated == true && Enum.TryParse<ApiRole>(user.FindFirstValue(RoleClaim), out var r) ? r : null;
 
-    /// <summary>A session lasts only as long as its key: a key revoked (`echoface api-key revoke`) signs its sessions out at their next request.</summary>
+    /// <summary>A session lasts only as long as its key: a key revoked (`echoface api-key revoke`) signs out at its next request.</summary>
     private static async Task ValidateAsync(CookieValidatePrincipalContext context)
     {
         var daemon = context.HttpContext.RequestServices.GetRequiredService<DoorDaemon>();

@@ -15,7 +15,10 @@ public static partial class SecretMask
     [GeneratedRegex(@"(password|pwd)\s*=\s*[^;]*", RegexOptions.IgnoreCase)]
     private static partial Regex InlinePassword();
 
-    /// <summary>Blanks every value whose name says it is a secret (a file that holds one is only a path, and stays), and passwords in connection strings.</summary>
+    /// <summary>
+    /// Blanks every value whose name says it is a secret (a file that holds one is only a path, and stays), and passwords in
+    /// connection strings.
+    /// </summary>
     public static void Mask(JsonNode? node)
     {
         if (node is JsonObject o)

@@ -45,7 +45,8 @@ public class RecommendationStoreTests
                          "INSERT INTO outbox(seq, id, at, kind, payload, sent_at) VALUES (41, 'A', '2026-01-01T00:00:00Z', 'access', '{}', '2026-01-01T00:00:01Z')",
                          "INSERT INTO outbox(seq, id, at, kind, payload) VALUES (50, 'B', '2026-01-01T00:00:02Z', 'alarm', '{}'), (57, 'C', '2026-01-01T00:00:03Z', 'status', '{}')",
                          "DELETE FROM outbox WHERE seq = 57", // retention dropped the newest: its number must still never be reused
-                         "CREATE TABLE config_applied(source TEXT PRIMARY KEY CHECK (source IN ('group', 'device')), version INTEGER NOT NULL, document TEXT NOT NULL, applied_at TEXT NOT NULL)",
+                         "CREATE TABLE config_applied(source TEXT PRIMARY KEY CHECK (source IN ('group', 'device')), version INTEGER NOT NULL, " +
+                         "document TEXT NOT NULL, applied_at TEXT NOT NULL)",
                          "INSERT INTO config_applied VALUES ('device', 3, '{}', '2026-01-01T00:00:00Z')",
                          "PRAGMA user_version = 2",
                      })

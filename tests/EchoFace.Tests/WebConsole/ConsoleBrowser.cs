@@ -17,7 +17,8 @@ public sealed class ConsoleBrowser : IDisposable
     /// <param name="phone">a phone's screen, 360 x 800 CSS pixels (a desktop window cannot be made that narrow)</param>
     public ConsoleBrowser(Uri at, bool phone = false)
     {
-        Assert.True(File.Exists(Chromium) && File.Exists(Driver), $"Chromium or chromedriver is missing: run {TestEnvironment.SetupCommand} (it installs chromium and chromium-driver)");
+        Assert.True(File.Exists(Chromium) && File.Exists(Driver),
+            $"Chromium or chromedriver is missing: run {TestEnvironment.SetupCommand} (it installs chromium and chromium-driver)");
         _at = at;
         var options = new ChromeOptions { BinaryLocation = Chromium };
         // root in a container: no sandbox; /dev/shm is small there
@@ -93,7 +94,8 @@ public sealed class ConsoleBrowser : IDisposable
         var json = (string?)Web.ExecuteAsyncScript("""
             const done = arguments[arguments.length - 1];
             axe.run(document, { resultTypes: ['violations'] }).then(r => done(JSON.stringify(r.violations.map(v =>
-                v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))))).catch(e => done(JSON.stringify(['axe failed: ' + e])));
+                v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).join(', ')))))
+              .catch(e => done(JSON.stringify(['axe failed: ' + e])));
             """);
         return JsonSerializer.Deserialize<string[]>(json ?? "[\"axe returned nothing\"]")!;
     }
@@ -105,7 +107,8 @@ public sealed class ConsoleBrowser : IDisposable
     public string Overflowing => (string)Web.ExecuteScript("""
         const w = document.documentElement.clientWidth;
         return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 0.5)
-            .slice(0, 8).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '') + ' ' + Math.round(e.getBoundingClientRect().right)).join(', ');
+            .slice(0, 8).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '') + ' ' + Math.round(e.getBoundingClientRect().right))
+            .join(', ');
         """)!;
 
     /// <summary>Bytes the browser fetched for the page: the document and everything it loaded (Resource Timing).</summary>

@@ -56,7 +56,8 @@ public class ConsoleBrowserTests(ConsoleDaemon daemon, ITestOutputHelper output)
 
         // the live view shows the camera's frames (640 x 480) while the dashboard is open
         b.Go("/console");
-        Eventually.True(() => (long)b.Web.ExecuteScript("return document.querySelector('img.live').naturalWidth")! == 640, "the live view showing a frame");
+        Eventually.True(() => (long)b.Web.ExecuteScript("return document.querySelector('img.live').naturalWidth")! == 640,
+            "the live view showing a frame");
         b.Shot("dashboard-live");
 
         // the stranger turned away becomes Jeff Bezos from the door's own picture of him, and is let in at his next presence
@@ -97,9 +98,18 @@ public class ConsoleBrowserTests(ConsoleDaemon daemon, ITestOutputHelper output)
         Assert.Contains("not an image", b.Said, StringComparison.Ordinal);
         b.Shot("people-bad-upload");
 
+        // over Media.MaxBytes: refused by its size before it is decoded
+        var big = Path.Combine(TestEnvironment.TempDirectory(), "big.jpg");
+        File.WriteAllBytes(big, [0xFF, 0xD8, 0xFF, .. new byte[ConsoleDaemon.MaxBytes + 1]]);
+        b.Find("#id").SendKeys("big");
+        b.Find("#photos").SendKeys(big);
+        b.Submit("form.card button[type=submit]");
+        Assert.Contains("over the limit", b.Said, StringComparison.Ordinal);
+
         // no face in it: enrolment's own checks
         b.Find("#id").SendKeys("nobody");
-        var grey = TestEnvironment.Ffmpeg(Path.Combine(TestEnvironment.TempDirectory(), "wall.png"), "-f", "lavfi", "-i", "color=gray:s=320x240", "-frames:v", "1");
+        var grey = TestEnvironment.Ffmpeg(Path.Combine(TestEnvironment.TempDirectory(), "wall.png"),
+            "-f", "lavfi", "-i", "color=gray:s=320x240", "-frames:v", "1");
         b.Find("#photos").SendKeys(grey);
         b.Submit("form.card button[type=submit]");
         Assert.Contains("face", b.Said, StringComparison.Ordinal);
@@ -196,7 +206,8 @@ public class ConsoleBrowserTests(ConsoleDaemon daemon, ITestOutputHelper output)
         output.WriteLine($"screenshots in {ConsoleBrowser.Screenshots}");
     }
 
-    private static readonly string[] Pages = ["/console", "/console/people", "/console/people/jolie", "/console/decisions", "/console/door", "/console/settings"];
+    private static readonly string[] Pages =
+        ["/console", "/console/people", "/console/people/jolie", "/console/decisions", "/console/door", "/console/settings"];
 
     [Fact]
     public void Every_page_passes_axe_core_reads_at_360_px_and_signing_in_works_by_keyboard()

@@ -20,7 +20,7 @@ public sealed class ConsoleDaemon : IDisposable
         Process = new DaemonProcess(null, Cli.DataDirectory, "console-1", new Dictionary<string, string>
         {
             ["ECHOFACE__Camera__Loop"] = "true", ["ECHOFACE__Access__ReentrySeconds"] = "1", ["ECHOFACE__Access__TrackTimeoutSeconds"] = "0.5",
-            ["ECHOFACE__Access__MaxFailures"] = "100000",
+            ["ECHOFACE__Access__MaxFailures"] = "100000", ["ECHOFACE__Media__MaxBytes"] = $"{MaxBytes}",
         }, camera: $"file:{video}", health: $"http://127.0.0.1:{port}", models: Cli.ModelsDirectory);
         At = new Uri($"http://127.0.0.1:{port}");
         Process.WaitFor("Ready in", "the daemon did not start");
@@ -32,6 +32,9 @@ public sealed class ConsoleDaemon : IDisposable
         }, "the listener up");
     }
 
+    /// <summary>Media.MaxBytes: 3 MiB, above the largest photo the tests enrol (2.2 MB)</summary>
+    public const int MaxBytes = 3 << 20;
+
     public CliRunner Cli { get; }
     public DaemonProcess Process { get; }
     public Uri At { get; }
@@ -41,7 +44,8 @@ public sealed class ConsoleDaemon : IDisposable
     public string[] Jolie { get; }
     public string[] Bezos { get; }
 
-    public string Key(string role) => Cli.Run("api-key", "create", "--role", role, "--name", $"{role} test", "--json").Json.GetProperty("key").GetString()!;
+    public string Key(string role) =>
+        Cli.Run("api-key", "create", "--role", role, "--name", $"{role} test", "--json").Json.GetProperty("key").GetString()!;
 
     /// <summary>The people the daemon's gallery holds (over the API, as any integrator would ask).</summary>
     public IReadOnlyList<string> People()

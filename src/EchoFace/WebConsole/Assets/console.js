@@ -7,5 +7,6 @@ for (const img of document.querySelectorAll("img[data-refresh]")) {
   img.addEventListener("error", () => setTimeout(next, every * 2));
 }
 document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible") for (const img of document.querySelectorAll("img[data-refresh]")) img.src = `${img.src.split("?")[0]}?t=${Date.now()}`;
+  if (document.visibilityState !== "visible") return;
+  for (const img of document.querySelectorAll("img[data-refresh]")) img.src = `${img.src.split("?")[0]}?t=${Date.now()}`;
 });

@@ -26,9 +26,11 @@ public sealed class DecisionsModel(DoorDaemon daemon) : ConsolePage(daemon)
         {
             var target = id?.Trim() ?? "";
             FaceRecognizer.ValidateId(target);
-            if (snapshot is null || !Access.DecisionSnapshots.IsName(snapshot)) throw new BadInputException("the form names no snapshot: reload the page");
+            if (snapshot is null || !Access.DecisionSnapshots.IsName(snapshot))
+                throw new BadInputException("the form names no snapshot: reload the page");
             var face = Daemon.Snapshots?.ReadFace(snapshot)
-                ?? throw new BadInputException($"snapshot {snapshot} is gone (only the newest Access.SnapshotKeep are kept)", kind: BadInputKind.NotFound);
+                ?? throw new BadInputException($"snapshot {snapshot} is gone (only the newest Access.SnapshotKeep are kept)",
+                    kind: BadInputKind.NotFound);
             var known = engine.Gallery(() => engine.Store.GetIdentity(target));
             var enrol = new EnrolRequest(target, known?.DisplayName ?? name, known?.Group) { Via = new { by = Via, snapshot } };
             return await ConsoleEnrolment.FromSnapshotAsync(engine, face, snapshot, enrol, cancel);

@@ -20,7 +20,8 @@ public sealed class DoorModel(DoorDaemon daemon) : ConsolePage(daemon)
         var result = await ChangeAsync(ApiRole.Admin, _ =>
         {
             var unlock = HttpContext.RequestServices.GetRequiredService<RemoteUnlock>();
-            var refusal = unlock.Open(new UnlockRequest($"console-{Guid.NewGuid():N}"[..20], reason?.Trim(), @override == "yes", Via: "console", By: Via));
+            var request = new UnlockRequest($"console-{Guid.NewGuid():N}"[..20], reason?.Trim(), @override == "yes", Via: "console", By: Via);
+            var refusal = unlock.Open(request);
             return refusal is null ? Task.FromResult("the door is unlocked") : throw new BadInputException($"not unlocked: {refusal}");
         });
         Load();
@@ -31,7 +32,8 @@ public sealed class DoorModel(DoorDaemon daemon) : ConsolePage(daemon)
     {
         LockedOut = HttpContext.RequestServices.GetService<Access.AccessPolicy>()?.LockedOut ?? false;
         Alarms = Daemon.Outbox is { } o
-            ? [.. o.Latest(new EventOutbox.Filter("alarm"), 20).Concat(o.Latest(new EventOutbox.Filter("fault"), 20)).OrderByDescending(e => e.Seq).Take(20)]
+            ? [.. o.Latest(new EventOutbox.Filter("alarm"), 20).Concat(o.Latest(new EventOutbox.Filter("fault"), 20))
+                .OrderByDescending(e => e.Seq).Take(20)]
             : [];
     }
 }

@@ -69,6 +69,7 @@ public sealed class PersonModel(DoorDaemon daemon) : ConsolePage(daemon)
     {
         if (Engine is not { } engine) return;
         (Person, Customer, Templates, Audit) = engine.Gallery(() => (engine.Store.GetIdentity(Id), engine.Store.CustomerOf(Id),
-            (IReadOnlyList<StoredTemplate>)[.. engine.Store.LoadTemplates("face", Id), .. engine.Store.LoadTemplates("voice", Id)], engine.Store.Audit(Id)));
+            (IReadOnlyList<StoredTemplate>)[.. engine.Store.LoadTemplates("face", Id), .. engine.Store.LoadTemplates("voice", Id)],
+            engine.Store.Audit(Id)));
     }
 }

@@ -44,10 +44,13 @@ public sealed class SettingsModel(DoorDaemon daemon) : ConsolePage(daemon)
             catch (JsonException e) { throw new BadInputException($"{section} is not valid JSON: {e.Message}"); }
             var report = shadow.OfferSection(section ?? "", settings, out var changed);
             if (report.Status != "applied") throw new BadInputException($"{section} not applied: {report.Error}");
-            HttpContext.RequestServices.GetRequiredService<ConfigurationInForce>().Apply(shadow.Current, changed.Where(ConfigShadow.LiveSections.Contains));
-            Daemon.Outbox?.Append("status", Daemon.Config.Door.Name, new { type = "config_changed", source = ConfigShadow.Console, version = report.Version, changed, by = Via });
+            var inForce = HttpContext.RequestServices.GetRequiredService<ConfigurationInForce>();
+            inForce.Apply(shadow.Current, changed.Where(ConfigShadow.LiveSections.Contains));
+            var what = new { type = "config_changed", source = ConfigShadow.Console, version = report.Version, changed, by = Via };
+            Daemon.Outbox?.Append("status", Daemon.Config.Door.Name, what);
             (Section, Json) = (null, null);
-            return Task.FromResult(changed.Count == 0 ? $"{section}: nothing changed" : $"{string.Join(", ", changed)} applied (console version {report.Version})");
+            return Task.FromResult(changed.Count == 0 ? $"{section}: nothing changed"
+                : $"{string.Join(", ", changed)} applied (console version {report.Version})");
         });
         Load();
         return result;

@@ -25,6 +25,7 @@ public sealed class SignInModel(DoorDaemon daemon) : ConsolePage(daemon)
         }
         await HttpContext.SignInAsync(ConsoleSite.Scheme, ConsoleSite.Principal(record), new AuthenticationProperties { IsPersistent = false });
         // only a page of the console: a link from elsewhere cannot send a fresh session on to another site
-        return LocalRedirect(ReturnUrl is { } r && r.StartsWith("/console", StringComparison.Ordinal) && !r.StartsWith("//", StringComparison.Ordinal) ? r : "/console");
+        var local = ReturnUrl is { } r && r.StartsWith("/console", StringComparison.Ordinal) && !r.StartsWith("//", StringComparison.Ordinal);
+        return LocalRedirect(local ? ReturnUrl! : "/console");
     }
 }
