@@ -131,12 +131,16 @@ public sealed class DoorTerminal
         foreach (var track in _tracker.Tracks)
             if (track is { Decided: false, Challenge: { } c } && (c.Check.State.Status != ChallengeStatus.Pending || c.Check.Expired(now)))
                 Conclude(track, frame);
-        Live.Offer(frame.Image, () => [.. detected.Select((d, i) =>
-            tracks[i].Label is { } l ? new FaceLabel(d, l.Text, l.Granted) : new FaceLabel(d, "…", false))], now);
+        if (Live.Wanted) Live.Offer(frame.Image, Labels(detected, tracks), now);
+        else Live.Idle();
         foreach (var gone in _tracker.Expire(now)) Over(gone, frame);
         Stats.Frame(watch.Elapsed.TotalMilliseconds);
         FrameAnalyzed?.Invoke(stages);
     }
+
+    /// <summary>The live view's labels: each detected face with its presence's decision, if it has one.</summary>
+    private static FaceLabel[] Labels(IReadOnlyList<FaceResult> detected, Track[] tracks) =>
+        [.. detected.Select((d, i) => tracks[i].Label is { } l ? new FaceLabel(d, l.Text, l.Granted) : new FaceLabel(d, "…", false))];
 
     /// <summary>Copies the frame when this face is the presence's best so far (a few copies per presence; the camera reuses its buffers).</summary>
     private void KeepBest(Track track, CameraFrame frame, FaceResult face)

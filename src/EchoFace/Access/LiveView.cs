@@ -20,15 +20,15 @@ public sealed class LiveView(TimeProvider clock)
     /// <summary>Someone asked for a picture in the last few seconds (monotonic: a clock set back does not keep it alive).</summary>
     public bool Wanted => clock.GetTimestamp() < Volatile.Read(ref _wantedUntil);
 
-    /// <summary>The door's frame loop offers each frame; it is kept only while wanted (and the copy dropped once nobody watches).</summary>
-    public void Offer(RgbImage image, Func<IReadOnlyList<FaceLabel>> faces, DateTimeOffset at)
+    /// <summary>Nobody watches: the frame loop calls this instead of <see cref="Offer"/>, and the copy kept is dropped.</summary>
+    public void Idle()
     {
-        if (!Wanted)
-        {
-            if (_frame is not null) lock (_gate) _frame = null;
-            return;
-        }
-        var labels = faces().ToArray();
+        if (_frame is not null) lock (_gate) _frame = null;
+    }
+
+    /// <summary>While <see cref="Wanted"/>, the door's frame loop offers each analysed frame with its faces' labels.</summary>
+    public void Offer(RgbImage image, FaceLabel[] labels, DateTimeOffset at)
+    {
         lock (_gate)
         {
             if (_frame is null || _frame.Width != image.Width || _frame.Height != image.Height) _frame = new RgbImage(image.Width, image.Height);

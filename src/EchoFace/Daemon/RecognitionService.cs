@@ -133,7 +133,7 @@ public sealed class RecognitionService(ConfigurationInForce inForce, EngineLocat
         {
             if (!_idle.TryTake(out var pipeline))
             {
-                pipeline = new FacePipeline(factory, face);
+                pipeline = new FacePipeline(factory, face, shareSessions: true);
                 lock (_all) _all.Add(pipeline);
             }
             try { return work(pipeline); }

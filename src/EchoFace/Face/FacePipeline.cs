@@ -98,19 +98,21 @@ public sealed class FacePipeline : IDisposable
     private readonly RgbImage _aligned = new(FaceEmbedder.CropSize, FaceEmbedder.CropSize);
     private readonly float[] _grey = new float[FaceEmbedder.CropSize * FaceEmbedder.CropSize];
 
-    public FacePipeline(InferenceSessionFactory factory, FaceOptions? options = null)
+    /// <param name="shareSessions">take the factory's shared sessions (the API's workers), not models of this pipeline's own</param>
+    public FacePipeline(InferenceSessionFactory factory, FaceOptions? options = null, bool shareSessions = false)
     {
         _options = options ?? new FaceOptions();
         _options.Validate();
-        _detector = new FaceDetector(factory.Create(_options.Detector)) { ScoreThreshold = _options.DetectionThreshold, NmsIoU = _options.NmsIoU };
-        _landmarker = new Landmarker(factory.Create(_options.Landmarks));
-        _embedder = new FaceEmbedder(factory.Create(_options.Embedder)) { FlipTest = _options.FlipTest };
-        _liveness = new LivenessScorer(factory.Create(_options.Liveness));
+        Func<string, ModelSession> load = shareSessions ? factory.CreateShared : factory.Create;
+        _detector = new FaceDetector(load(_options.Detector)) { ScoreThreshold = _options.DetectionThreshold, NmsIoU = _options.NmsIoU };
+        _landmarker = new Landmarker(load(_options.Landmarks));
+        _embedder = new FaceEmbedder(load(_options.Embedder)) { FlipTest = _options.FlipTest };
+        _liveness = new LivenessScorer(load(_options.Liveness));
         if (_options.Fusion.Mode == "off") return;
         var norms = _options.Fusion.Embedders.Select(id => factory.Manifest.Get(id).ScoreNorm
             ?? throw new ModelException($"model '{id}' has no scoreNorm in the manifest: it cannot be fused")).ToList();
         Fusion = new ScoreFusion(norms, _options.Fusion.Weights);
-        foreach (var id in _options.Fusion.Embedders.Skip(1)) _others.Add(new FaceEmbedder(factory.Create(id)) { FlipTest = _options.FlipTest });
+        foreach (var id in _options.Fusion.Embedders.Skip(1)) _others.Add(new FaceEmbedder(load(id)) { FlipTest = _options.FlipTest });
     }
 
     /// <summary>Set when Face.Fusion.Mode is sum or cascade: how the fused models' scores combine.</summary>

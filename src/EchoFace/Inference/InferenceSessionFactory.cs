@@ -132,6 +132,23 @@ public sealed class InferenceSessionFactory
         return new Warmed(id, session.ModelId, session.Provider, Math.Round(watch.Elapsed.TotalMilliseconds, 1));
     })];
 
+    private readonly Dictionary<string, ModelSession> _shared = [];
+
+    /// <summary>
+    /// A handle on the model's one shared session (loaded on first use, freed with its last handle): what the API's pipelines take,
+    /// so a second worker costs its buffers, not a second copy of every model (docs/faults.md).
+    /// </summary>
+    public ModelSession CreateShared(string modelId)
+    {
+        lock (_shared)
+        {
+            if (_shared.TryGetValue(modelId, out var live) && live.Share() is { } handle) return handle;
+            var first = Create(modelId);
+            _shared[modelId] = first;
+            return first;
+        }
+    }
+
     public ModelSession Create(string modelId)
     {
         if (_providers.Count == 0)

@@ -8,6 +8,29 @@ public sealed class ModelSession(string modelId, string provider, InferenceSessi
 {
     private readonly InferenceSession _session = session;
 
+    /// <summary>How many handles hold the session (<see cref="Share"/>); the last one disposed frees it.</summary>
+    private sealed class Handles
+    {
+        public int Count = 1;
+    }
+
+    private Handles _handles = new();
+
+    /// <summary>
+    /// Another handle on the same loaded model, for another pipeline: ONNX Runtime runs one session from several threads at once, so
+    /// the weights and the arena are held once; each handle has its own run options and bindings. Null once the model was freed.
+    /// </summary>
+    public ModelSession? Share()
+    {
+        var h = _handles;
+        if (Interlocked.Increment(ref h.Count) == 1)
+        {
+            Interlocked.Decrement(ref h.Count); // every handle had been disposed: the session is gone
+            return null;
+        }
+        return new ModelSession(ModelId, Provider, _session, TemplateModelId, flushDenormals, FaceCrop) { _handles = h };
+    }
+
     /// <summary>The manifest entry loaded (a variant's own id when one was chosen).</summary>
     public string ModelId { get; } = modelId;
     /// <summary>The model whose templates this one's embeddings match: its own id, or the float model's for a variant measured to share them.</summary>
@@ -44,7 +67,7 @@ public sealed class ModelSession(string modelId, string provider, InferenceSessi
 
     public void Dispose()
     {
-        _session.Dispose();
+        if (Interlocked.Decrement(ref _handles.Count) == 0) _session.Dispose();
         _runOptions.Dispose();
     }
 }

@@ -17,26 +17,26 @@ public class LiveViewTests
         var clock = new FakeTimeProvider();
         var live = new LiveView(clock);
         var frame = new RgbImage(64, 48);
-        var labelled = 0;
-        IReadOnlyList<FaceLabel> Labels() { labelled++; return [new FaceLabel(Face, "jolie granted", true)]; }
+        FaceLabel[] labels = [new FaceLabel(Face, "jolie granted", true)];
 
-        live.Offer(frame, Labels, clock.GetUtcNow());
-        Assert.Equal(0, labelled);
+        Assert.False(live.Wanted); // the frame loop copies nothing
         Assert.Null(live.Picture()); // the first ask: nothing kept yet, copying starts
         Assert.True(live.Wanted);
 
         frame.Data.AsSpan().Fill(200);
-        live.Offer(frame, Labels, clock.GetUtcNow());
-        Assert.Equal(1, labelled);
+        live.Offer(frame, labels, clock.GetUtcNow());
+        frame.Data.AsSpan().Fill(0); // the camera reuses its buffer: the view kept a copy
         var (jpeg, at) = live.Picture()!.Value;
         Assert.Equal(clock.GetUtcNow(), at);
         Assert.Equal((64, 48), (ImageDecoder.Decode(jpeg, "live").Width, ImageDecoder.Decode(jpeg, "live").Height)); // no crop strip
 
-        // the viewer has gone: the next frame is not copied and the one kept is dropped
+        var decoded = ImageDecoder.Decode(jpeg, "live");
+        Assert.InRange(decoded.Data[decoded.Data.Length / 2], 180, 220);
+
+        // the viewer has gone: the frame loop stops offering, and the copy kept is dropped
         clock.Advance(TimeSpan.FromSeconds(6));
         Assert.False(live.Wanted);
-        live.Offer(frame, Labels, clock.GetUtcNow());
-        Assert.Equal(1, labelled);
+        live.Idle();
         Assert.Null(live.Picture());
     }
 }
