@@ -54,30 +54,26 @@ public sealed partial class DecisionSnapshots(string directory, TemplateCipher t
         DateTime.ParseExact(name[..18], TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
 
     /// <summary>The JPEG of a snapshot, or null when there is none by that name; a file that does not open under this key is an error naming it.</summary>
-    public byte[]? Read(string name)
+    public byte[]? Read(string name) => Open(name, Suffix, name, $"snapshot {name}");
+
+    /// <summary>A sealed file of a snapshot: null for a name that is not one or a missing file; an error naming it when it does not open.</summary>
+    private byte[]? Open(string name, string suffix, string sealedAs, string what)
     {
         if (!IsName(name)) return null;
-        var path = Path.Combine(Directory, name + Suffix);
+        var path = Path.Combine(Directory, name + suffix);
         if (!File.Exists(path)) return null;
-        try { return _cipher.OpenBytes(File.ReadAllBytes(path), name); }
-        catch (CryptographicException) { throw new InvalidDataException($"snapshot {name} does not open with this device's template key (damaged, or sealed under another key)"); }
+        try { return _cipher.OpenBytes(File.ReadAllBytes(path), sealedAs); }
+        catch (CryptographicException)
+        {
+            throw new InvalidDataException($"{what} does not open with this device's template key (damaged, or sealed under another key)");
+        }
     }
 
     /// <summary>
     /// The face of a snapshot as the camera saw it (no box or label drawn on it), with the context a detector needs around it: what
     /// the console enrols an unknown face from. Null when there is none.
     /// </summary>
-    public byte[]? ReadFace(string name)
-    {
-        if (!IsName(name)) return null;
-        var path = Path.Combine(Directory, name + FaceSuffix);
-        if (!File.Exists(path)) return null;
-        try { return _cipher.OpenBytes(File.ReadAllBytes(path), name + ".face"); }
-        catch (CryptographicException)
-        {
-            throw new InvalidDataException($"the face of snapshot {name} does not open with this device's template key");
-        }
-    }
+    public byte[]? ReadFace(string name) => Open(name, FaceSuffix, name + ".face", $"the face of snapshot {name}");
 
     /// <summary>The face's box doubled (half its size on every side), unannotated.</summary>
     public static RgbImage FaceRegion(RgbImage frame, BoxF box)

@@ -101,13 +101,10 @@ public static class ApiEndpoints
             var http = context.HttpContext;
             IResult result;
             try { result = await next(context) as IResult ?? Results.Ok(); }
-            catch (ApiProblem p) { result = Problem(p.Status, p.Message); }
-            catch (BadInputException e)
+            catch (Exception e) when (StatusOf(e) is { } refused)
             {
-                result = Problem(StatusOf(e.Kind), e.Message);
+                result = Problem(refused, e is InvalidDataException ? $"the multipart body is malformed: {e.Message}" : e.Message);
             }
-            catch (BadHttpRequestException e) { result = Problem(e.StatusCode, e.Message); }
-            catch (InvalidDataException e) { result = Problem(400, $"the multipart body is malformed: {e.Message}"); }
             var status = (result as IStatusCodeHttpResult)?.StatusCode ?? 200;
             var route = (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? http.Request.Path.ToString();
             stats.Request($"{http.Request.Method} {route}", status, watch.Elapsed.TotalMilliseconds);
@@ -372,15 +369,22 @@ public static class ApiEndpoints
         });
     }
 
-    /// <summary>The HTTP status for a kind of bad input (the console answers its pages with the same).</summary>
-    internal static int StatusOf(BadInputKind kind) => kind switch
+    /// <summary>The status of a refusal answered with its message (the console's pages answer with the same); null for anything else.</summary>
+    internal static int? StatusOf(Exception e) => e switch
     {
-        BadInputKind.NotFound => 404,
-        BadInputKind.TooLarge => 413,
-        BadInputKind.Unsupported => 415,
-        BadInputKind.Storage => 507,
-        BadInputKind.Conflict => 409,
-        _ => 422,
+        ApiProblem p => p.Status,
+        BadInputException b => b.Kind switch
+        {
+            BadInputKind.NotFound => 404,
+            BadInputKind.TooLarge => 413,
+            BadInputKind.Unsupported => 415,
+            BadInputKind.Storage => 507,
+            BadInputKind.Conflict => 409,
+            _ => 422,
+        },
+        BadHttpRequestException h => h.StatusCode,
+        InvalidDataException => 400,
+        _ => null,
     };
 
     private sealed record CompareRequest(float[]? A, float[]? B);

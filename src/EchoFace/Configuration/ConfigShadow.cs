@@ -109,7 +109,8 @@ public sealed class ConfigShadow : IDisposable
         var inForce = new Dictionary<string, string?>();
         Flatten(JsonSerializer.SerializeToNode(Current)![section], section, inForce);
         // the section comes back whole: what the fleet sets may stand in it unchanged (the fleet's document still wins)
-        var owned = keys.Where(k => OwnedByFleet().Contains(k.Key) && inForce.GetValueOrDefault(k.Key) != k.Value).Select(k => k.Key).ToList();
+        var fleet = OwnedByFleet();
+        var owned = keys.Where(k => fleet.Contains(k.Key) && inForce.GetValueOrDefault(k.Key) != k.Value).Select(k => k.Key).ToList();
         if (owned.Count > 0)
             return new ConfigReport(0, Console, "rejected", $"the fleet sets {string.Join(", ", owned)}: change it there", now, []);
         var document = _documents.TryGetValue(Console, out var d) ? (JsonObject)d.Settings.DeepClone() : [];

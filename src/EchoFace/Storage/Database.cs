@@ -127,14 +127,14 @@ public static class Database
         """,
         // 7: the web console's edits of live sections are a third configuration source, under the fleet's (a CHECK cannot be altered)
         """
-        CREATE TABLE config_applied_v8(
+        CREATE TABLE config_applied_v7(
             source TEXT PRIMARY KEY CHECK (source IN ('console', 'group', 'device')),
             version INTEGER NOT NULL,
             document TEXT NOT NULL,
             applied_at TEXT NOT NULL);
-        INSERT INTO config_applied_v8 SELECT source, version, document, applied_at FROM config_applied;
+        INSERT INTO config_applied_v7 SELECT source, version, document, applied_at FROM config_applied;
         DROP TABLE config_applied;
-        ALTER TABLE config_applied_v8 RENAME TO config_applied;
+        ALTER TABLE config_applied_v7 RENAME TO config_applied;
         """,
     ];
 

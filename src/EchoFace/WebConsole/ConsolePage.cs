@@ -47,13 +47,6 @@ public abstract class ConsolePage(DoorDaemon daemon) : PageModel
         return Page();
     }
 
-    private static int? Status(Exception e) => e switch
-    {
-        ApiProblem p => p.Status,
-        BadInputException b => ApiEndpoints.StatusOf(b.Kind),
-        BadHttpRequestException h => h.StatusCode,
-        InvalidDataException => 400,
-        Microsoft.Data.Sqlite.SqliteException => 507, // the storage refused the write (full or failing): nothing was stored
-        _ => null,
-    };
+    // beside the API's refusals: the storage refused a write (full or failing), so nothing was stored
+    private static int? Status(Exception e) => ApiEndpoints.StatusOf(e) ?? (e is Microsoft.Data.Sqlite.SqliteException ? 507 : null);
 }

@@ -9,7 +9,8 @@ public sealed class DoorModel(DoorDaemon daemon) : ConsolePage(daemon)
 {
     public string State => Daemon.Door?.State.ToString() ?? "starting";
     public string Board => Daemon.Door?.Board ?? "";
-    public string Name => Daemon.Config.Door.Name;
+    // Door is a live section: the name in force, not the one the daemon started with
+    public string Name => HttpContext.RequestServices.GetRequiredService<Configuration.ConfigurationInForce>().Current.Door.Name;
     public bool LockedOut { get; private set; }
     public IReadOnlyList<OutboxEvent> Alarms { get; private set; } = [];
 

@@ -47,7 +47,7 @@ public sealed class SettingsModel(DoorDaemon daemon) : ConsolePage(daemon)
             var inForce = HttpContext.RequestServices.GetRequiredService<ConfigurationInForce>();
             inForce.Apply(shadow.Current, changed.Where(ConfigShadow.LiveSections.Contains));
             var what = new { type = "config_changed", source = ConfigShadow.Console, version = report.Version, changed, by = Via };
-            Daemon.Outbox?.Append("status", Daemon.Config.Door.Name, what);
+            Daemon.Outbox?.Append("status", inForce.Current.Door.Name, what); // Door is live: the name in force, not the one at start
             (Section, Json) = (null, null);
             return Task.FromResult(changed.Count == 0 ? $"{section}: nothing changed"
                 : $"{string.Join(", ", changed)} applied (console version {report.Version})");
