@@ -9,11 +9,13 @@ namespace EchoFace.Tests;
 public sealed class DaemonProcess : IDisposable
 {
     private readonly StringBuilder _log = new();
+    private readonly string _health;
 
     /// <param name="camera">given on the command line, where it outranks the fleet's configuration; null leaves it to the configuration.</param>
     public DaemonProcess(Mosquitto? broker, string data, string device, IDictionary<string, string>? environment = null, string? camera = "none",
         string health = "http://127.0.0.1:0", string? models = null, string[]? wrapper = null)
     {
+        _health = health;
         // a wrapper runs the daemon inside it (e.g. unshare + mount for a filesystem of its own); it must exec the rest
         var start = new ProcessStartInfo(wrapper?[0] ?? "dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var w in wrapper?.Skip(1).Append("dotnet") ?? []) start.ArgumentList.Add(w);
@@ -40,6 +42,21 @@ public sealed class DaemonProcess : IDisposable
     public string Log { get { lock (_log) return _log.ToString(); } }
 
     public void WaitConnected() => WaitFor("Fleet link connected", "the daemon did not connect to the broker");
+
+    /// <summary>
+    /// Waits for "Ready in", then for the plain-HTTP listener given as health to answer: READY comes from the host's start, and Kestrel
+    /// may bind a moment later (a request before that is refused).
+    /// </summary>
+    public void WaitListening()
+    {
+        WaitFor("Ready in", "the daemon did not start");
+        using var probe = new HttpClient { BaseAddress = new Uri(_health) };
+        Until(() =>
+        {
+            try { using var _ = probe.Send(new HttpRequestMessage(HttpMethod.Get, "/healthz")); return true; }
+            catch (HttpRequestException) { return false; }
+        }, $"the listener on {_health} answering");
+    }
 
     /// <summary>Waits up to a minute for <paramref name="text"/> in the daemon's log.</summary>
     public void WaitFor(string text, string failure) => Until(() => Log.Contains(text, StringComparison.Ordinal), failure);

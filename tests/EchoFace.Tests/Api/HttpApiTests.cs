@@ -23,17 +23,8 @@ public class HttpApiTests
     {
         var port = FreePort.Next();
         var daemon = new DaemonProcess(null, cli.DataDirectory, "api-1", environment, health: $"http://127.0.0.1:{port}", models: cli.ModelsDirectory);
-        daemon.WaitFor("Ready in", "the daemon did not start");
-        // READY comes from the host's start; Kestrel may bind a moment later
-        using var probe = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-        Eventually.True(() => Reachable(probe), "the API listening", TimeSpan.FromSeconds(10), () => daemon.Process.HasExited, () => daemon.Log);
+        daemon.WaitListening();
         return (daemon, new Uri($"http://127.0.0.1:{port}"));
-    }
-
-    private static bool Reachable(HttpClient client)
-    {
-        try { using var _ = client.GetAsync("/healthz").GetAwaiter().GetResult(); return true; }
-        catch (HttpRequestException) { return false; }
     }
 
     internal static HttpClient Client(Uri at, string? key)

@@ -75,6 +75,7 @@ public class RecommendationSyncTests
                    camera: null, health: $"http://127.0.0.1:{port}"))
         {
             shelf.WaitConnected();
+            shelf.WaitListening();
             // the display reads with a key of its own (read role), like every /v1 client
             var key = cli.Run("api-key", "create", "--role", "read", "--name", "shelf display", "--json").Json.GetProperty("key").GetString();
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };

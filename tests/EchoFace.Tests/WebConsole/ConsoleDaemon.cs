@@ -23,13 +23,7 @@ public sealed class ConsoleDaemon : IDisposable
             ["ECHOFACE__Access__MaxFailures"] = "100000", ["ECHOFACE__Media__MaxBytes"] = $"{MaxBytes}",
         }, camera: $"file:{video}", health: $"http://127.0.0.1:{port}", models: Cli.ModelsDirectory);
         At = new Uri($"http://127.0.0.1:{port}");
-        Process.WaitFor("Ready in", "the daemon did not start");
-        using var probe = new HttpClient { BaseAddress = At };
-        Process.Until(() =>
-        {
-            try { return probe.GetAsync("/healthz").GetAwaiter().GetResult() is not null; }
-            catch (HttpRequestException) { return false; }
-        }, "the listener up");
+        Process.WaitListening();
     }
 
     /// <summary>Media.MaxBytes: 3 MiB, above the largest photo the tests enrol (2.2 MB)</summary>
