@@ -42,12 +42,19 @@ internal static class EvalFacesCommand
                 "images missing count as failures",
         };
         var flip = new Option<bool>("--flip") { Description = "test-time flip: each embedder also embeds the mirrored face (Face.FlipTest)" };
+        var pairs = new Option<string[]>("--pairs")
+        {
+            Description = "score a pair-list protocol instead of every pair: lines `relA relB same|different|1|0 fold` (CFP) or LFW's pairs.txt, " +
+                "paths under the folder; repeat for lists side by side (CFP-FP and CFP-FF)",
+        };
         var cmd = new Command("faces", "Face verification accuracy over every pair of images")
         {
-            folder, pad, report, landmarks, detector, refine, embedder, fuse, embeddings, flip,
+            folder, pad, report, landmarks, detector, refine, embedder, fuse, embeddings, flip, pairs,
         };
         return cmd.WithAction(g, o, (ctx, p) =>
         {
+            if (p.GetValue(embeddings) is not null && p.GetValue(pairs) is { Length: > 0 })
+                throw new BadInputException("--embeddings scores every pair of the folder: it does not take --pairs");
             if (p.GetValue(embeddings) is { } file) return External(ctx, o, p.GetValue(folder)!, file, p.GetValue(report));
             var face = ctx.Config.Face;
             if (p.GetValue(landmarks) is { } lm) face.Landmarks = lm;
@@ -61,14 +68,17 @@ internal static class EvalFacesCommand
             // the evaluation runs the other models itself (--fuse): its pipeline embeds with one
             face.Fusion.Mode = "off";
             var root = p.GetValue(folder)!;
-            var total = FaceEvaluation.ListImages(root).Count;
-            var pipeline = ctx.Pipeline;
             using var others = new DisposableList<FaceEmbedder>(!fusing ? []
                 : face.Fusion.Embedders.Skip(1).Select(id => new FaceEmbedder(ctx.Factory.Create(id)) { FlipTest = face.FlipTest }));
+            if (p.GetValue(pairs) is { Length: > 0 } lists)
+                return EvalFacePairs.Run(ctx, o, root, lists, p.GetValue(pad), others, p.GetValue(report));
+            var total = FaceEvaluation.ListImages(root).Count;
+            var pipeline = ctx.Pipeline;
             var result = o.Progress(!ctx.Json, "embedding faces", total,
                 tick => FaceEvaluation.Run(pipeline, root, new InlineProgress<EvaluatedImage>(tick), ctx.Limits, p.GetValue(pad), others));
             if (fusing) return Fused(ctx, o, face, root, result, p.GetValue(report));
-            var m = result.Metrics;
+            var m = result.Metrics ?? throw new BadInputException(
+                $"{root}: {result.Images.Count - result.Failures.Count()} of {result.Images.Count} images embedded, too few to pair two identities");
             var ok = result.Images.Where(i => i.Embedding is not null).ToList();
             var stages = new Dictionary<string, double[]>
             {

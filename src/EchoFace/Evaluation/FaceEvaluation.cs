@@ -14,7 +14,8 @@ public sealed record EvaluatedImage(string Path, string Identity, float[]? Embed
 public sealed class FaceEvaluationResult
 {
     public required IReadOnlyList<EvaluatedImage> Images { get; init; }
-    public required VerificationMetrics Metrics { get; init; }
+    /// <summary>Over every pair of the embedded images; null where there are not two identities embedded to pair.</summary>
+    public VerificationMetrics? Metrics { get; init; }
     public int Identities { get; init; }
     public IEnumerable<EvaluatedImage> Failures => Images.Where(i => i.Embedding is null);
 }
@@ -39,10 +40,15 @@ public static class FaceEvaluation
     /// <param name="also">Further embedders run on the same faces (score fusion): points are in the image's coordinates, and pixels
     /// outside it read black, as the pipeline's own padding does, so each model sees the face the pipeline's embedder saw.</param>
     public static FaceEvaluationResult Run(FacePipeline pipeline, string root, IProgress<EvaluatedImage>? progress = null, ImageLimits? limits = null,
-        float padAll = 0, IReadOnlyList<FaceEmbedder>? also = null)
+        float padAll = 0, IReadOnlyList<FaceEmbedder>? also = null) =>
+        Run(pipeline, ListImages(root), progress, limits, padAll, also);
+
+    /// <summary>The same over the given images (a pair list's): a file that cannot be read is a failure of that image, not of the run.</summary>
+    public static FaceEvaluationResult Run(FacePipeline pipeline, IReadOnlyList<(string Path, string Identity)> items,
+        IProgress<EvaluatedImage>? progress, ImageLimits? limits, float padAll, IReadOnlyList<FaceEmbedder>? also)
     {
         var images = new List<EvaluatedImage>();
-        foreach (var (path, identity) in ListImages(root))
+        foreach (var (path, identity) in items)
         {
             EvaluatedImage item;
             try
@@ -56,14 +62,17 @@ public static class FaceEvaluation
                     : new EvaluatedImage(path, identity, faces[0].Embedding, timings, null);
                 if (faces.Count > 0 && also is { Count: > 0 }) item = WithOthers(item, image, faces[0], also);
             }
-            catch (BadInputException e)
+            catch (Exception e) when (e is BadInputException or IOException or UnauthorizedAccessException)
             {
                 item = new EvaluatedImage(path, identity, null, default, e.Message);
             }
             images.Add(item);
             progress?.Report(item);
         }
-        return new FaceEvaluationResult { Images = images, Metrics = Score(images), Identities = images.Select(i => i.Identity).Distinct().Count() };
+        var identities = images.Select(i => i.Identity).Distinct().Count();
+        // a pair list scores its own pairs; every pair of its images is scored only where there are two identities to pair
+        var metrics = images.Count(i => i.Embedding is not null) >= 2 && identities >= 2 ? Score(images) : null;
+        return new FaceEvaluationResult { Images = images, Metrics = metrics, Identities = identities };
     }
 
     private static EvaluatedImage WithOthers(EvaluatedImage item, RgbImage image, FaceResult face, IReadOnlyList<FaceEmbedder> also)

@@ -98,7 +98,7 @@ public static class FusionEvaluation
     }
 
     /// <summary>Weights summing to 1 on a grid: 21 points for two models, 66 for three, none for more.</summary>
-    private static IEnumerable<double[]> Grid(int models) => models switch
+    public static IEnumerable<double[]> Grid(int models) => models switch
     {
         2 => Enumerable.Range(0, 21).Select(k => new[] { 1 - k / 20.0, k / 20.0 }),
         3 => from a in Enumerable.Range(0, 11) from b in Enumerable.Range(0, 11 - a) select new[] { a / 10.0, b / 10.0, (10 - a - b) / 10.0 },

@@ -8,6 +8,9 @@ public static class RocPlot
     public static void WriteDet(string path, string title, IEnumerable<(string Label, VerificationMetrics Metrics)> curves)
     {
         var plot = new Plot();
+        // one palette colour per curve: the EER marker would otherwise take the next one, so colours repeated after five curves
+        var palette = new ScottPlot.Palettes.Category10();
+        var index = 0;
         const double floor = 1e-4;
         static double L(double v) => Math.Log10(Math.Max(v, floor));
         foreach (var (label, m) in curves)
@@ -16,6 +19,7 @@ public static class RocPlot
             var line = plot.Add.ScatterLine(pts.Select(p => L(p.Far)).ToArray(), pts.Select(p => L(1 - p.Tar)).ToArray());
             line.LegendText = $"{label} (EER {m.Eer * 100:F2}%)";
             line.LineWidth = 2;
+            line.Color = palette.GetColor(index++);
             var eer = plot.Add.Marker(L(m.Eer), L(m.Eer));
             eer.Color = line.Color;
         }

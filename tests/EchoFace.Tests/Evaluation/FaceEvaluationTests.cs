@@ -72,4 +72,48 @@ public class FaceEvaluationTests
         Assert.Contains("mobilefacenet_128", svg);
         Assert.Contains("fused", svg);
     }
+
+    /// <summary>CFP's frontal-vs-profile and frontal-vs-frontal protocols side by side on cfp-dev (folds 1-2), every model and fused.</summary>
+    [Fact]
+    public void Cfp_protocols_are_scored_by_folds_with_every_profile_found_and_frontal_pairs_at_99_3_percent()
+    {
+        var cfp = TestEnvironment.Data("faces", "cfp-dev");
+        var report = TestEnvironment.TempDirectory();
+        var r = new CliRunner().Run("eval", "faces", cfp, "--pairs", Path.Combine(cfp, "pairs_fp.txt"), "--pairs", Path.Combine(cfp, "pairs_ff.txt"),
+            "--fuse", "--report", report, "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var noFace = r.Json.GetProperty("noFace").EnumerateArray().ToDictionary(k => k.GetProperty("kind").GetString()!, k => k);
+        Assert.Equal(["frontal", "profile"], noFace.Keys);
+        var profiles = noFace["profile"];
+        Assert.True(profiles.GetProperty("missed").GetInt32() <= 0.03 * profiles.GetProperty("of").GetInt32(),
+            $"profiles without a face: {profiles}");
+        var protocols = r.Json.GetProperty("protocols").EnumerateArray().ToDictionary(p => p.GetProperty("name").GetString()!, p => p);
+        Assert.Equal(["pairs_fp", "pairs_ff"], protocols.Keys);
+        double Accuracy(string protocol, string scorer) => protocols[protocol].GetProperty("scorers").EnumerateArray()
+            .Single(s => s.GetProperty("scorer").GetString() == scorer).GetProperty("accuracy").GetProperty("mean").GetDouble();
+        Assert.Equal(2, protocols["pairs_fp"].GetProperty("folds").GetInt32());
+        Assert.True(Accuracy("pairs_ff", "fused") >= 0.993, $"CFP-FF fused {Accuracy("pairs_ff", "fused")}");
+        // frontal-vs-profile: fusion lifts the pipeline's own embedder (88.1% alone when this was written)
+        Assert.True(Accuracy("pairs_fp", "fused") > Accuracy("pairs_fp", "fr_feature"), "CFP-FP: fused not above fr_feature alone");
+        var svg = File.ReadAllText(Path.Combine(report, "det.svg"));
+        Assert.Contains("pairs_fp: fused", svg);
+        Assert.Contains("pairs_ff: faceapi_resnet", svg);
+    }
+
+    [Fact]
+    public void A_pair_list_naming_images_not_in_the_folder_or_with_a_bad_line_is_refused_before_anything_runs()
+    {
+        var dir = TestEnvironment.TempDirectory();
+        var list = Path.Combine(dir, "pairs.txt");
+        File.WriteAllText(list, "001/frontal_01.jpg 001/profile_09.jpg 1 1\n001/frontal_01.jpg 002/frontal_01.jpg 0 1\n");
+        var cli = new CliRunner();
+        var absent = cli.Run("eval", "faces", TestEnvironment.Data("faces", "cfp-dev"), "--pairs", list);
+        Assert.Equal(2, absent.ExitCode);
+        Assert.Contains("1 of 3 images the pair lists name are not under", absent.Stderr, StringComparison.Ordinal);
+        Assert.Contains("001/profile_09.jpg", absent.Stderr, StringComparison.Ordinal);
+        File.WriteAllText(list, "001/frontal_01.jpg 001/profile_01.jpg yes 1\n");
+        var bad = cli.Run("eval", "faces", TestEnvironment.Data("faces", "cfp-dev"), "--pairs", list);
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("line 1: 'yes' is not same|different|1|0", bad.Stderr, StringComparison.Ordinal);
+    }
 }
