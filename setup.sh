@@ -8,8 +8,9 @@ cd "$(dirname "$0")"
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 echo "== system packages (ffmpeg, mosquitto, PostgreSQL for the fleet store, systemd-analyze for the unit check, sqlite3 for the outbox,"
-echo "   libfiu and libfaketime for the fault tests, Chromium and its driver for the console's browser tests, npm)"
-packages=(ffmpeg mosquitto postgresql ca-certificates systemd sqlite3 fiu-utils faketime chromium chromium-driver)
+echo "   libfiu and libfaketime for the fault tests, Chromium and its driver for the console's browser tests, gcc for a
+   TensorRT-shaped test library, npm)"
+packages=(ffmpeg mosquitto postgresql ca-certificates systemd sqlite3 fiu-utils faketime chromium chromium-driver gcc)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -12,7 +12,7 @@ namespace EchoFace.Cli.Commands;
 internal static partial class EvalFacePairs
 {
     public static int Run(CliContext ctx, Output o, string root, IReadOnlyList<string> lists, float pad, IReadOnlyList<FaceEmbedder> others,
-        string? report)
+        string? report, bool alignReference)
     {
         if (!Directory.Exists(root)) throw new BadInputException($"evaluation folder not found: {root}");
         var protocols = lists.Select(l => (Name: Path.GetFileNameWithoutExtension(l), Pairs: PairProtocol.Read(l))).ToList();
@@ -23,8 +23,9 @@ internal static partial class EvalFacePairs
         if (absent.Count > 0)
             throw new BadInputException($"{absent.Count} of {paths.Count} images the pair lists name are not under {root}, e.g. {absent[0]}");
         var items = paths.Select(p => (Path.Combine(root, p), p.Split('/')[0])).ToList();
+        using var reference = alignReference ? new ReferenceAlignment(ctx.Factory.Create(ReferenceAlignment.ModelId)) : null;
         var embedded = o.Progress(!ctx.Json, "embedding faces", items.Count,
-            tick => FaceEvaluation.Run(ctx.Pipeline, items, new InlineProgress<EvaluatedImage>(tick), ctx.Limits, pad, others));
+            tick => FaceEvaluation.Run(ctx.Pipeline, items, new InlineProgress<EvaluatedImage>(tick), ctx.Limits, pad, others, reference));
         var byPath = embedded.Images.ToDictionary(i => Path.GetRelativePath(root, i.Path), StringComparer.Ordinal);
         var scorers = Scorers(ctx, others.Count);
         var results = protocols.Select(p => (p.Name, p.Pairs,
@@ -33,11 +34,16 @@ internal static partial class EvalFacePairs
         var sweeps = others.Count == 0 ? null : protocols.Select(p => Sweep(ctx, p.Pairs, byPath)).ToList();
         var summary = new
         {
-            folder = Path.GetFullPath(root), pipeline = new { ctx.Config.Face.Detector, ctx.Config.Face.Landmarks, pad },
+            folder = Path.GetFullPath(root),
+            pipeline = new
+            {
+                ctx.Config.Face.Detector, ctx.Config.Face.Landmarks, ctx.Config.Face.RefineScale, ctx.Config.Face.FlipTest, pad, alignReference,
+            },
             images = embedded.Images.Count,
             detectMsP50 = Percentiles.Of([.. embedded.Images.Where(i => i.Embedding is not null).Select(i => i.Timings.Detect)], 50),
             faceMsP50 = Percentiles.Of([.. embedded.Images.Where(i => i.Embedding is not null).Select(i => i.Timings.Total)], 50),
             noFace = misses.Select(k => new { kind = k.Kind, missed = k.Missed, of = k.Of }),
+            alignment = reference is null ? null : misses.Select(k => Alignment(k.Kind, k.Images)).ToList(),
             protocols = results.Select(r => new
             {
                 name = r.Name, pairs = r.Pairs.Count, folds = r.Pairs.Select(p => p.Fold).Distinct().Count(),
@@ -66,6 +72,9 @@ internal static partial class EvalFacePairs
         o.Line("accuracy: mean±sd over folds, each fold judged at the threshold best on the others; a pair with no face found is rejected");
         o.Line("no face found: " + string.Join(", ", misses.Select(k => $"{k.Kind} {k.Missed} of {k.Of} ({100.0 * k.Missed / k.Of:F1}%)")) +
             $"; detect p50 {summary.detectMsP50:F1} ms, whole face p50 {summary.faceMsP50:F1} ms");
+        if (reference is not null)
+            o.Line("aligned by the reference's 5 points (evaluation only); the pipeline's points against them, per reference box height: " +
+                string.Join(", ", misses.Select(k => AlignmentLine(k.Kind, k.Images))));
         if (results.Any(r => r.Pairs.Select(p => p.Fold).Distinct().Count() == 1))
             o.Line("[yellow]a list with one fold chooses its threshold on its own pairs: its accuracy is optimistic[/]");
         if (report is not null) o.Line($"report and DET plot in {Output.Esc(report)}");
@@ -84,6 +93,27 @@ internal static partial class EvalFacePairs
             var r = PairEvaluation.Score("fused", pairs, byPath, Fused(new ScoreFusion(norms, w)));
             return (Weights: w, r.Accuracy.Mean, r.Metrics.Eer);
         }).OrderByDescending(x => x.Mean).Select(x => (object)new { weights = x.Weights, accuracy = x.Mean, eer = x.Eer })];
+    }
+
+    /// <summary>The pipeline's 5 points against the reference's, per kind of image: median and p90 error, faces it did not find.</summary>
+    private static object Alignment(string kind, IReadOnlyList<EvaluatedImage> images)
+    {
+        var ofKind = images.Where(i => i.Embedding is not null).ToList();
+        double[] errors = [.. ofKind.Where(i => i.AlignmentError is not null).Select(i => (double)i.AlignmentError!)];
+        return new
+        {
+            kind, faces = ofKind.Count, referenceMissed = ofKind.Count - errors.Length,
+            medianError = errors.Length > 0 ? Percentiles.Of(errors, 50) : (double?)null,
+            p90Error = errors.Length > 0 ? Percentiles.Of(errors, 90) : (double?)null,
+        };
+    }
+
+    private static string AlignmentLine(string kind, List<EvaluatedImage> images)
+    {
+        double[] errors = [.. images.Where(i => i.AlignmentError is not null).Select(i => (double)i.AlignmentError!)];
+        return errors.Length == 0 ? $"{kind}: none found"
+            : $"{kind} median {Percentiles.Of(errors, 50) * 100:F1}% (p90 {Percentiles.Of(errors, 90) * 100:F1}%, " +
+              $"{images.Count(i => i.Embedding is not null) - errors.Length} not found by it)";
     }
 
     private static string Percent(FoldAccuracy a) => $"{a.Mean * 100:F2}±{a.StandardDeviation * 100:F2}";
@@ -117,11 +147,11 @@ internal static partial class EvalFacePairs
     /// Images without a face by kind, the file name without its number (CFP: frontal, profile); one kind "image" where names do not
     /// fall into a few kinds (LFW's are the person's name).
     /// </summary>
-    private static List<(string Kind, int Missed, int Of)> Kinds(IReadOnlyList<EvaluatedImage> images)
+    private static List<(string Kind, int Missed, int Of, List<EvaluatedImage> Images)> Kinds(IReadOnlyList<EvaluatedImage> images)
     {
         var kinds = images.GroupBy(i => Kind().Replace(Path.GetFileNameWithoutExtension(i.Path), "") is { Length: > 0 } k ? k : "image").ToList();
         if (kinds.Count > 5) kinds = [.. images.GroupBy(_ => "image")];
-        return [.. kinds.OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => (g.Key, g.Count(i => i.Embedding is null), g.Count()))];
+        return [.. kinds.OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => (g.Key, g.Count(i => i.Embedding is null), g.Count(), g.ToList()))];
     }
 
     [GeneratedRegex(@"[_\-\s]*\d+$")]

@@ -47,9 +47,14 @@ internal static class EvalFacesCommand
             Description = "score a pair-list protocol instead of every pair: lines `relA relB same|different|1|0 fold` (CFP) or LFW's pairs.txt, " +
                 "paths under the folder; repeat for lists side by side (CFP-FP and CFP-FF)",
         };
+        var reference = new Option<bool>("--align-reference")
+        {
+            Description = "with --pairs: align every face by the reference RetinaFace's 5 points (no licence: evaluation only) and " +
+                "report how far the pipeline's points are from them",
+        };
         var cmd = new Command("faces", "Face verification accuracy over every pair of images")
         {
-            folder, pad, report, landmarks, detector, refine, embedder, fuse, embeddings, flip, pairs,
+            folder, pad, report, landmarks, detector, refine, embedder, fuse, embeddings, flip, pairs, reference,
         };
         return cmd.WithAction(g, o, (ctx, p) =>
         {
@@ -71,7 +76,8 @@ internal static class EvalFacesCommand
             using var others = new DisposableList<FaceEmbedder>(!fusing ? []
                 : face.Fusion.Embedders.Skip(1).Select(id => new FaceEmbedder(ctx.Factory.Create(id)) { FlipTest = face.FlipTest }));
             if (p.GetValue(pairs) is { Length: > 0 } lists)
-                return EvalFacePairs.Run(ctx, o, root, lists, p.GetValue(pad), others, p.GetValue(report));
+                return EvalFacePairs.Run(ctx, o, root, lists, p.GetValue(pad), others, p.GetValue(report), p.GetValue(reference));
+            if (p.GetValue(reference)) throw new BadInputException("--align-reference is measured on pair lists: give --pairs LIST");
             var total = FaceEvaluation.ListImages(root).Count;
             var pipeline = ctx.Pipeline;
             var result = o.Progress(!ctx.Json, "embedding faces", total,

@@ -9,6 +9,10 @@ public sealed record EvaluatedImage(string Path, string Identity, float[]? Embed
     /// <summary>With further embedders: the face embedded by each, the pipeline's own first; and milliseconds per model.</summary>
     public IReadOnlyList<float[]> Embeddings { get; init; } = Embedding is null ? [] : [Embedding];
     public IReadOnlyList<double> EmbedMs { get; init; } = [Timings.Embed];
+    /// <summary>
+    /// With the reference alignment: its points' distance from the pipeline's (per reference box height), null where it found none.
+    /// </summary>
+    public float? AlignmentError { get; init; }
 }
 
 public sealed class FaceEvaluationResult
@@ -44,8 +48,10 @@ public static class FaceEvaluation
         Run(pipeline, ListImages(root), progress, limits, padAll, also);
 
     /// <summary>The same over the given images (a pair list's): a file that cannot be read is a failure of that image, not of the run.</summary>
+    /// <param name="reference">Embed every face aligned by the reference's 5 points where it finds the face (evaluation only).</param>
     public static FaceEvaluationResult Run(FacePipeline pipeline, IReadOnlyList<(string Path, string Identity)> items,
-        IProgress<EvaluatedImage>? progress, ImageLimits? limits, float padAll, IReadOnlyList<FaceEmbedder>? also)
+        IProgress<EvaluatedImage>? progress, ImageLimits? limits, float padAll, IReadOnlyList<FaceEmbedder>? also,
+        ReferenceAlignment? reference = null)
     {
         var images = new List<EvaluatedImage>();
         foreach (var (path, identity) in items)
@@ -60,6 +66,12 @@ public static class FaceEvaluation
                 item = faces.Count == 0
                     ? new EvaluatedImage(path, identity, null, timings, "no face detected")
                     : new EvaluatedImage(path, identity, faces[0].Embedding, timings, null);
+                if (faces.Count > 0 && reference?.Find(image, faces[0].Box) is { } r)
+                {
+                    var error = ReferenceAlignment.Error(faces[0].Points5, r.Points, r.Box);
+                    faces[0] = faces[0] with { Points5 = r.Points, Embedding = pipeline.Embedder.Embed(image, r.Points) };
+                    item = item with { Embedding = faces[0].Embedding, Embeddings = [faces[0].Embedding!], AlignmentError = error };
+                }
                 if (faces.Count > 0 && also is { Count: > 0 }) item = WithOthers(item, image, faces[0], also);
             }
             catch (Exception e) when (e is BadInputException or IOException or UnauthorizedAccessException)

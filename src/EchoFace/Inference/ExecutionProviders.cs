@@ -21,24 +21,27 @@ public sealed class TensorRtProvider(string? dataDirectory = null) : IExecutionP
     public void Append(SessionOptions options, InferenceOptions settings, ModelEntry model)
     {
         using var trt = new OrtTensorRTProviderOptions();
-        var cache = CacheFolder(settings, model, OrtLibrary.Version);
+        var cache = CacheFolder(settings, model, OrtLibrary.Version, TensorRtLibrary.Version);
         Directory.CreateDirectory(cache);
         trt.UpdateOptions(Settings(settings, cache));
         options.AppendExecutionProvider_Tensorrt(trt);
     }
 
-    /// <summary>One folder per model file and ONNX Runtime version: a changed model or runtime never loads a stale engine.</summary>
-    public string CacheFolder(InferenceOptions settings, ModelEntry model, string ortVersion)
+    /// <summary>
+    /// One folder per model file, ONNX Runtime version and TensorRT version: a changed model, runtime or TensorRT (a JetPack
+    /// upgrade) never loads a stale engine. ONNX Runtime's own engine names carry the GPU's compute capability.
+    /// </summary>
+    public string CacheFolder(InferenceOptions settings, ModelEntry model, string ortVersion, string? trtVersion)
     {
         var root = Path.IsPathRooted(settings.TensorRtEngineCache) ? settings.TensorRtEngineCache
             : Path.Combine(dataDirectory ?? Directory.GetCurrentDirectory(), settings.TensorRtEngineCache);
-        return Path.Combine(root, $"{model.Id}-{model.ShortHash}-ort{ortVersion}");
+        return Path.Combine(root, $"{model.Id}-{model.ShortHash}-ort{ortVersion}-trt{trtVersion ?? "none"}");
     }
 
     /// <summary>Whether an engine for this model file and runtime is cached (else the next session builds one).</summary>
     public bool HasEngines(InferenceOptions settings, ModelEntry model)
     {
-        var folder = CacheFolder(settings, model, OrtLibrary.Version);
+        var folder = CacheFolder(settings, model, OrtLibrary.Version, TensorRtLibrary.Version);
         return Directory.Exists(folder) && Directory.EnumerateFiles(folder, "*.engine").Any();
     }
 

@@ -80,5 +80,6 @@ public static class OrtLibrary
     public static string BuiltIn => string.Join(", ", ProviderNames.Where(p => Providers.Contains(p.Value)).Select(p => p.Key));
 
     /// <summary>What `echoface models` and the logs say of the library: file, version and providers.</summary>
-    public static string Describe() => $"ONNX Runtime {Version} from {Loaded() ?? "the package"} (providers: {BuiltIn})";
+    public static string Describe() => $"ONNX Runtime {Version} from {Loaded() ?? "the package"} (providers: {BuiltIn})" +
+        (Has("TensorRT") ? $"; TensorRT {TensorRtLibrary.Version ?? "not found by the loader"}" : "");
 }

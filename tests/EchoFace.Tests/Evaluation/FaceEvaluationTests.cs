@@ -116,4 +116,20 @@ public class FaceEvaluationTests
         Assert.Equal(2, bad.ExitCode);
         Assert.Contains("line 1: 'yes' is not same|different|1|0", bad.Stderr, StringComparison.Ordinal);
     }
+
+    /// <summary>The reference RetinaFace as a yardstick: its points are close to the pipeline's on frontal faces, further on profiles.</summary>
+    [Fact]
+    public void The_reference_alignment_measures_the_pipelines_points_frontal_closer_than_profile()
+    {
+        var cfp = TestEnvironment.Data("faces", "cfp-dev");
+        var list = Path.Combine(TestEnvironment.TempDirectory(), "pairs.txt");
+        File.WriteAllLines(list, File.ReadLines(Path.Combine(cfp, "pairs_fp.txt")).Where((_, i) => i % 35 == 0)); // 40 pairs, both kinds
+        var r = new CliRunner().Run("eval", "faces", cfp, "--pairs", list, "--align-reference", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var kinds = r.Json.GetProperty("alignment").EnumerateArray().ToDictionary(k => k.GetProperty("kind").GetString()!, k => k);
+        var (frontal, profile) = (kinds["frontal"].GetProperty("medianError").GetDouble(), kinds["profile"].GetProperty("medianError").GetDouble());
+        Assert.True(frontal < 0.04, $"frontal median error {frontal}"); // 2.1% of the box height on all of cfp-dev
+        Assert.True(profile > frontal, $"profile {profile} against frontal {frontal}");
+        Assert.Equal(2, new CliRunner().Run("eval", "faces", cfp, "--align-reference").ExitCode); // measured on pair lists only
+    }
 }
