@@ -12,15 +12,18 @@ public sealed class DaemonProcess : IDisposable
     private readonly string _health;
 
     /// <param name="camera">given on the command line, where it outranks the fleet's configuration; null leaves it to the configuration.</param>
+    /// <param name="program">what runs echoface with the arguments that follow (default: dotnet and this build's echoface.dll; the
+    /// arm64 build under qemu-user: <see cref="Inference.Arm64Runner.Command"/>).</param>
     public DaemonProcess(Mosquitto? broker, string data, string device, IDictionary<string, string>? environment = null, string? camera = "none",
-        string health = "http://127.0.0.1:0", string? models = null, string[]? wrapper = null)
+        string health = "http://127.0.0.1:0", string? models = null, string[]? wrapper = null, (string Program, string[] Arguments)? program = null)
     {
         _health = health;
+        var (exe, first) = program ?? ("dotnet", [Path.Combine(AppContext.BaseDirectory, "echoface.dll")]);
         // a wrapper runs the daemon inside it (e.g. unshare + mount for a filesystem of its own); it must exec the rest
-        var start = new ProcessStartInfo(wrapper?[0] ?? "dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var w in wrapper?.Skip(1).Append("dotnet") ?? []) start.ArgumentList.Add(w);
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "echoface.dll"), "run", "--door", "simulated",
-                     "--health", health, "--data", data, "--models", models ?? TestEnvironment.ModelsDirectory })
+        var start = new ProcessStartInfo(wrapper?[0] ?? exe) { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var w in wrapper?.Skip(1).Append(exe) ?? []) start.ArgumentList.Add(w);
+        foreach (var a in first.Concat(["run", "--door", "simulated", "--health", health, "--data", data, "--models",
+                     models ?? TestEnvironment.ModelsDirectory]))
             start.ArgumentList.Add(a);
         if (camera is not null)
         {

@@ -8,7 +8,7 @@ namespace EchoFace.Tests.Inference;
 /// emulation, so the command runs in a private mount namespace with an ARM (Cortex-A78AE, Jetson Orin) cpuinfo bound over it.
 /// </summary>
 [Trait("Category", "Slow")]
-public class Arm64BuildTests
+public class Arm64BuildTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly string Build = Path.Combine(TestEnvironment.RepoRoot, "artifacts", "linux-arm64", "echoface");
 
@@ -99,6 +99,42 @@ public class Arm64BuildTests
             Assert.Equal(x64Faces.GetProperty("identity").ToString(), armFaces.GetProperty("identity").ToString());
             Assert.Equal(x64Faces.GetProperty("score").GetDouble(), armFaces.GetProperty("score").GetDouble(), 3);
         }
+    }
+
+    /// <summary>
+    /// The daemon as a board runs it: the arm64 build on a looping camera file (Jolie, enrolled; then a stranger), the simulated door.
+    /// Under qemu a frame takes about 12 s, so each person stays 36 s, a presence needs 2 faces (Access.MinFaces), and a track
+    /// lasts 20 s without a face: the 40 s of empty frames after each person end it, and the stranger's end denied; the rest is default.
+    /// </summary>
+    [Fact]
+    public void The_arm64_daemon_on_a_camera_lets_the_enrolled_person_in_turns_the_stranger_away_and_stores_both()
+    {
+        var cli = new Cli.CliRunner();
+        var jolie = Cli.CliRunner.Photos("df_angelina_jolie");
+        Assert.Equal(0, cli.Run("enroll", "jolie", jolie[0], jolie[1]).ExitCode); // the gallery's files are the same on either build
+        var video = TestEnvironment.Video(Path.Combine(TestEnvironment.TempDirectory(), "door.mp4"), 36, 40, jolie[2],
+            Cli.CliRunner.Photos("df_jeff_bezos")[0]);
+        var port = FreePort.Next();
+        using var daemon = new DaemonProcess(null, cli.DataDirectory, "arm-door", new Dictionary<string, string>
+        {
+            ["ECHOFACE__Camera__Loop"] = "true", ["ECHOFACE__Access__TrackTimeoutSeconds"] = "20", ["ECHOFACE__Access__MinFaces"] = "2",
+        }, camera: $"file:{video}", health: $"http://127.0.0.1:{port}", models: TestEnvironment.ModelsDirectory,
+            program: Arm64Runner.Command(Build));
+        bool Said(string text) => daemon.Log.Contains(text, StringComparison.Ordinal);
+        daemon.Until(() => Said("Access granted") && Said("Access denied"), "a grant and a denial from the arm64 daemon", TimeSpan.FromMinutes(8));
+        Assert.Contains("Access granted at door-1: face match, identity jolie", daemon.Log, StringComparison.Ordinal);
+        using (var http = new System.Net.Http.HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") })
+        {
+            var health = JsonDocument.Parse(http.Send(new System.Net.Http.HttpRequestMessage(System.Net.Http.HttpMethod.Get, "/healthz"))
+                .Content.ReadAsStream()).RootElement;
+            Assert.True(health.GetProperty("granted").GetInt64() >= 1 && health.GetProperty("denied").GetInt64() >= 1, health.ToString());
+        }
+        Assert.True(daemon.Stop(), daemon.Log);
+        output.WriteLine(daemon.Log); // its start, frame and decision times under emulation (docs/arm64.md)
+        using var outbox = new EchoFace.Storage.EventOutbox(Path.Combine(cli.DataDirectory, "echoface.db"));
+        var access = outbox.Read(includeSent: true).Where(e => e.Kind == "access").ToList();
+        Assert.Contains(access, e => e.Payload.Contains("\"granted\"", StringComparison.Ordinal));
+        Assert.Contains(access, e => e.Payload.Contains("\"denied\"", StringComparison.Ordinal));
     }
 
     private static IEnumerable<double> Numbers(JsonElement array) => array.EnumerateArray().Select(e => e.GetDouble()).ToList();

@@ -18,29 +18,35 @@ public static class Arm64Runner
         return JsonDocument.Parse(stdout);
     }
 
+    /// <summary>
+    /// The program and its first arguments that run <paramref name="binary"/> as an ARM64 board would: itself on an ARM64 host;
+    /// on an x86-64 one, unshare + a bind mount of an ARM cpuinfo + qemu-aarch64, which exec the binary with the arguments that follow.
+    /// </summary>
+    public static (string Program, string[] Arguments) Command(string binary)
+    {
+        if (!File.Exists(binary)) throw new InvalidOperationException($"{binary} is missing: run {TestEnvironment.SetupCommand}");
+        if (RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64) return (binary, []);
+        const string qemu = "/usr/bin/qemu-aarch64-static";
+        if (!File.Exists(qemu))
+            throw new InvalidOperationException($"{qemu} is missing (Debian qemu-user-static): run {TestEnvironment.SetupCommand}");
+        var cpuinfo = Path.Combine(TestEnvironment.TempDirectory(), "cpuinfo");
+        File.WriteAllText(cpuinfo, string.Concat(Enumerable.Range(0, 2).Select(i =>
+            $"processor\t: {i}\nBogoMIPS\t: 62.50\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid " +
+            "asimdrdm lrcpc dcpop asimddp uscat ilrcpc flagm\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x1\n" +
+            "CPU part\t: 0xd42\nCPU revision\t: 1\n\n")));
+        // sh -c SCRIPT sh ARGS...: "$@" is the binary and its arguments, passed through without quoting
+        return ("unshare", ["-m", "sh", "-c", $"mount --bind '{cpuinfo}' /proc/cpuinfo && exec {qemu} \"$@\"", "sh", binary]);
+    }
+
     public static (int Code, string Stdout, string Stderr) Run(string binary, string models, params string[] args) =>
         RunIn(TestEnvironment.TempDirectory(), binary, models, args);
 
     /// <summary>With <paramref name="data"/> as its data directory (commands that build on each other: enroll, then identify).</summary>
     public static (int Code, string Stdout, string Stderr) RunIn(string data, string binary, string models, params string[] args)
     {
-        if (!File.Exists(binary)) throw new InvalidOperationException($"{binary} is missing: run {TestEnvironment.SetupCommand}");
-        string[] command = [binary, "--data", data, "--models", models, .. args];
-        ProcessStartInfo start;
-        if (RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64)
-            start = new ProcessStartInfo(binary, command[1..]);
-        else
-        {
-            const string qemu = "/usr/bin/qemu-aarch64-static";
-            if (!File.Exists(qemu)) throw new InvalidOperationException($"{qemu} is missing (Debian qemu-user-static): run {TestEnvironment.SetupCommand}");
-            var cpuinfo = Path.Combine(TestEnvironment.TempDirectory(), "cpuinfo");
-            File.WriteAllText(cpuinfo, string.Concat(Enumerable.Range(0, 2).Select(i =>
-                $"processor\t: {i}\nBogoMIPS\t: 62.50\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid " +
-                "asimdrdm lrcpc dcpop asimddp uscat ilrcpc flagm\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x1\n" +
-                "CPU part\t: 0xd42\nCPU revision\t: 1\n\n")));
-            var quoted = string.Join(' ', command.Select(a => $"'{a.Replace("'", "'\\''")}'"));
-            start = new ProcessStartInfo("unshare", ["-m", "sh", "-c", $"mount --bind '{cpuinfo}' /proc/cpuinfo && exec {qemu} {quoted}"]);
-        }
+        var (program, rest) = Command(binary);
+        var start = new ProcessStartInfo(program);
+        foreach (var a in rest.Concat(["--data", data, "--models", models, .. args])) start.ArgumentList.Add(a);
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
         using var process = Process.Start(start)!;
