@@ -52,9 +52,10 @@ public static class PairEvaluation
             Metrics = VerificationMetrics.Compute(genuine, impostor, FusionEvaluation.FarTargets),
             AccuracyFound = kept.Any(i => same[i]) && kept.Any(i => !same[i])
                 ? Accuracy([.. kept.Select(i => scores[i])], [.. kept.Select(i => same[i])], [.. kept.Select(i => folds[i])]) : null,
-            AtShipped = shipped is { } t
-                ? new RocPoint(t, (double)genuine.Count(g => g >= t) / genuine.Count, (double)impostor.Count(g => g >= t) / impostor.Count) : null,
+            AtShipped = shipped is { } t ? new RocPoint(t, Accepted(true), Accepted(false)) : null,
         };
+        // a pair without a face is never accepted, whatever the threshold
+        double Accepted(bool side) => (double)kept.Count(i => same[i] == side && scores[i] >= shipped) / same.Count(s => s == side);
     }
 
     /// <summary>With one fold only, the threshold is chosen on that fold itself (an optimistic figure, as the caller should say).</summary>

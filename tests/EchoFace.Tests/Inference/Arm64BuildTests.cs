@@ -102,18 +102,21 @@ public class Arm64BuildTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     /// <summary>
-    /// The daemon as a board runs it: the arm64 build on a looping camera file (Jolie, enrolled; then a stranger), the simulated door.
+    /// The daemon as a board runs it: the arm64 build on a looping camera file of deploy/demo.sh's door (Jolie, enrolled; then a
+    /// stranger), the simulated door.
     /// Under qemu a frame takes about 12 s, so each person stays 36 s, a presence needs 2 faces (Access.MinFaces), and a track
     /// lasts 20 s without a face: the 40 s of empty frames after each person end it, and the stranger's end denied; the rest is default.
     /// </summary>
     [Fact]
     public void The_arm64_daemon_on_a_camera_lets_the_enrolled_person_in_turns_the_stranger_away_and_stores_both()
     {
+        // deploy/demo.sh's people and photos, on the emulation's timings
         var cli = new Cli.CliRunner();
-        var jolie = Cli.CliRunner.Photos("df_angelina_jolie");
-        Assert.Equal(0, cli.Run("enroll", "jolie", jolie[0], jolie[1]).ExitCode); // the gallery's files are the same on either build
-        var video = TestEnvironment.Video(Path.Combine(TestEnvironment.TempDirectory(), "door.mp4"), 36, 40, jolie[2],
-            Cli.CliRunner.Photos("df_jeff_bezos")[0]);
+        string Photo(string person, string file) => TestEnvironment.Data("faces", "photos", person, file);
+        // the gallery's files are the same on either build
+        Assert.Equal(0, cli.Run("enroll", "jolie", Photo("df_angelina_jolie", "img1.jpg"), Photo("df_angelina_jolie", "img10.jpg")).ExitCode);
+        var video = TestEnvironment.Video(Path.Combine(TestEnvironment.TempDirectory(), "door.mp4"), 36, 40,
+            Photo("df_angelina_jolie", "img11.jpg"), Photo("df_jeff_bezos", "img20.jpg"));
         var port = FreePort.Next();
         using var daemon = new DaemonProcess(null, cli.DataDirectory, "arm-door", new Dictionary<string, string>
         {
