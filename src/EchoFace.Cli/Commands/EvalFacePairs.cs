@@ -27,11 +27,12 @@ internal static partial class EvalFacePairs
         var embedded = o.Progress(!ctx.Json, "embedding faces", items.Count,
             tick => FaceEvaluation.Run(ctx.Pipeline, items, new InlineProgress<EvaluatedImage>(tick), ctx.Limits, pad, others, reference));
         var byPath = embedded.Images.ToDictionary(i => Path.GetRelativePath(root, i.Path), StringComparer.Ordinal);
-        var scorers = Scorers(ctx, others.Count);
+        var norms = others.Count == 0 ? null : EvalFacesCommand.FusedNorms(ctx);
+        var scorers = Scorers(ctx, norms);
         var results = protocols.Select(p => (p.Name, p.Pairs,
             Scored: scorers.Select(s => PairEvaluation.Score(s.Name, p.Pairs, byPath, s.Score, s.Shipped)).ToList())).ToList();
         var misses = Kinds(embedded.Images);
-        var sweeps = others.Count == 0 ? null : protocols.Select(p => Sweep(ctx, p.Pairs, byPath)).ToList();
+        var alignment = reference is null ? null : misses.Select(k => KindAlignment.Of(k.Kind, k.Images)).ToList();
         var summary = new
         {
             folder = Path.GetFullPath(root),
@@ -43,18 +44,18 @@ internal static partial class EvalFacePairs
             detectMsP50 = Percentiles.Of([.. embedded.Images.Where(i => i.Embedding is not null).Select(i => i.Timings.Detect)], 50),
             faceMsP50 = Percentiles.Of([.. embedded.Images.Where(i => i.Embedding is not null).Select(i => i.Timings.Total)], 50),
             noFace = misses.Select(k => new { kind = k.Kind, missed = k.Missed, of = k.Of }),
-            alignment = reference is null ? null : misses.Select(k => Alignment(k.Kind, k.Images)).ToList(),
+            alignment,
             protocols = results.Select(r => new
             {
                 name = r.Name, pairs = r.Pairs.Count, folds = r.Pairs.Select(p => p.Fold).Distinct().Count(),
-                sweep = sweeps?[results.IndexOf(r)],
+                sweep = norms is null ? null : Sweep(norms, r.Pairs, byPath),
                 scorers = r.Scored.Select(s => new
                 {
                     scorer = s.Scorer, s.Missing, accuracy = s.Accuracy, accuracyFound = s.AccuracyFound, eer = s.Metrics.Eer,
                     atShipped = s.AtShipped,
                     tarAtFar = s.Metrics.AtFar.Select(a => new { far = a.Far, tar = a.Tar, threshold = a.Threshold }),
                 }),
-            }),
+            }).ToList(), // once: the report and the answer both serialise it, and each sweep scores the lists 66 times
             failures = embedded.Failures.Select(f => new { path = Path.GetRelativePath(root, f.Path), reason = f.Failure }),
         };
         WriteReport(report, summary, $"EchoFace pair protocols ({Path.GetFileName(Path.GetFullPath(root).TrimEnd('/'))})",
@@ -72,9 +73,10 @@ internal static partial class EvalFacePairs
         o.Line("accuracy: mean±sd over folds, each fold judged at the threshold best on the others; a pair with no face found is rejected");
         o.Line("no face found: " + string.Join(", ", misses.Select(k => $"{k.Kind} {k.Missed} of {k.Of} ({100.0 * k.Missed / k.Of:F1}%)")) +
             $"; detect p50 {summary.detectMsP50:F1} ms, whole face p50 {summary.faceMsP50:F1} ms");
-        if (reference is not null)
+        if (alignment is not null)
             o.Line("aligned by the reference's 5 points (evaluation only); the pipeline's points against them, per reference box height: " +
-                string.Join(", ", misses.Select(k => AlignmentLine(k.Kind, k.Images))));
+                string.Join(", ", alignment.Select(a => a.MedianError is null ? $"{a.Kind}: none found"
+                    : $"{a.Kind} median {a.MedianError * 100:F1}% (p90 {a.P90Error * 100:F1}%, {a.ReferenceMissed} not found by it)")));
         if (results.Any(r => r.Pairs.Select(p => p.Fold).Distinct().Count() == 1))
             o.Line("[yellow]a list with one fold chooses its threshold on its own pairs: its accuracy is optimistic[/]");
         if (report is not null) o.Line($"report and DET plot in {Output.Esc(report)}");
@@ -84,36 +86,24 @@ internal static partial class EvalFacePairs
     /// <summary>
     /// The fused accuracy over the weight grid of <see cref="FusionEvaluation.Grid"/>, best first: what weights a protocol favours.
     /// </summary>
-    private static List<object> Sweep(CliContext ctx, IReadOnlyList<FacePair> pairs, Dictionary<string, EvaluatedImage> byPath)
-    {
-        var fusion = ctx.Config.Face.Fusion;
-        var norms = fusion.Embedders.Select(id => ctx.Manifest.Get(id).ScoreNorm!).ToList();
-        return [.. FusionEvaluation.Grid(norms.Count).Select(w =>
+    private static List<object> Sweep(List<EchoFace.Inference.ScoreNorm> norms, IReadOnlyList<FacePair> pairs,
+        Dictionary<string, EvaluatedImage> byPath) =>
+        [.. FusionEvaluation.Grid(norms.Count).Select(w =>
         {
             var r = PairEvaluation.Score("fused", pairs, byPath, Fused(new ScoreFusion(norms, w)));
             return (Weights: w, r.Accuracy.Mean, r.Metrics.Eer);
         }).OrderByDescending(x => x.Mean).Select(x => (object)new { weights = x.Weights, accuracy = x.Mean, eer = x.Eer })];
-    }
 
-    /// <summary>The pipeline's 5 points against the reference's, per kind of image: median and p90 error, faces it did not find.</summary>
-    private static object Alignment(string kind, IReadOnlyList<EvaluatedImage> images)
+    /// <summary>The pipeline's 5 points against the reference's, for one kind of image: median and p90 error, faces it did not find.</summary>
+    private sealed record KindAlignment(string Kind, int Faces, int ReferenceMissed, double? MedianError, double? P90Error)
     {
-        var ofKind = images.Where(i => i.Embedding is not null).ToList();
-        double[] errors = [.. ofKind.Where(i => i.AlignmentError is not null).Select(i => (double)i.AlignmentError!)];
-        return new
+        public static KindAlignment Of(string kind, IReadOnlyList<EvaluatedImage> images)
         {
-            kind, faces = ofKind.Count, referenceMissed = ofKind.Count - errors.Length,
-            medianError = errors.Length > 0 ? Percentiles.Of(errors, 50) : (double?)null,
-            p90Error = errors.Length > 0 ? Percentiles.Of(errors, 90) : (double?)null,
-        };
-    }
-
-    private static string AlignmentLine(string kind, List<EvaluatedImage> images)
-    {
-        double[] errors = [.. images.Where(i => i.AlignmentError is not null).Select(i => (double)i.AlignmentError!)];
-        return errors.Length == 0 ? $"{kind}: none found"
-            : $"{kind} median {Percentiles.Of(errors, 50) * 100:F1}% (p90 {Percentiles.Of(errors, 90) * 100:F1}%, " +
-              $"{images.Count(i => i.Embedding is not null) - errors.Length} not found by it)";
+            var faces = images.Count(i => i.Embedding is not null);
+            double[] errors = [.. images.Where(i => i.AlignmentError is not null).Select(i => (double)i.AlignmentError!)];
+            return errors.Length == 0 ? new(kind, faces, faces, null, null)
+                : new(kind, faces, faces - errors.Length, Percentiles.Of(errors, 50), Percentiles.Of(errors, 90));
+        }
     }
 
     private static string Percent(FoldAccuracy a) => $"{a.Mean * 100:F2}±{a.StandardDeviation * 100:F2}";
@@ -122,17 +112,15 @@ internal static partial class EvalFacePairs
     /// The pipeline's embedder alone, or with --fuse each model of Face.Fusion alone and their fused score. The pipeline's embedder and
     /// the fused score are also judged at the thresholds the product ships (Match, Face.Fusion).
     /// </summary>
-    private static List<(string Name, Func<EvaluatedImage, EvaluatedImage, double> Score, double? Shipped)> Scorers(CliContext ctx, int others)
+    private static List<(string Name, Func<EvaluatedImage, EvaluatedImage, double> Score, double? Shipped)> Scorers(CliContext ctx,
+        List<EchoFace.Inference.ScoreNorm>? norms)
     {
         var face = ctx.Config.Face;
         double shipped = ctx.Config.Match.VerifyThreshold;
-        if (others == 0) return [(face.Embedder, (a, b) => TensorPrimitives.Dot(a.Embedding, b.Embedding), shipped)];
-        var models = face.Fusion.Embedders;
-        var scorers = models.Select((id, m) => (id, (Func<EvaluatedImage, EvaluatedImage, double>)((a, b) =>
+        if (norms is null) return [(face.Embedder, (a, b) => TensorPrimitives.Dot(a.Embedding, b.Embedding), shipped)];
+        var scorers = face.Fusion.Embedders.Select((id, m) => (id, (Func<EvaluatedImage, EvaluatedImage, double>)((a, b) =>
             TensorPrimitives.Dot(a.Embeddings[m], b.Embeddings[m])), m == 0 ? shipped : (double?)null)).ToList();
-        var fusion = new ScoreFusion(models.Select(id => ctx.Manifest.Get(id).ScoreNorm
-            ?? throw new BadInputException($"model '{id}' has no scoreNorm in the manifest: it cannot be fused")).ToList(), face.Fusion.Weights);
-        scorers.Add(("fused", Fused(fusion), face.Fusion.VerifyThreshold));
+        scorers.Add(("fused", Fused(new ScoreFusion(norms, face.Fusion.Weights)), face.Fusion.VerifyThreshold));
         return scorers;
     }
 

@@ -137,8 +137,7 @@ internal static class EvalFacesCommand
     private static int Fused(CliContext ctx, Output o, FaceOptions face, string root, FaceEvaluationResult result, string? report)
     {
         var models = face.Fusion.Embedders;
-        var norms = models.Select(id => ctx.Manifest.Get(id).ScoreNorm
-            ?? throw new BadInputException($"model '{id}' has no scoreNorm in the manifest: it cannot be fused")).ToList();
+        var norms = FusedNorms(ctx);
         var fused = FusionEvaluation.Score(result.Images, norms, face.Fusion);
         var summary = new
         {
@@ -213,6 +212,13 @@ internal static class EvalFacesCommand
         o.Console.Write(table);
         return EchoFaceCli.Ok;
     }
+
+    /// <summary>Each model of Face.Fusion's score norm from the manifest, in their order; a model without one cannot be fused.</summary>
+    internal static List<EchoFace.Inference.ScoreNorm> FusedNorms(CliContext ctx) =>
+    [
+        .. ctx.Config.Face.Fusion.Embedders.Select(id => ctx.Manifest.Get(id).ScoreNorm
+            ?? throw new BadInputException($"model '{id}' has no scoreNorm in the manifest: it cannot be fused")),
+    ];
 
     private static string[] Row(VerificationMetrics m) => [$"{m.Eer * 100:F2}%", .. m.AtFar.Select(a => $"{a.Tar * 100:F2}%")];
 
