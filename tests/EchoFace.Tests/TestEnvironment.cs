@@ -1,5 +1,6 @@
 using EchoFace.Face;
 using EchoFace.Inference;
+using EchoFace.Media;
 using EchoFace.Voice;
 
 namespace EchoFace.Tests;
@@ -60,7 +61,7 @@ public static class TestEnvironment
     }
 
     /// <summary>
-    /// A 640x480 H.264 video showing each photo for <paramref name="seconds"/> at 10 fps, letterboxed as a door camera frames a person,
+    /// A 640x480 H.264 video showing each photo for <paramref name="seconds"/> at 10 fps, over a blurred copy of itself (CameraFraming.Fill),
     /// with <paramref name="gap"/> seconds of an empty (black) frame after each: one person leaving before the next arrives.
     /// </summary>
     public static string Video(string output, double seconds, double gap, params string[] photos)
@@ -73,7 +74,8 @@ public static class TestEnvironment
         {
             args.AddRange(["-loop", "1", "-t", S(seconds), "-i", p]);
             var i = parts.Count;
-            chains.Add($"[{args.Count(a => a == "-i") - 1}]scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=10[v{i}]");
+            // each photo's filter labels are its own: the chains of one -filter_complex share a namespace
+            chains.Add($"[{args.Count(a => a == "-i") - 1}]{CameraFraming.Fill(640, 480).Replace("fill_", $"p{i}_")},setsar=1,fps=10[v{i}]");
             parts.Add($"[v{i}]");
             if (gap <= 0) continue;
             args.AddRange(["-f", "lavfi", "-t", S(gap), "-i", "color=black:s=640x480:r=10"]);
@@ -100,6 +102,18 @@ public static class TestEnvironment
         return output;
     }
 
+    /// <summary>
+    /// A 640x480 H.264 video at 10 fps of replay-a's crops <paramref name="first"/> to first + count - 1 of live/p or spoof/replay, each
+    /// 176 px tall in the middle of a black frame: a face at door distance, with the context a crop has (none) read as black.
+    /// </summary>
+    public static string ReplayVideo(string output, string folder, int first, int count)
+    {
+        var root = Data("faces", "replay-a", folder);
+        Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+        return Ffmpeg(output, "-framerate", "10", "-start_number", $"{first}", "-i", Path.Combine(root, "%d.png"), "-frames:v", $"{count}",
+            "-vf", "scale=-2:176,pad=640:480:(ow-iw)/2:(oh-ih)/2", "-c:v", "libx264", "-pix_fmt", "yuv420p");
+    }
+
     public static string TempDirectory()
     {
         var dir = Path.Combine(Path.GetTempPath(), "echoface-tests", Guid.NewGuid().ToString("N"));
@@ -118,6 +132,14 @@ public sealed class VoiceFixture : IDisposable
 /// <summary>One face pipeline shared by the tests of a class (loading the models takes about a second).</summary>
 public sealed class PipelineFixture : IDisposable
 {
-    public FacePipeline Pipeline { get; } = TestEnvironment.Pipeline();
+    public PipelineFixture()
+    {
+        Factory = TestEnvironment.Factory();
+        Pipeline = new FacePipeline(Factory);
+    }
+
+    /// <summary>The factory the pipeline's models came from, for other models beside them (liveness opinions).</summary>
+    public InferenceSessionFactory Factory { get; }
+    public FacePipeline Pipeline { get; }
     public void Dispose() => Pipeline.Dispose();
 }

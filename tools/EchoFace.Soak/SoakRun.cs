@@ -191,10 +191,10 @@ public static class SoakRun
     {
         var photos = Shared(s);
         var path = Path.Combine(dir, "door.mp4");
-        const string frame = "scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=15";
+        string Frame(string name) => $"{EchoFace.Media.CameraFraming.Fill(640, 480).Replace("fill_", name)},setsar=1,fps=15";
         var run = EchoFace.Media.Ffmpeg.Run(["-v", "error", "-y", "-loop", "1", "-t", "3", "-i", Path.Combine(photos, "df_angelina_jolie", "img11.jpg"),
             "-f", "lavfi", "-t", "2", "-i", "color=black:s=640x480:r=15", "-loop", "1", "-t", "3", "-i", Path.Combine(photos, "df_jeff_bezos", "img20.jpg"),
-            "-filter_complex", $"[0]{frame}[a];[1]setsar=1,format=yuv420p[g];[2]{frame}[b];[a][g][b]concat=n=3:v=1[v]", "-map", "[v]",
+            "-filter_complex", $"[0]{Frame("a_")}[a];[1]setsar=1,format=yuv420p[g];[2]{Frame("b_")}[b];[a][g][b]concat=n=3:v=1[v]", "-map", "[v]",
             "-c:v", "libx264", "-pix_fmt", "yuv420p", path], 1 << 20, TimeSpan.FromMinutes(2));
         if (run.ExitCode != 0) throw new ToolException($"ffmpeg could not make the soak video: {run.Errors}");
         return path;

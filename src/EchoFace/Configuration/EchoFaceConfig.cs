@@ -140,7 +140,9 @@ public sealed class EchoFaceConfig
 
     /// <summary>The models the door daemon loads: what `echoface models warmup` prepares (TensorRT's engines among them).</summary>
     public IReadOnlyList<string> ModelsInUse =>
-        [.. new[] { Face.Detector, Face.Landmarks, Face.Embedder, Face.Liveness, Voice.Embedder, Voice.VadModel }.Distinct()];
+        [.. new[] { Face.Detector, Face.Landmarks, Face.Embedder, Face.Liveness, Voice.Embedder, Voice.VadModel }
+            .Concat(Face.LivenessFusion.Opinions.Where(o => !o.StartsWith(ScreenCue.Prefix, StringComparison.Ordinal)).Select(o => o.Split(':')[0]))
+            .Distinct()];
 
     /// <summary>A copy sharing the sections, so that one section can be replaced whole (ConfigurationInForce).</summary>
     public EchoFaceConfig Copy() => (EchoFaceConfig)MemberwiseClone();
@@ -185,6 +187,8 @@ public sealed class EchoFaceConfig
             if (root.GetSection("Inference:Providers").Exists()) config.Inference.Providers.Clear();
             if (root.GetSection("Face:Fusion:Embedders").Exists()) config.Face.Fusion.Embedders.Clear();
             if (root.GetSection("Face:Fusion:Weights").Exists()) config.Face.Fusion.Weights.Clear();
+            if (root.GetSection("Face:LivenessFusion:Opinions").Exists()) config.Face.LivenessFusion.Opinions.Clear();
+            if (root.GetSection("Face:LivenessFusion:Weights").Exists()) config.Face.LivenessFusion.Weights.Clear();
             root.Bind(config, o => o.ErrorOnUnknownConfiguration = true);
             config.Validate();
         }

@@ -5,8 +5,23 @@ using EchoFace.Media;
 
 namespace EchoFace.Evaluation;
 
-/// <summary>One image of a presentation-attack set: its label, attack type, split and the live score under each channel order.</summary>
-public sealed record LivenessSample(string Path, bool Live, string Attack, string? Split, float? Rgb, float? Bgr, double Ms, string? Failure);
+/// <summary>
+/// One image of a presentation-attack set: its label, attack type, split, each opinion's score of its largest face and the milliseconds
+/// it took (by opinion name, <see cref="LivenessOpinions.Create"/>).
+/// </summary>
+public sealed record LivenessSample(string Path, bool Live, string Attack, string? Split, IReadOnlyDictionary<string, float> Scores,
+    IReadOnlyDictionary<string, double> Ms, string? Failure)
+{
+    /// <summary>The key of a sample made from one score (<see cref="Of"/>).</summary>
+    public const string Only = "score";
+
+    public float? Score(string opinion) => Scores.TryGetValue(opinion, out var v) ? v : null;
+
+    /// <summary>A sample holding one score under <see cref="Only"/>: a frame's or a presence's, a cue's.</summary>
+    public static LivenessSample Of(string path, bool live, string attack, float? score) =>
+        new(path, live, attack, null, score is { } v ? new Dictionary<string, float> { [Only] = v } : new Dictionary<string, float>(),
+            new Dictionary<string, double>(), null);
+}
 
 /// <summary>Error rates of one way of scoring at one threshold (ISO/IEC 30107-3 names): spoofs accepted, live people refused.</summary>
 public sealed record PadRates(double Threshold, double Apcer, double Bpcer)
@@ -71,40 +86,39 @@ public static class LivenessEvaluation
         return result;
     }
 
-    /// <summary>Scores the largest face of each image with fr_liveness fed RGB and fed BGR.</summary>
+    /// <summary>Scores the largest face of each image with every opinion (the pipeline's liveness model when none is given).</summary>
     public static List<LivenessSample> Run(FacePipeline pipeline, IReadOnlyList<(string Path, bool Live, string Attack, string? Split)> items,
-        IProgress<LivenessSample>? progress = null, ImageLimits? limits = null)
+        IReadOnlyList<ILivenessOpinion>? opinions = null, IProgress<LivenessSample>? progress = null, ImageLimits? limits = null)
     {
+        opinions ??= [pipeline.Liveness];
         var samples = new List<LivenessSample>();
-        var scorer = pipeline.Liveness;
-        var order = scorer.Channels;
-        try
+        var none = new Dictionary<string, float>();
+        var noMs = new Dictionary<string, double>();
+        foreach (var (path, live, attack, split) in items)
         {
-            foreach (var (path, live, attack, split) in items)
+            LivenessSample s;
+            try
             {
-                LivenessSample s;
-                try
+                var image = ImageDecoder.DecodeFile(path, limits);
+                var faces = pipeline.Analyze(image, FaceSteps.Detect);
+                if (faces.Count == 0) s = new LivenessSample(path, live, attack, split, none, noMs, "no face detected");
+                else
                 {
-                    var image = ImageDecoder.DecodeFile(path, limits);
-                    var faces = pipeline.Analyze(image, FaceSteps.Detect);
-                    if (faces.Count == 0) s = new LivenessSample(path, live, attack, split, null, null, 0, "no face detected");
-                    else
+                    var scores = new Dictionary<string, float>();
+                    var ms = new Dictionary<string, double>();
+                    foreach (var opinion in opinions)
                     {
-                        var watch = Stopwatch.StartNew();
-                        scorer.Channels = ChannelOrder.Rgb;
-                        var rgb = scorer.Score(image, faces[0].Box);
-                        var ms = watch.Elapsed.TotalMilliseconds;
-                        scorer.Channels = ChannelOrder.Bgr;
-                        var bgr = scorer.Score(image, faces[0].Box);
-                        s = new LivenessSample(path, live, attack, split, rgb, bgr, ms, null);
+                        var start = Stopwatch.GetTimestamp();
+                        scores[opinion.Name] = opinion.Score(image, faces[0].Box, faces[0].TightCrop);
+                        ms[opinion.Name] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                     }
+                    s = new LivenessSample(path, live, attack, split, scores, ms, null);
                 }
-                catch (BadInputException e) { s = new LivenessSample(path, live, attack, split, null, null, 0, e.Message); }
-                samples.Add(s);
-                progress?.Report(s);
             }
+            catch (BadInputException e) { s = new LivenessSample(path, live, attack, split, none, noMs, e.Message); }
+            samples.Add(s);
+            progress?.Report(s);
         }
-        finally { scorer.Channels = order; }
         return samples;
     }
 
@@ -142,7 +156,7 @@ public static class LivenessEvaluation
         foreach (var (path, live, attack) in videos)
         {
             LivenessPresence p;
-            var run = Ffmpeg.Run(["-i", path, "-an", "-vf", $"scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2", "-frames:v", $"{maxFrames}",
+            var run = Ffmpeg.Run(["-i", path, "-an", "-vf", CameraFraming.Fill(w, h), "-frames:v", $"{maxFrames}",
                 "-pix_fmt", "rgb24", "-f", "rawvideo", "pipe:1"], (long)w * h * 3 * maxFrames + 1, TimeSpan.FromSeconds(120));
             if (run.ExitCode != 0 || run.Output.Length < w * h * 3)
                 p = new LivenessPresence(path, live, attack, [], null, $"not a readable video (ffmpeg: {run.FirstError})");

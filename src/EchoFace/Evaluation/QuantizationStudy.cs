@@ -182,7 +182,7 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
                 {
                     if (pipeline.Analyze(image, FaceSteps.Detect) is not [var face, ..]) continue;
                     var chw = new float[pipeline.Liveness.InputLength];
-                    pipeline.Liveness.Prepare(image, face.Box, chw);
+                    pipeline.Liveness.Prepare(image, face.Box, chw, face.TightCrop);
                     inputs.Add(new CalibrationInput(chw, pipeline.Liveness.InputShape));
                     continue;
                 }
@@ -250,7 +250,7 @@ public sealed class QuantizationStudy(ModelManifest manifest, QuantizationData d
         double Eer(FaceOptions options)
         {
             using var pipeline = new FacePipeline(FloatFactory(withVariant), options);
-            return LivenessEvaluation.Metrics(LivenessEvaluation.Run(pipeline, items), s => s.Bgr).Eer;
+            return LivenessEvaluation.Metrics(LivenessEvaluation.Run(pipeline, items), s => s.Score(pipeline.Liveness.Name)).Eer;
         }
         return [new AccuracyFigure(Path.GetFileName(set), Eer(new FaceOptions()), Eer(new FaceOptions { Liveness = variantId }), null)];
     }

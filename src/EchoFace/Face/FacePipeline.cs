@@ -12,6 +12,7 @@ public sealed class FaceOptions
     {
         var copy = (FaceOptions)MemberwiseClone();
         copy.Fusion = Fusion.Copy();
+        copy.LivenessFusion = LivenessFusion.Copy();
         return copy;
     }
 
@@ -20,6 +21,8 @@ public sealed class FaceOptions
     public string Landmarks { get; set; } = "pfld_68";
     public string Embedder { get; set; } = "fr_feature";
     public string Liveness { get; set; } = "fr_liveness";
+    /// <summary>The opinions (models on their crops, screen cues) whose weighed sum replaces Liveness alone (docs/liveness.md).</summary>
+    public LivenessFusionOptions LivenessFusion { get; set; } = new();
     public float DetectionThreshold { get; set; } = 0.7f;
     public float NmsIoU { get; set; } = 0.3f;
     /// <summary>For tight crops and ID photos (nothing found, a small image, or a face spilling past the frame): pad by this fraction of the larger side on every side and look again. 0 turns it off.</summary>
@@ -41,6 +44,7 @@ public sealed class FaceOptions
         if (RefineScale is < 0 or > 3) throw new ArgumentException($"Face.RefineScale must be 0 (off) or up to 3, not {RefineScale}");
         Quality.Validate();
         Fusion.Validate();
+        LivenessFusion.Validate();
         if (Budget is < 0 or > 10_000) throw new ArgumentException($"Face.Budget is milliseconds per face, 0 (off) to 10000, not {Budget}");
         if (Fusion.Mode != "off" && Fusion.Embedders[0] != Embedder)
             throw new ArgumentException($"Face.Fusion.Embedders must start with Face.Embedder ('{Embedder}'), not '{Fusion.Embedders[0]}'");
@@ -53,6 +57,8 @@ public sealed record FaceResult(
 {
     /// <summary>Under Face.Fusion: the face's embeddings by the other fused models (computed at analysis under sum, on first use under cascade).</summary>
     public OtherEmbeddings? Others { get; init; }
+    /// <summary>Found through the tight-crop retry (Face.PadOnMiss): the image is a face crop, without the context a camera frame has.</summary>
+    public bool TightCrop { get; init; }
 }
 
 /// <summary>
@@ -90,6 +96,7 @@ public sealed class FacePipeline : IDisposable
     private FaceEmbedder _embedder;
     private readonly List<FaceEmbedder> _others = [];
     private readonly LivenessScorer _liveness;
+    private readonly LivenessFusion? _livenessFusion;
     // Analyze and a cascade's later embedding share the models' preallocated buffers
     private readonly Lock _gate = new();
     private readonly FaceOptions _options;
@@ -108,6 +115,20 @@ public sealed class FacePipeline : IDisposable
         _landmarker = new Landmarker(load(_options.Landmarks));
         _embedder = new FaceEmbedder(load(_options.Embedder)) { FlipTest = _options.FlipTest };
         _liveness = new LivenessScorer(load(_options.Liveness));
+        if (_options.LivenessFusion.Enabled)
+        {
+            var opinions = new List<ILivenessOpinion>();
+            try
+            {
+                foreach (var spec in _options.LivenessFusion.Opinions) opinions.Add(EchoFace.Face.LivenessOpinions.Create(spec, load));
+            }
+            catch
+            {
+                foreach (var o in opinions) o.Dispose();
+                throw;
+            }
+            _livenessFusion = new LivenessFusion(opinions, _options.LivenessFusion);
+        }
         if (_options.Fusion.Mode == "off") return;
         var norms = _options.Fusion.Embedders.Select(id => factory.Manifest.Get(id).ScoreNorm
             ?? throw new ModelException($"model '{id}' has no scoreNorm in the manifest: it cannot be fused")).ToList();
@@ -124,6 +145,10 @@ public sealed class FacePipeline : IDisposable
     public FaceDetector Detector => _detector;
     public Landmarker Landmarker => _landmarker;
     public LivenessScorer Liveness => _liveness;
+    /// <summary>Set when Face.LivenessFusion names opinions: what a face's Liveness is then.</summary>
+    public LivenessFusion? LivenessFusion => _livenessFusion;
+    /// <summary>Every opinion behind a face's Liveness: the fused ones, or Face.Liveness alone.</summary>
+    public IReadOnlyList<ILivenessOpinion> LivenessOpinions => _livenessFusion?.Opinions ?? [_liveness];
     public FaceEmbedder Embedder => _embedder;
 
     /// <summary>Puts another face embedder in place (a live model switch); the caller makes sure no Analyze runs meanwhile.</summary>
@@ -171,7 +196,7 @@ public sealed class FacePipeline : IDisposable
         {
             if (steps == FaceSteps.Detect)
             {
-                faces.Add(new FaceResult(d.Box.Offset(-offset, -offset), d.Score, [], [], default, null, null));
+                faces.Add(new FaceResult(d.Box.Offset(-offset, -offset), d.Score, [], [], default, null, null) { TightCrop = offset != 0 });
                 continue;
             }
             var p68 = new Vector2[68];
@@ -191,7 +216,13 @@ public sealed class FacePipeline : IDisposable
             timings.Align += Lap(clock);
 
             float? live = null;
-            if (steps.HasFlag(FaceSteps.Liveness)) { live = _liveness.Score(work, d.Box); timings.Liveness += Lap(clock); }
+            if (steps.HasFlag(FaceSteps.Liveness))
+            {
+                // on the image itself: a tight crop's missing context is the opinions' to handle (LivenessScorer.TightCropFit)
+                var box = d.Box.Offset(-offset, -offset);
+                live = _livenessFusion?.Score(image, box, offset != 0) ?? _liveness.Score(image, box, offset != 0);
+                timings.Liveness += Lap(clock);
+            }
             float[]? embedding = null;
             OtherEmbeddings? others = null;
             if (steps.HasFlag(FaceSteps.Embed))
@@ -208,7 +239,10 @@ public sealed class FacePipeline : IDisposable
                 for (var i = 0; i < p68.Length; i++) p68[i] -= shift;
                 for (var i = 0; i < five.Length; i++) five[i] -= shift;
             }
-            faces.Add(new FaceResult(d.Box.Offset(-offset, -offset), d.Score, p68, five, quality, live, embedding) { Others = others });
+            faces.Add(new FaceResult(d.Box.Offset(-offset, -offset), d.Score, p68, five, quality, live, embedding)
+            {
+                Others = others, TightCrop = offset != 0,
+            });
         }
         return faces;
     }
@@ -246,6 +280,7 @@ public sealed class FacePipeline : IDisposable
         _landmarker.Dispose();
         _embedder.Dispose();
         _liveness.Dispose();
+        _livenessFusion?.Dispose();
         foreach (var e in _others) e.Dispose();
     }
 }

@@ -190,8 +190,8 @@ public sealed class InferenceSessionFactory
                     throw;
                 }
                 var session = new InferenceSession(path, options);
-                var crop = (entry.Variant is { } of ? _manifest.Get(of.Of) : entry).FaceCrop;
-                return new ModelSession(entry.Id, provider.Name, session, templates, _options.FlushDenormals, crop);
+                var spec = entry.Variant is { } of ? _manifest.Get(of.Of) : entry;
+                return new ModelSession(entry.Id, provider.Name, session, templates, _options.FlushDenormals, spec);
             }
             catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException or NotSupportedException or InvalidOperationException)
             {

@@ -32,6 +32,8 @@ public sealed record ModelEntry
     [JsonPropertyName("frontEnd")] public FrontEndSpec? FrontEnd { get; init; }
     /// <summary>For face embedders: the aligned crop the graph takes (absent: 112x112 on the ArcFace template, (x-127)/128).</summary>
     [JsonPropertyName("faceCrop")] public FaceCropSpec? FaceCrop { get; init; }
+    /// <summary>A liveness model's input: context around the box, channel order, which output is "live".</summary>
+    [JsonPropertyName("livenessCrop")] public LivenessCropSpec? LivenessCrop { get; init; }
     /// <summary>For embedders: the impostor score distribution measured on the development sets, for score fusion.</summary>
     [JsonPropertyName("scoreNorm")] public ScoreNorm? ScoreNorm { get; init; }
     /// <summary>For face embedders: mean TAR at FAR 1e-3 over the development sets, plain and with the test-time flip (Face.Budget).</summary>
@@ -80,6 +82,25 @@ public sealed record FaceCropSpec
     /// <summary>Per-channel normalisation after the pixel scaling, in the channels' order: (x - mean) / std (ImageNet-style models).</summary>
     [JsonPropertyName("mean")] public float[]? Mean { get; init; }
     [JsonPropertyName("std")] public float[]? Std { get; init; }
+}
+
+/// <summary>
+/// A liveness model's input: the detector's box scaled by Scale about its centre, resized to the model's square input, raw 0..255 values
+/// in RGB or BGR order; output LiveClass is the "live" class (softmax applied when the graph has none). Fit says what happens where the
+/// scaled box leaves the image: "clamp" cuts it at the edges (fr_liveness's package), "shift" shrinks the scale until the box fits and
+/// moves it inside (Silent-Face-Anti-Spoofing's own crop), "pad" keeps it and reads outside pixels as black.
+/// </summary>
+public sealed record LivenessCropSpec
+{
+    public static readonly LivenessCropSpec FrLiveness = new();
+    public static readonly string[] Fits = ["clamp", "shift", "pad"];
+
+    [JsonPropertyName("scale")] public float Scale { get; init; } = 2.7f;
+    [JsonPropertyName("bgr")] public bool Bgr { get; init; } = true;
+    [JsonPropertyName("liveClass")] public int LiveClass { get; init; }
+    [JsonPropertyName("fit")] public string Fit { get; init; } = "clamp";
+    /// <summary>Square the box on its larger side before scaling it.</summary>
+    [JsonPropertyName("square")] public bool Square { get; init; }
 }
 
 /// <summary>A face embedder's measured accuracy: mean TAR at FAR 1e-3 over photos, yaleb and celeba (docs/fusion.md).</summary>

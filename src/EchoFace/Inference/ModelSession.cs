@@ -4,7 +4,7 @@ namespace EchoFace.Inference;
 
 /// <summary>A loaded model and the provider it runs on. Every run goes through here, so the caller's thread flushes denormals.</summary>
 public sealed class ModelSession(string modelId, string provider, InferenceSession session, string? templateModelId = null,
-    bool flushDenormals = true, FaceCropSpec? faceCrop = null) : IDisposable
+    bool flushDenormals = true, ModelEntry? spec = null) : IDisposable
 {
     private readonly InferenceSession _session = session;
 
@@ -28,7 +28,7 @@ public sealed class ModelSession(string modelId, string provider, InferenceSessi
             Interlocked.Decrement(ref h.Count); // every handle had been disposed: the session is gone
             return null;
         }
-        return new ModelSession(ModelId, Provider, _session, TemplateModelId, flushDenormals, FaceCrop) { _handles = h };
+        return new ModelSession(ModelId, Provider, _session, TemplateModelId, flushDenormals, spec) { _handles = h };
     }
 
     /// <summary>The manifest entry loaded (a variant's own id when one was chosen).</summary>
@@ -37,7 +37,9 @@ public sealed class ModelSession(string modelId, string provider, InferenceSessi
     public string TemplateModelId { get; } = templateModelId ?? modelId;
     public string Provider { get; } = provider;
     /// <summary>A face embedder's input layout, from its manifest entry (a variant's from its float model's).</summary>
-    public FaceCropSpec? FaceCrop { get; } = faceCrop;
+    public FaceCropSpec? FaceCrop => spec?.FaceCrop;
+    /// <summary>A liveness model's input layout, from its manifest entry (a variant's from its float model's).</summary>
+    public LivenessCropSpec? LivenessCrop => spec?.LivenessCrop;
     public string InputName => _session.InputMetadata.Keys.First();
     public int[] InputShape => _session.InputMetadata.Values.First().Dimensions;
     public IReadOnlyList<string> OutputNames => [.. _session.OutputMetadata.Keys];

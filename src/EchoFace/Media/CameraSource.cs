@@ -118,7 +118,10 @@ public sealed class CameraSource
             _ when FaceImage(s[5..]) => [.. Realtime(), "-loop", "1", "-framerate", fps, "-i", s[5..]],
             _ => [.. Realtime(), .. _o.Loop ? new[] { "-stream_loop", "-1" } : [], "-i", s[5..]],
         };
-        var filter = $"fps={fps},scale={_o.Width}:{_o.Height}:force_original_aspect_ratio=decrease,pad={_o.Width}:{_o.Height}:(ow-iw)/2:(oh-ih)/2";
+        var fit = s.StartsWith("file:", StringComparison.Ordinal)
+            ? CameraFraming.Fill(_o.Width, _o.Height)
+            : CameraFraming.Cover(_o.Width, _o.Height);
+        var filter = $"fps={fps},{fit}";
         return [.. input, "-an", "-sn", "-vf", filter, "-pix_fmt", "rgb24", "-f", "rawvideo", "pipe:1"];
         IEnumerable<string> Realtime() => _o.Realtime ? ["-re"] : [];
         static bool FaceImage(string path) => ImageDecoder.IsImage(path);

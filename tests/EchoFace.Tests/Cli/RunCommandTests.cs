@@ -85,6 +85,26 @@ public class RunCommandTests
 
     [Trait("Category", "Slow")]
     [Fact]
+    public void A_phone_replay_of_an_enrolled_person_does_not_open_the_door_and_the_person_does()
+    {
+        var root = TestEnvironment.Data("faces", "replay-a", "live", "p");
+        Assert.Equal(0, _cli.Run("enroll", "replay-person", "--face", "0", Path.Combine(root, "0.png"), Path.Combine(root, "20.png")).ExitCode);
+
+        foreach (var first in new[] { 21, 201, 401 })
+        {
+            var video = TestEnvironment.ReplayVideo(Path.Combine(_dir, $"replay-{first}.mp4"), "spoof/replay", first, 20);
+            var replay = Assert.Single(Decisions(Run(video)));
+            Assert.Equal("denied", replay.GetProperty("outcome").GetString());
+            Assert.Equal("liveness_failed", replay.GetProperty("reason").GetString());
+            Assert.Equal("replay-person", replay.GetProperty("identity").GetString()); // the face on the screen matched: only liveness stopped it
+        }
+
+        var person = Assert.Single(Decisions(Run(TestEnvironment.ReplayVideo(Path.Combine(_dir, "live.mp4"), "live/p", 100, 20))));
+        Assert.Equal("granted", person.GetProperty("outcome").GetString());
+    }
+
+    [Trait("Category", "Slow")]
+    [Fact]
     public void Repeated_denials_engage_the_lockout_alarm()
     {
         var video = TestEnvironment.Video(Path.Combine(_dir, "strangers.mp4"), 2, 2,

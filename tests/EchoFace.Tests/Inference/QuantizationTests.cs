@@ -418,7 +418,7 @@ public class QuantizationTests
     /// <summary>`models quantize MODEL --precision P` on a models folder of the test's own, checked to succeed.</summary>
     private static (CliRunner Cli, CliResult Result) Quantize(string model, string precision, int count)
     {
-        var cli = new CliRunner { ModelsDirectory = ModelsCopy("fr_detect", "pfld_68", "fr_feature", "fr_liveness") };
+        var cli = new CliRunner { ModelsDirectory = ModelsCopy("fr_detect", "pfld_68", "fr_feature", "fr_liveness", "minifasnet_v2") };
         var r = cli.Run("--json", "models", "quantize", model, "--precision", precision, "--count", $"{count}", "--eval-data", TestEnvironment.SharedData);
         Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
         return (cli, r);
