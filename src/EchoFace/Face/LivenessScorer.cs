@@ -10,6 +10,7 @@ public sealed class LivenessScorer : ILivenessOpinion
     private readonly ModelSession _model;
     private readonly int _size;
     private readonly BoundModel _run;
+    private readonly float _pixelScale;
 
     public LivenessScorer(ModelSession model)
     {
@@ -22,6 +23,7 @@ public sealed class LivenessScorer : ILivenessOpinion
         LiveClass = spec.LiveClass;
         Fit = spec.Fit;
         Square = spec.Square;
+        _pixelScale = spec.PixelScale;
         Name = model.ModelId;
     }
 
@@ -57,7 +59,7 @@ public sealed class LivenessScorer : ILivenessOpinion
     {
         var crop = tightCrop ? ContextBox(box, CropScale, TightCropFit, true, image.Width, image.Height)
             : ContextBox(box, CropScale, Fit, Square, image.Width, image.Height);
-        ImageSampler.WarpChw(image, Affine2.BoxToGrid(crop, _size, _size), _size, _size, chw, 1, 0, Channels);
+        ImageSampler.WarpChw(image, Affine2.BoxToGrid(crop, _size, _size), _size, _size, chw, _pixelScale, 0, Channels);
     }
 
     public float Score(RgbImage image, in BoxF box, bool tightCrop = false)
@@ -65,6 +67,7 @@ public sealed class LivenessScorer : ILivenessOpinion
         Prepare(image, box, _run.Input, tightCrop);
         _run.Run();
         var o = _run.Output();
+        if (o.Length == 1) return o[0]; // a sigmoid's probability
         // the graph may or may not end in a softmax: normalise unless it already sums to one
         float sum = 0, min = float.MaxValue;
         foreach (var v in o) { sum += v; min = MathF.Min(min, v); }

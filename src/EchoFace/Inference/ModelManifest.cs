@@ -85,8 +85,9 @@ public sealed record FaceCropSpec
 }
 
 /// <summary>
-/// A liveness model's input: the detector's box scaled by Scale about its centre, resized to the model's square input, raw 0..255 values
-/// in RGB or BGR order; output LiveClass is the "live" class (softmax applied when the graph has none). Fit says what happens where the
+/// A liveness model's input: the detector's box scaled by Scale about its centre, resized to the model's square input, values x *
+/// PixelScale in RGB or BGR order; output LiveClass is the "live" class (softmax applied when the graph has none; one output is a
+/// sigmoid's probability). Fit says what happens where the
 /// scaled box leaves the image: "clamp" cuts it at the edges (fr_liveness's package), "shift" shrinks the scale until the box fits and
 /// moves it inside (Silent-Face-Anti-Spoofing's own crop), "pad" keeps it and reads outside pixels as black.
 /// </summary>
@@ -98,6 +99,8 @@ public sealed record LivenessCropSpec
     [JsonPropertyName("scale")] public float Scale { get; init; } = 2.7f;
     [JsonPropertyName("bgr")] public bool Bgr { get; init; } = true;
     [JsonPropertyName("liveClass")] public int LiveClass { get; init; }
+    /// <summary>Pixel values are x * PixelScale (1: raw 0..255; 1/255 for models trained on 0..1).</summary>
+    [JsonPropertyName("pixelScale")] public float PixelScale { get; init; } = 1;
     [JsonPropertyName("fit")] public string Fit { get; init; } = "clamp";
     /// <summary>Square the box on its larger side before scaling it.</summary>
     [JsonPropertyName("square")] public bool Square { get; init; }

@@ -28,20 +28,19 @@ public static class FaceApiRecognitionNet
         var x = b.Normalize("input", MeanRgb, 1f / 255);
         var size = InputSize;
         (x, size) = b.Conv("conv32_down", x, size, stride: 2, relu: true);
-        x = b.Node("MaxPool", "pool", [x], ("kernel_shape", [3, 3]), ("strides", [2, 2]));
+        x = b.Node("MaxPool", "pool", [x], ("kernel_shape", new long[] { 3, 3 }), ("strides", new long[] { 2, 2 }));
         size = (size - 3) / 2 + 1;
         foreach (var stage in Stages)
             (x, size) = stage.Contains("_down") ? b.ResidualDown(stage, x, size) : (b.Residual(stage, x, size), size);
-        var pooled = b.Node("ReduceMean", "global_mean", [x], ("axes", [2, 3]), ("keepdims", [0]));
+        var pooled = b.Node("ReduceMean", "global_mean", [x], ("axes", new long[] { 2, 3 }), ("keepdims", 0L));
         var fc = weights.GetValueOrDefault("fc") ?? throw new ModelException("the weights have no 'fc' tensor: not face-api.js's FaceRecognitionNet");
         b.Initializer("fc", fc.Shape.Select(d => (long)d), fc.Values);
         b.Graph.Node.Add(OnnxTensors.Node("MatMul", "fc", [pooled, "fc"], "embedding"));
-        return b.Finish("embedding", fc.Shape[1]);
+        return b.Finish(Producer, "input", ["batch", 3, InputSize, InputSize], "embedding", ["batch", fc.Shape[1]]);
     }
 
-    private sealed class GraphBuilder(IReadOnlyDictionary<string, TfjsTensor> weights)
+    private sealed class GraphBuilder(IReadOnlyDictionary<string, TfjsTensor> weights) : OnnxGraphWriter("faceapi_recognition")
     {
-        public GraphProto Graph { get; } = new() { Name = "faceapi_recognition" };
         private int _channels = 3;
 
         public string Normalize(string input, float[] mean, float scale)
@@ -66,7 +65,7 @@ public static class FaceApiRecognitionNet
             var inChannels = _channels;
             var (a, small) = Conv($"{name}/conv1", x, size, stride: 2, relu: true);
             var (c, _) = Conv($"{name}/conv2", a, small, stride: 1, relu: false);
-            var shortcut = Node("AveragePool", $"{name}/pool", [x], ("kernel_shape", [2, 2]), ("strides", [2, 2]));
+            var shortcut = Node("AveragePool", $"{name}/pool", [x], ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 }));
             var pooledSize = size / 2;
             if (pooledSize != small) c = Pad($"{name}/pad_out", c, [0, 0, 0, 0, 0, 0, pooledSize - small, pooledSize - small]);
             if (_channels != inChannels) shortcut = Pad($"{name}/pad_shortcut", shortcut, [0, 0, 0, 0, 0, _channels - inChannels, 0, 0]);
@@ -95,7 +94,7 @@ public static class FaceApiRecognitionNet
             // TF 'same' at stride 1 pads (k-1)/2 on each side; the stride-2 convolutions are 'valid'
             var pad = stride == 1 ? (kh - 1) / 2 : 0;
             var output = Node("Conv", $"{name}", [x, $"{name}/W", $"{name}/B"],
-                ("kernel_shape", [kh, kw]), ("strides", [stride, stride]), ("pads", [pad, pad, pad, pad]));
+                ("kernel_shape", new long[] { kh, kw }), ("strides", new long[] { stride, stride }), ("pads", new long[] { pad, pad, pad, pad }));
             _channels = cout;
             var outSize = (size + 2 * pad - kh) / stride + 1;
             return (relu ? Node("Relu", $"{name}/relu", [output]) : output, outSize);
@@ -107,50 +106,7 @@ public static class FaceApiRecognitionNet
             return Node("Pad", name, [x, $"{name}/pads"]);
         }
 
-        public string Node(string op, string name, string[] inputs, params (string Name, long[] Values)[] attributes)
-        {
-            var node = OnnxTensors.Node(op, name, inputs, $"{name}:0");
-            foreach (var (attribute, values) in attributes)
-            {
-                var a = new AttributeProto { Name = attribute };
-                if (attribute == "keepdims") (a.Type, a.I) = (AttributeProto.Types.AttributeType.Int, values[0]);
-                else
-                {
-                    a.Type = AttributeProto.Types.AttributeType.Ints;
-                    a.Ints.AddRange(values);
-                }
-                node.Attribute.Add(a);
-            }
-            Graph.Node.Add(node);
-            return node.Output[0];
-        }
-
-        public void Initializer(string name, IEnumerable<long> dims, ReadOnlySpan<float> values) =>
-            Graph.Initializer.Add(OnnxTensors.Floats(name, dims, values));
-
         private TfjsTensor Get(string name) =>
             weights.GetValueOrDefault(name) ?? throw new ModelException($"the weights have no '{name}' tensor: not face-api.js's FaceRecognitionNet");
-
-        public ModelProto Finish(string output, int dimension)
-        {
-            Graph.Input.Add(Tensor("input", ["batch", 3, InputSize, InputSize]));
-            Graph.Output.Add(Tensor(output, ["batch", dimension]));
-            var model = new ModelProto { IrVersion = 8, ProducerName = Producer, Graph = Graph };
-            model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
-            return model;
-        }
-
-        private static ValueInfoProto Tensor(string name, object[] dims)
-        {
-            var shape = new TensorShapeProto();
-            foreach (var d in dims)
-                shape.Dim.Add(d is string p ? new TensorShapeProto.Types.Dimension { DimParam = p }
-                    : new TensorShapeProto.Types.Dimension { DimValue = (int)d });
-            return new ValueInfoProto
-            {
-                Name = name,
-                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = OnnxTensors.Float, Shape = shape } },
-            };
-        }
     }
 }

@@ -8,8 +8,9 @@ namespace EchoFace.Inference.Conversion;
 public sealed record TfjsTensor(string Name, int[] Shape, float[] Values);
 
 /// <summary>
-/// Reads TF.js's weights format (a `*-weights_manifest.json` naming binary shards, tensors stored back to back, float32 or
-/// uint8/uint16 quantized as min + q * scale). Written here: the only readers are TF.js itself and Python's tensorflowjs.
+/// Reads TF.js's weights format (a `*-weights_manifest.json`, or a graph model's `weightsManifest`, naming binary shards, tensors
+/// stored back to back: float32, int32, float16, or uint8/uint16 quantized as min + q * scale). Written here: the only readers are
+/// TF.js itself and Python's tensorflowjs.
 /// </summary>
 public static class TfjsWeights
 {
@@ -47,6 +48,27 @@ public static class TfjsWeights
         {
             throw new ModelException($"{manifestPath} is not a TF.js weights manifest: {e.Message}", e);
         }
+        return Read(groups, manifestPath);
+    }
+
+    /// <summary>The weights of a TF.js graph model (its model.json's `weightsManifest`), its shards read from beside it.</summary>
+    public static Dictionary<string, TfjsTensor> ReadGraphModel(string modelJsonPath)
+    {
+        List<Group> groups;
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(modelJsonPath));
+            groups = doc.RootElement.GetProperty("weightsManifest").Deserialize<List<Group>>() ?? [];
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new ModelException($"{modelJsonPath} is not a TF.js graph model with weights: {e.Message}", e);
+        }
+        return Read(groups, modelJsonPath);
+    }
+
+    private static Dictionary<string, TfjsTensor> Read(List<Group> groups, string manifestPath)
+    {
         var folder = Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
         var tensors = new Dictionary<string, TfjsTensor>();
         foreach (var group in groups)
@@ -55,12 +77,13 @@ public static class TfjsWeights
             var at = 0;
             foreach (var w in group.Weights)
             {
-                if (w.Dtype != "float32") throw new ModelException($"{manifestPath}: '{w.Name}' is {w.Dtype}; only float32 weights are read");
+                if (w.Dtype is not ("float32" or "int32"))
+                    throw new ModelException($"{manifestPath}: '{w.Name}' is {w.Dtype}; float32 and int32 are read");
                 var count = w.Shape.Aggregate(1, (a, d) => a * d);
                 var width = BytesPer(w, manifestPath);
                 if (at + count * width > data.Length)
                     throw new ModelException($"{manifestPath}: the shards end inside '{w.Name}' ({data.Length} bytes, {at + count * width} needed)");
-                tensors[w.Name] = new TfjsTensor(w.Name, w.Shape, Decode(data.AsSpan(at, count * width), count, w.Quantization));
+                tensors[w.Name] = new TfjsTensor(w.Name, w.Shape, Decode(data.AsSpan(at, count * width), count, w.Dtype, w.Quantization));
                 at += count * width;
             }
             if (at != data.Length) throw new ModelException($"{manifestPath}: {data.Length - at} bytes of the shards are not named by any weight");
@@ -72,17 +95,24 @@ public static class TfjsWeights
     {
         null => 4,
         "uint8" => 1,
-        "uint16" => 2,
-        var other => throw new ModelException($"{manifestPath}: '{w.Name}' is quantized as {other}; uint8 and uint16 are read"),
+        "uint16" or "float16" => 2,
+        var other => throw new ModelException($"{manifestPath}: '{w.Name}' is quantized as {other}; uint8, uint16 and float16 are read"),
     };
 
-    private static float[] Decode(ReadOnlySpan<byte> bytes, int count, Quantization? q)
+    /// <summary>Every value as float32 (int32 tensors are shapes and indices here, exact as floats up to 2^24).</summary>
+    private static float[] Decode(ReadOnlySpan<byte> bytes, int count, string dtype, Quantization? q)
     {
         var values = new float[count];
         for (var i = 0; i < count; i++)
         {
-            values[i] = q is null ? BinaryPrimitives.ReadSingleLittleEndian(bytes[(4 * i)..])
-                : (float)(q.Min + q.Scale * (q.Dtype == "uint8" ? bytes[i] : BinaryPrimitives.ReadUInt16LittleEndian(bytes[(2 * i)..])));
+            values[i] = q switch
+            {
+                null when dtype == "int32" => BinaryPrimitives.ReadInt32LittleEndian(bytes[(4 * i)..]),
+                null => BinaryPrimitives.ReadSingleLittleEndian(bytes[(4 * i)..]),
+                { Dtype: "float16" } => (float)BinaryPrimitives.ReadHalfLittleEndian(bytes[(2 * i)..]),
+                { Dtype: "uint8" } => (float)(q.Min + q.Scale * bytes[i]),
+                _ => (float)(q.Min + q.Scale * BinaryPrimitives.ReadUInt16LittleEndian(bytes[(2 * i)..])),
+            };
         }
         return values;
     }

