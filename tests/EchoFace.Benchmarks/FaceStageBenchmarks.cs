@@ -49,7 +49,12 @@ public class FaceStageBenchmarks
     private readonly float[] _grey = new float[FaceEmbedder.CropSize * FaceEmbedder.CropSize];
     /// <summary>The quality crop and its sharpness, into buffers reused frame to frame as the pipeline does.</summary>
     [Benchmark] public float AlignAndQuality() => FaceQualityMeter.LaplacianVariance(FaceEmbedder.AlignedCrop(_frame, _five, _aligned), _grey);
+    /// <summary>fr_liveness alone on its own crop (Face.LivenessFusion off).</summary>
     [Benchmark] public float Liveness() => _pipeline.Liveness.Score(_frame, _box);
+    /// <summary>The second opinion the fusion adds (issue 24's budget: <= 10 ms per face on one core).</summary>
+    [Benchmark] public float LivenessMiniFasNet() => _pipeline.LivenessFusion!.Opinions[1].Score(_frame, _box);
+    /// <summary>What the door runs per face for liveness by default: fr_liveness (square) and MiniFASNetV2, fused.</summary>
+    [Benchmark] public float LivenessFused() => _pipeline.LivenessFusion!.Score(_frame, _box);
     [Benchmark] public float[] Embed() => _pipeline.Embedder.Embed(_frame, _five);
     /// <summary>The blink cue's per-frame cost (both eyes), measured for issue 10 and not in the default pipeline.</summary>
     [Benchmark] public (float, float)? EyeState() => _eyes.Score(_frame, _landmarks);
