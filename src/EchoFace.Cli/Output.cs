@@ -11,7 +11,17 @@ public sealed class Output(IAnsiConsole console, TextWriter stdout, TextWriter s
     public TextWriter Stdout { get; } = stdout;
     public TextWriter Stderr { get; } = stderr;
 
-    public static Output Standard() => new(AnsiConsole.Console, System.Console.Out, System.Console.Error);
+    public static Output Standard()
+    {
+        var console = AnsiConsole.Console;
+        // piped into a log or a file Spectre assumes 80 columns and wraps every wide table cell by cell; a terminal keeps its own width
+        if (System.Console.IsOutputRedirected && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("COLUMNS")))
+            console.Profile.Width = PipedWidth;
+        return new(console, System.Console.Out, System.Console.Error);
+    }
+
+    /// <summary>The width tables are laid out for when stdout is not a terminal (and COLUMNS does not say).</summary>
+    public const int PipedWidth = 200;
 
     /// <summary>What --json prints and the reports are written with: camelCase, as every machine-readable output of the CLI.</summary>
     public static readonly JsonSerializerOptions JsonOptions = new()
