@@ -30,7 +30,11 @@ internal static class EvalLivenessVideos
             perFrame = new { AtT(frames).Apcer, AtT(frames).Bpcer, AtT(frames).Acer },
             perPresence = new { AtT(perPresence).Apcer, AtT(perPresence).Bpcer, AtT(perPresence).Acer },
             cues = Cues(scored, t),
-            presences = presences.Select(x => new { path = x.Path, live = x.Live, attack = x.Attack, score = x.PresenceScore, frames = x.FrameScores.Length, calledLive = x.PresenceScore >= t, cues = x.Cues }),
+            presences = presences.Select(x => new
+            {
+                path = x.Path, live = x.Live, attack = x.Attack, score = x.PresenceScore, frames = x.FrameScores.Length,
+                calledLive = x.PresenceScore >= t, cues = x.Cues,
+            }),
         };
         if (report is not null && perPresence.Any(x => x.Live) && perPresence.Any(x => !x.Live) && frames.Any(x => x.Live) && frames.Any(x => !x.Live))
             WriteReport(report, summary, "EchoFace liveness per presence and per frame (DET)",
@@ -38,12 +42,15 @@ internal static class EvalLivenessVideos
         if (ctx.Json) { o.Json(summary); return EchoFaceCli.Ok; }
         var table = new Table().AddColumns("measure", "per frame", "per presence");
         table.AddRow("live / spoof", $"{frames.Count(x => x.Live)} / {frames.Count(x => !x.Live)} frames", $"{summary.live} / {summary.spoof} videos");
-        table.AddRow($"APCER / BPCER / ACER at {t:F3}", $"{summary.perFrame.Apcer * 100:F2}% / {summary.perFrame.Bpcer * 100:F2}% / {summary.perFrame.Acer * 100:F2}%",
-            $"{summary.perPresence.Apcer * 100:F2}% / {summary.perPresence.Bpcer * 100:F2}% / {summary.perPresence.Acer * 100:F2}%");
+        static string Rates(double a, double b, double c) => $"{a * 100:F2}% / {b * 100:F2}% / {c * 100:F2}%";
+        table.AddRow($"APCER / BPCER / ACER at {t:F3}", Rates(summary.perFrame.Apcer, summary.perFrame.Bpcer, summary.perFrame.Acer),
+            Rates(summary.perPresence.Apcer, summary.perPresence.Bpcer, summary.perPresence.Acer));
         o.Console.Write(table);
-        var cues = new Table().Title("per presence, each cue alone and with the liveness score").AddColumns("cue", "live median", "spoof median", "EER alone", "rule", "APCER", "BPCER");
+        var cues = new Table().Title("per presence, each cue alone and with the liveness score")
+            .AddColumns("cue", "live median", "spoof median", "EER alone", "rule", "APCER", "BPCER");
         foreach (var c in summary.cues)
-            cues.AddRow(c.Cue, $"{c.LiveMedian:F3}", $"{c.SpoofMedian:F3}", c.Eer is { } e ? $"{e * 100:F1}%" : "", c.Rule, $"{c.Apcer * 100:F1}%", $"{c.Bpcer * 100:F1}%");
+            cues.AddRow(c.Cue, $"{c.LiveMedian:F3}", $"{c.SpoofMedian:F3}", c.Eer is { } e ? $"{e * 100:F1}%" : "", c.Rule,
+                $"{c.Apcer * 100:F1}%", $"{c.Bpcer * 100:F1}%");
         o.Console.Write(cues);
         foreach (var f in summary.failures) o.Line($"  [yellow]not scored[/] {Output.Esc(f.path)}: {Output.Esc(f.reason)}");
         return EchoFaceCli.Ok;
@@ -61,7 +68,8 @@ internal static class EvalLivenessVideos
         var withCues = presences.Where(p => p.Cues is not null).ToList();
         if (!withCues.Any(p => p.Live) || !withCues.Any(p => !p.Live)) return rows;
         (double Apcer, double Bpcer) Rates(Func<LivenessPresence, bool> callsLive) =>
-            (withCues.Count(p => !p.Live && callsLive(p)) / (double)withCues.Count(p => !p.Live), withCues.Count(p => p.Live && !callsLive(p)) / (double)withCues.Count(p => p.Live));
+            (withCues.Count(p => !p.Live && callsLive(p)) / (double)withCues.Count(p => !p.Live),
+                withCues.Count(p => p.Live && !callsLive(p)) / (double)withCues.Count(p => p.Live));
         double? Median(bool live, Func<LivenessPresence, float?> cue) => AccessMedian(withCues.Where(p => p.Live == live).Select(cue).OfType<float>());
         double Eer(Func<LivenessPresence, float?> cue) =>
             LivenessEvaluation.Metrics(withCues.Select(p => LivenessSample.Of(p.Path, p.Live, p.Attack, cue(p))), Only).Eer;

@@ -114,13 +114,16 @@ public sealed class FacePipeline : IDisposable
         _detector = new FaceDetector(load(_options.Detector)) { ScoreThreshold = _options.DetectionThreshold, NmsIoU = _options.NmsIoU };
         _landmarker = new Landmarker(load(_options.Landmarks));
         _embedder = new FaceEmbedder(load(_options.Embedder)) { FlipTest = _options.FlipTest };
-        _liveness = new LivenessScorer(load(_options.Liveness));
+        var livenessModel = load(_options.Liveness);
+        _liveness = new LivenessScorer(livenessModel);
         if (_options.LivenessFusion.Enabled)
         {
+            // an opinion on Face.Liveness's own model (fr_liveness on a square box) takes another handle on it, not a second copy
+            ModelSession LoadOpinion(string id) => id == _options.Liveness ? livenessModel.Share() ?? load(id) : load(id);
             var opinions = new List<ILivenessOpinion>();
             try
             {
-                foreach (var spec in _options.LivenessFusion.Opinions) opinions.Add(EchoFace.Face.LivenessOpinions.Create(spec, load));
+                foreach (var spec in _options.LivenessFusion.Opinions) opinions.Add(EchoFace.Face.LivenessOpinions.Create(spec, LoadOpinion));
             }
             catch
             {
