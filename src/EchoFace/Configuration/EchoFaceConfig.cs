@@ -141,7 +141,7 @@ public sealed class EchoFaceConfig
     /// <summary>The models the door daemon loads: what `echoface models warmup` prepares (TensorRT's engines among them).</summary>
     public IReadOnlyList<string> ModelsInUse =>
         [.. new[] { Face.Detector, Face.Landmarks, Face.Embedder, Face.Liveness, Voice.Embedder, Voice.VadModel }
-            .Concat(Face.LivenessFusion.Opinions.Where(o => !o.StartsWith(ScreenCue.Prefix, StringComparison.Ordinal)).Select(o => o.Split(':')[0]))
+            .Concat(Face.LivenessFusion.Opinions.Select(LivenessOpinions.ModelOf).OfType<string>())
             .Distinct()];
 
     /// <summary>A copy sharing the sections, so that one section can be replaced whole (ConfigurationInForce).</summary>

@@ -43,10 +43,13 @@ public static class LivenessOpinions
                                                  $"(FIT: {string.Join("|", LivenessCropSpec.Fits)})"),
             });
         }
-        var scorer = new LivenessScorer(load(parts[0])) { Name = spec };
+        var scorer = new LivenessScorer(load(ModelOf(spec)!)) { Name = spec };
         foreach (var change in changes) change(scorer);
         return scorer;
     }
+
+    /// <summary>The manifest id of the model an opinion spec runs, or null for a screen cue (which runs none).</summary>
+    public static string? ModelOf(string spec) => spec.StartsWith(ScreenCue.Prefix, StringComparison.Ordinal) ? null : spec.Split(':')[0];
 
     /// <summary>
     /// What fusion weighs: a model's log-odds (held off 0 and 1, so one saturated model cannot outvote the rest without bound), a cue's value.
