@@ -1,5 +1,6 @@
 // A TF.js graph model's own outputs for given inputs: the reference EchoFace's ONNX conversion (TfjsGraphModel) is checked against.
-// usage: node tfjs-graph.mjs MODEL.json INPUT.f32...   (each file one NHWC float32 image, little-endian); prints JSON to stdout.
+// usage: node tfjs-graph.mjs [--output NODE] MODEL.json INPUT.f32...   (each file one NHWC float32 image, little-endian; NODE: the
+// graph node to read, where the model has several outputs); prints JSON to stdout.
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -7,9 +8,11 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const tf = require('@tensorflow/tfjs');
 
-const [modelPath, ...inputs] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const output = args[0] === '--output' ? args[1] : undefined;
+const [modelPath, ...inputs] = output === undefined ? args : args.slice(2);
 if (!modelPath || inputs.length === 0) {
-  console.error('usage: node tfjs-graph.mjs MODEL.json INPUT.f32...');
+  console.error('usage: node tfjs-graph.mjs [--output NODE] MODEL.json INPUT.f32...');
   process.exit(2);
 }
 await tf.setBackend('cpu');
@@ -31,7 +34,7 @@ for (const file of inputs) {
   const bytes = fs.readFileSync(file);
   const values = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   const x = tf.tensor(values, shape);
-  const y = model.execute(x);
+  const y = output === undefined ? model.execute(x) : model.execute(x, output);
   out.push({ file, backend: tf.getBackend(), output: Array.from(await y.data()) });
   tf.dispose([x, y]);
 }

