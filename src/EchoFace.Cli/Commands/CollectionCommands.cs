@@ -67,7 +67,7 @@ internal static class CollectionCommands
     private static Command Search(GlobalOptions g, Output o)
     {
         var name = new Argument<string>("name");
-        var image = new Argument<string>("face-image") { Description = "a photo of the person (its largest face is searched)" };
+        var image = new Argument<string>("face-image") { Description = "a photo of the person (its main face, the largest in focus, is searched)" };
         var top = new Option<int>("--top") { Description = "how many photos", DefaultValueFactory = _ => 20 };
         var cmd = new Command("search", "The photos a person appears in, best first, with the similarity of their best face") { name, image, top };
         return cmd.WithAction(g, o, (ctx, p) =>

@@ -14,7 +14,10 @@ internal static class FaceCommands
         var id = new Argument<string>("id") { Description = "identity id (unique, e.g. an employee number)" };
         var images = new Argument<string[]>("images") { Description = "photos or folders of photos of this person", Arity = ArgumentArity.OneOrMore };
         var name = new Option<string?>("--name") { Description = "display name (default: the id)" };
-        var face = new Option<int?>("--face") { Description = "which face to take when a photo holds several (0 = largest)" };
+        var face = new Option<int?>("--face")
+        {
+            Description = "which face to take when a photo holds several (0 = the main face: the largest in focus)",
+        };
         var group = new Option<string?>("--group") { Description = "identity group (schedules apply per group; default: unchanged, or 'default' for a new identity)" };
         var cmd = new Command("enroll", "Enrol a person from one or more photos: one face each, good quality, not already someone else") { id, images, name, face, group };
         return cmd.WithAction(g, o, (ctx, p) =>
@@ -74,8 +77,8 @@ internal static class FaceCommands
     public static Command Verify(GlobalOptions g, Output o)
     {
         var id = new Argument<string>("id") { Description = "claimed identity" };
-        var image = new Argument<string>("image") { Description = "photo of the claimant (largest face is used)" };
-        var cmd = new Command("verify", "1:1: does the largest face in the photo belong to the claimed identity?") { id, image };
+        var image = new Argument<string>("image") { Description = "photo of the claimant (the main face, the largest in focus, is used)" };
+        var cmd = new Command("verify", "1:1: does the main face in the photo (the largest in focus) belong to the claimed identity?") { id, image };
         return cmd.WithAction(g, o, (ctx, p) =>
         {
             var path = p.GetValue(image)!;

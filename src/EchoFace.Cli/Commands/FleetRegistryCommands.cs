@@ -41,7 +41,10 @@ internal static class FleetRegistryCommands
         var photos = new Argument<string[]>("photos") { Description = "photos or folders of photos of this person", Arity = ArgumentArity.OneOrMore };
         var name = new Option<string?>("--name") { Description = "display name (default: the id)" };
         var to = new Option<string>("--group") { Description = "the device group that gets this person", DefaultValueFactory = _ => "default" };
-        var face = new Option<int?>("--face") { Description = "which face to take when a photo holds several (0 = largest)" };
+        var face = new Option<int?>("--face")
+        {
+            Description = "which face to take when a photo holds several (0 = the main face: the largest in focus)",
+        };
         var customer = new Option<string?>("--customer") { Description = "retail opt-in: the customer id recorded with their consent" };
         var enroll = new Command("enroll", "Enrol a person once for a device group: templates computed here for each model the group runs, sent to " +
                                            "every device of the group, each device's answer recorded") { id, photos, name, to, face, customer, wait };

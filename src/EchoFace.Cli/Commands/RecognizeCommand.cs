@@ -11,7 +11,7 @@ internal static class RecognizeCommand
 {
     public static Command Build(GlobalOptions g, Output o)
     {
-        var image = new Option<string?>("--image") { Description = "photo of the person (its largest face is used)" };
+        var image = new Option<string?>("--image") { Description = "photo of the person (its main face, the largest in focus, is used)" };
         var audio = new Option<string?>("--audio") { Description = "recording of the person speaking" };
         var id = new Option<string?>("--id") { Description = "claimed identity: 1:1 against them instead of a search" };
         var topK = new Option<int>("--top-k") { Description = "recommendations for a recognised, opted-in customer", DefaultValueFactory = _ => 5 };

@@ -24,7 +24,7 @@ public sealed class FaceEvaluationResult
     public IEnumerable<EvaluatedImage> Failures => Images.Where(i => i.Embedding is null);
 }
 
-/// <summary>All genuine/impostor pairs over a folder of identity folders: one embedding per image (its largest face).</summary>
+/// <summary>All genuine/impostor pairs over a folder of identity folders: one embedding per image (its main face: the largest in focus).</summary>
 public static class FaceEvaluation
 {
     public static List<(string Path, string Identity)> ListImages(string root)

@@ -30,6 +30,11 @@ public sealed class FaceOptions
     /// <summary>Run the landmarks a second time on a square box around the first pass's points, this much larger than them (1.25 measured best; 0 turns it off).</summary>
     public float RefineScale { get; set; } = 1.25f;
     public QualityOptions Quality { get; set; } = new();
+    /// <summary>
+    /// Faces less sharp than this fraction of the image's sharpest face come after the others: a face far out of focus is a
+    /// bystander behind the subject, whatever its box (docs/fusion.md). 0 keeps plain largest-first order.
+    /// </summary>
+    public float FocusRatio { get; set; } = 0.25f;
     public FusionOptions Fusion { get; set; } = new();
     /// <summary>Embed the aligned face and its mirror image and sum the two (measured in docs/fusion.md).</summary>
     public bool FlipTest { get; set; }
@@ -41,6 +46,7 @@ public sealed class FaceOptions
         if (DetectionThreshold is <= 0 or >= 1) throw new ArgumentException($"Face.DetectionThreshold must be in (0, 1), not {DetectionThreshold}");
         if (NmsIoU is <= 0 or >= 1) throw new ArgumentException($"Face.NmsIoU must be in (0, 1), not {NmsIoU}");
         if (PadOnMiss is < 0 or > 2) throw new ArgumentException($"Face.PadOnMiss must be in [0, 2], not {PadOnMiss}");
+        if (FocusRatio is < 0 or >= 1) throw new ArgumentException($"Face.FocusRatio must be in [0, 1), not {FocusRatio}");
         if (RefineScale is < 0 or > 3) throw new ArgumentException($"Face.RefineScale must be 0 (off) or up to 3, not {RefineScale}");
         Quality.Validate();
         Fusion.Validate();
@@ -165,7 +171,7 @@ public sealed class FacePipeline : IDisposable
     public int EmbeddingDimension => _embedder.Dimension;
     public string Provider => _embedder.Provider;
 
-    /// <summary>Every face in the image, largest first.</summary>
+    /// <summary>Every face in the image, largest first, faces far out of focus last (Face.FocusRatio; boxes alone: largest first).</summary>
     public List<FaceResult> Analyze(RgbImage image, FaceSteps steps = FaceSteps.All) => Analyze(image, steps, out _);
 
     public List<FaceResult> Analyze(RgbImage image, FaceSteps steps, out StageTimings timings)
@@ -247,7 +253,27 @@ public sealed class FacePipeline : IDisposable
                 Others = others, TightCrop = offset != 0,
             });
         }
+        if (steps != FaceSteps.Detect) PutOutOfFocusLast(faces, _options.FocusRatio);
         return faces;
+    }
+
+    /// <summary>Moves the faces less sharp than <paramref name="ratio"/> of the sharpest to the end, each part keeping its order.</summary>
+    public static void PutOutOfFocusLast(List<FaceResult> faces, float ratio)
+    {
+        if (ratio <= 0 || faces.Count < 2) return;
+        var sharpest = 0f;
+        foreach (var f in faces) sharpest = Math.Max(sharpest, f.Quality.Sharpness);
+        for (int i = 0, seen = 0, count = faces.Count; seen < count; seen++)
+        {
+            if (faces[i].Quality.Sharpness >= ratio * sharpest)
+            {
+                i++;
+                continue;
+            }
+            var blurred = faces[i];
+            faces.RemoveAt(i);
+            faces.Add(blurred);
+        }
     }
 
     private OtherEmbeddings OthersOf(RgbImage work, Vector2[] five) => new(() =>

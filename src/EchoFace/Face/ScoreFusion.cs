@@ -28,8 +28,8 @@ public sealed class FusionOptions
     /// <summary>cascade: the share of comparisons the first model leaves undecided (photos 8%, yaleb 27%, celeba 8%), for Face.Budget.</summary>
     public double CascadeShare { get; set; } = 0.15;
     /// <summary>Mean TAR at FAR 1e-3 over photos, yaleb and celeba at these weights, without and with the flip (docs/fusion.md).</summary>
-    public double Accuracy { get; set; } = 0.9727;
-    public double FlipAccuracy { get; set; } = 0.9743;
+    public double Accuracy { get; set; } = 0.9770;
+    public double FlipAccuracy { get; set; } = 0.9786;
 
     public FusionOptions Copy() => new()
     {

@@ -8,7 +8,7 @@ namespace EchoFace.Recognition;
 public sealed record EnrolRequest(string IdentityId, string? DisplayName = null, string? Group = null)
 {
     public IReadOnlyList<(string Source, IReadOnlyList<FaceResult> Faces)> Faces { get; init; } = [];
-    /// <summary>Which face to take when a photo holds several (0 = largest); null: a photo must hold exactly one.</summary>
+    /// <summary>Which face to take when a photo holds several (0 = the main face, the largest in focus); null: exactly one.</summary>
     public int? FaceIndex { get; init; }
     public IReadOnlyList<(string Source, VoiceResult Voice)> Voices { get; init; } = [];
     /// <summary>How the request came (stored in the audit trail beside the sources): the CLI, an API key, the fleet.</summary>

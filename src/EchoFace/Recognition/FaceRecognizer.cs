@@ -112,10 +112,12 @@ public sealed class FaceRecognizer
         if (faceIndex is { } index)
         {
             if (index < 0 || index >= faces.Count)
-                throw new BadInputException($"{source}: --face {index} asked for, but the image has {faces.Count} face(s) (0 = largest)");
+                throw new BadInputException(
+                    $"{source}: --face {index} asked for, but the image has {faces.Count} face(s) (0 = the main face: the largest in focus)");
             face = faces[index];
         }
-        else if (faces.Count > 1) throw new BadInputException($"{source}: {faces.Count} faces found; pass --face N to say which (0 = largest)");
+        else if (faces.Count > 1)
+            throw new BadInputException($"{source}: {faces.Count} faces found; pass --face N to say which (0 = the main face: the largest in focus)");
         else face = faces[0];
         if (face.Quality.Score < minScore)
             throw new BadInputException($"{source}: face quality {face.Quality.Score:F2} is below {minScore:F2} " +
@@ -151,7 +153,7 @@ public sealed class FaceRecognizer
         return result;
     }
 
-    /// <summary>1:1 against the claimed identity, using the largest face in the image.</summary>
+    /// <summary>1:1 against the claimed identity, using the main face of the image (the largest in focus).</summary>
     /// <summary>1:1 of one analysed face against an identity with templates (the door's check during a challenge): -1 without.</summary>
     public MatchScore ScoreFace(string identityId, FaceResult face)
     {
