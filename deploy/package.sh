@@ -37,6 +37,8 @@ command -v dpkg-deb >/dev/null || { echo "deploy/package.sh: dpkg-deb not found 
 # every model the manifest needs must be here and match its hash: a board without internet installs whole
 dotnet src/EchoFace.Cli/bin/Release/net10.0/echoface.dll models --models models --json >/dev/null 2>&1 \
   || { echo "deploy/package.sh: a model is missing or altered: run ./setup.sh (echoface models fetch) first" >&2; exit 2; }
+mapfile -t shipped < <(dotnet src/EchoFace.Cli/bin/Release/net10.0/echoface.dll models files --models models)
+[ "${#shipped[@]}" -gt 0 ] || { echo "deploy/package.sh: no model files listed by 'echoface models files'" >&2; exit 2; }
 mkdir -p "$out"
 
 for a in "${arches[@]}"; do
@@ -54,7 +56,8 @@ for a in "${arches[@]}"; do
   find "$lib" -name '*.pdb' -delete
   install -d "$lib/models"
   install -m 0644 models/manifest.json "$lib/models/"
-  for f in models/*.onnx; do install -m 0644 "$f" "$lib/models/"; done
+  # the models a configuration can use and their variants; evaluation references and measured candidates (optional) stay out
+  for f in "${shipped[@]}"; do install -m 0644 "models/$f" "$lib/models/"; done
   [ -f models/variants.json ] && install -m 0644 models/variants.json "$lib/models/"
   install -m 0644 README.md "$lib/README.md"
   install -D -m 0644 systemd/echoface.service "$stage/lib/systemd/system/echoface.service"

@@ -105,6 +105,15 @@ internal static class ModelsCommands
             return failed.Count == 0 ? EchoFaceCli.Ok : EchoFaceCli.Failure;
         });
         models.Subcommands.Add(fetch);
+        var files = new Command("files", "The model files a package ships, one per line: every model not optional, and the variants made of them");
+        files.WithAction(g, o, (ctx, _) =>
+        {
+            var shipped = ctx.Manifest.Shipped.Select(m => m.File).ToList();
+            if (ctx.Json) o.Json(shipped);
+            else foreach (var f in shipped) o.Stdout.WriteLine(f);
+            return EchoFaceCli.Ok;
+        });
+        models.Subcommands.Add(files);
         models.Subcommands.Add(Warmup(g, o));
         models.Subcommands.Add(Measure(g, o));
         return models;

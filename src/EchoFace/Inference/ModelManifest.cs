@@ -40,7 +40,7 @@ public sealed record ModelEntry
     [JsonPropertyName("scoreNorm")] public ScoreNorm? ScoreNorm { get; init; }
     /// <summary>For face embedders: mean TAR at FAR 1e-3 over the development sets, plain and with the test-time flip (Face.Budget).</summary>
     [JsonPropertyName("accuracy")] public EmbedderAccuracy? Accuracy { get; init; }
-    /// <summary>Optional models (evaluation references) may be absent without failing set-up.</summary>
+    /// <summary>Optional models (evaluation references, measured candidates) may be absent without failing set-up; packages leave them out.</summary>
     [JsonPropertyName("optional")] public bool Optional { get; init; }
     /// <summary>Set for a variant made on this device (`echoface models quantize`), kept in variants.json beside the manifest.</summary>
     [JsonPropertyName("variant")] public VariantInfo? Variant { get; init; }
@@ -204,6 +204,10 @@ public sealed class ModelManifest
 
     /// <summary>The models set-up fetches: the manifest's own, not the variants made here.</summary>
     public IReadOnlyList<ModelEntry> Fetchable => [.. Models.Where(m => m.Variant is null)];
+
+    /// <summary>What a package ships: every model not optional (evaluation references and candidates stay out), and their variants.</summary>
+    public IReadOnlyList<ModelEntry> Shipped =>
+        [.. Models.Where(m => m.Variant is null ? !m.Optional : Models.Any(o => o.Id == m.Variant.Of && o.Variant is null && !o.Optional))];
 
     /// <summary>The variants of a model, if any were made.</summary>
     public IEnumerable<ModelEntry> VariantsOf(string id) => Models.Where(m => m.Variant?.Of == id);

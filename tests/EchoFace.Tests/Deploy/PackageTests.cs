@@ -95,7 +95,10 @@ public class PackageTests
         Assert.True(code == 0, output);
         var models = JsonDocument.Parse(output[..(output.LastIndexOf('}') + 1)]).RootElement.GetProperty("models").EnumerateArray().ToList();
         Assert.NotEmpty(models);
-        Assert.All(models, m => Assert.Equal("Ok", m.GetProperty("status").GetString()));
+        // every model a configuration can use is there, hash ok; optional ones (evaluation only) are left out
+        Assert.All(models.Where(m => !m.GetProperty("optional").GetBoolean()), m => Assert.Equal("Ok", m.GetProperty("status").GetString()));
+        var variants = models.Where(m => m.GetProperty("variant").ValueKind != JsonValueKind.Null);
+        Assert.All(variants, m => Assert.Equal("Ok", m.GetProperty("status").GetString()));
 
         // the site's own configuration and data survive an upgrade
         var config = Path.Combine(root, "etc/echoface/echoface.json");
@@ -132,7 +135,15 @@ public class PackageTests
         var header = File.ReadAllBytes(binary).AsSpan(0, 20).ToArray();
         Assert.Equal(183, BitConverter.ToUInt16(header, 18));
         // the same models as the amd64 package, byte for byte (the arm64 build itself is run under qemu in Arm64BuildTests)
-        foreach (var model in Directory.GetFiles(Path.Combine(TestEnvironment.RepoRoot, "models"), "*.onnx"))
-            Assert.Equal(File.ReadAllBytes(model), File.ReadAllBytes(Path.Combine(root, "usr/lib/echoface/models", Path.GetFileName(model))));
+        var models = Path.Combine(root, "usr/lib/echoface/models");
+        var manifest = TestEnvironment.Manifest;
+        foreach (var model in manifest.Shipped)
+            Assert.Equal(File.ReadAllBytes(manifest.PathOf(model)), File.ReadAllBytes(Path.Combine(models, model.File)));
+        // evaluation references (the RetinaFace reference has no licence) and measured candidates stay out of the package
+        var left = manifest.Models.Where(m => m.Optional && m.Variant is null).ToList();
+        Assert.Contains(left, m => m.Id == "retinaface_reference");
+        Assert.All(left, m => Assert.False(File.Exists(Path.Combine(models, m.File)), $"{m.File} (optional) is in the package"));
+        Assert.Equal(manifest.Shipped.Select(m => m.File).Order(StringComparer.Ordinal), Directory.GetFiles(models, "*.onnx")
+            .Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 }
