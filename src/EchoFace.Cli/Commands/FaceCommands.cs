@@ -1,5 +1,6 @@
 using System.CommandLine;
 using EchoFace.Face;
+using EchoFace.Media;
 using EchoFace.Recognition;
 using Spectre.Console;
 using static EchoFace.Cli.Commands.CommandBase;
@@ -12,26 +13,62 @@ internal static class FaceCommands
     public static Command Enroll(GlobalOptions g, Output o)
     {
         var id = new Argument<string>("id") { Description = "identity id (unique, e.g. an employee number)" };
-        var images = new Argument<string[]>("images") { Description = "photos or folders of photos of this person", Arity = ArgumentArity.OneOrMore };
+        var images = new Argument<string[]>("images")
+        {
+            Description = "photos, folders of photos or video clips of this person (a clip gives --frames templates)",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var frames = new Option<int>("--frames")
+        {
+            Description = "templates to take from each clip: frontal, turned left, turned right, then the best", DefaultValueFactory = _ => 5,
+        };
         var name = new Option<string?>("--name") { Description = "display name (default: the id)" };
         var face = new Option<int?>("--face")
         {
             Description = "which face to take when a photo holds several (0 = the main face: the largest in focus)",
         };
         var group = new Option<string?>("--group") { Description = "identity group (schedules apply per group; default: unchanged, or 'default' for a new identity)" };
-        var cmd = new Command("enroll", "Enrol a person from one or more photos: one face each, good quality, not already someone else") { id, images, name, face, group };
+        var cmd = new Command("enroll", "Enrol a person from photos or clips: one face each, good quality, not already someone else")
+        {
+            id, images, name, face, group, frames,
+        };
         return cmd.WithAction(g, o, (ctx, p) =>
         {
             var who = p.GetValue(id)!;
             FaceRecognizer.ValidateId(who);
-            var analysed = ExpandImages(p.GetValue(images)!).Select(path => (path, (IReadOnlyList<FaceResult>)ctx.Pipeline.Analyze(ctx.Decode(path)))).ToList();
+            var given = p.GetValue(images)!;
+            var clipOptions = new VideoEnrolOptions { Frames = p.GetValue(frames) };
+            var clips = given.Where(VideoFrames.IsVideo).Select(path => VideoEnrolment.Analyse(ctx.Pipeline, path, ctx.Config.Camera.Width,
+                ctx.Config.Camera.Height, clipOptions, (float)ctx.Config.Match.VerifyThreshold)).ToList();
+            var analysed = ExpandImages(given.Where(path => !VideoFrames.IsVideo(path)))
+                .Select(path => (path, (IReadOnlyList<FaceResult>)ctx.Pipeline.Analyze(ctx.Decode(path))))
+                .Concat(clips.SelectMany(c => c.Sources)).ToList();
             var result = ctx.Enrolment(faces: true, voices: false).Enrol(new EnrolRequest(who, p.GetValue(name), p.GetValue(group))
             {
                 Faces = analysed, FaceIndex = p.GetValue(face), Via = "cli",
             });
-            if (ctx.Json) o.Json(new { identity = who, templates = result.FaceTemplateIds, qualities = result.Qualities });
-            else
-                o.Line($"[green]enrolled[/] {Output.Esc(who)} with {result.FaceTemplateIds.Count} face template(s), " +
+            if (ctx.Json)
+            {
+                o.Json(new
+                {
+                    identity = who, templates = result.FaceTemplateIds, qualities = result.Qualities,
+                    clips = clips.Select(c => new
+                    {
+                        path = c.Path, c.FramesRead, c.OneFace, c.EnrolQuality, c.OtherFace,
+                        chosen = c.Chosen.Select(x => new
+                        {
+                            seconds = x.Seconds, pose = x.Pose, yaw = x.Face.Quality.Yaw, quality = x.Face.Quality.Score,
+                        }),
+                    }),
+                });
+                return EchoFaceCli.Ok;
+            }
+            foreach (var c in clips)
+                o.Line($"{Output.Esc(c.Path)}: {c.FramesRead} frames read, {c.OneFace} with one face, {c.EnrolQuality} of enrolment quality" +
+                       (c.OtherFace > 0 ? $", {c.OtherFace} of another face left out" : "") + "; took " +
+                       string.Join(", ", c.Chosen.Select(x =>
+                           $"{x.Seconds:F1} s ({x.Pose}, yaw {x.Face.Quality.Yaw:F0}, quality {F(x.Face.Quality.Score)})")));
+            o.Line($"[green]enrolled[/] {Output.Esc(who)} with {result.FaceTemplateIds.Count} face template(s), " +
                        $"quality {string.Join(", ", result.Qualities.Select(F))}");
             return EchoFaceCli.Ok;
         });

@@ -169,7 +169,8 @@ public static class ApiEndpoints
             int? faceIndex = ApiInput.Field(form, "face") is { } f ? int.TryParse(f, out var n) ? n : throw new ApiProblem(400, $"face must be a number, not '{f}'") : null;
             var images = await ApiInput.FilesAsync(http.Request, form, ["image", "images"], "image", api.Config.Media.MaxBytes, cancel);
             var audio = await ApiInput.FilesAsync(http.Request, form, ["audio"], "audio", api.Config.Voice.Limits.MaxBytes, cancel);
-            if (images.Count == 0 && audio.Count == 0) throw new ApiProblem(400, "send at least one image or audio part");
+            var clips = await ApiInput.FilesAsync(http.Request, form, ["clip"], "video", api.Config.Voice.Limits.MaxBytes, cancel);
+            if (images.Count + audio.Count + clips.Count == 0) throw new ApiProblem(400, "send at least one image, clip or audio part");
             var decoded = images.Select(i => (i.Name, Image: ApiInput.Image(i, api.Config.Media))).ToList();
             var voices = audio.Select(a => (a.Name, Result: api.AnalyzeVoice(ApiInput.Audio(a, api.Config.Voice.Limits), a.Name))).ToList();
             var key = (ApiKeyRecord)http.Items[KeyItem]!;
@@ -177,7 +178,7 @@ public static class ApiEndpoints
             {
                 FaceIndex = faceIndex, Voices = voices, Via = new { via = "http", key = key.Id },
             };
-            var done = await api.EnrolAsync(request, decoded, cancel);
+            var done = await ApiInput.WithClipsAsync(clips, saved => api.EnrolAsync(request, decoded, cancel, saved));
             var result = new
             {
                 id, name = done.DisplayName, group = done.Group, faceTemplates = done.FaceTemplateIds.Count,

@@ -82,15 +82,48 @@ internal static class ApiInput
     public static Voice.AudioClip Audio(Upload upload, Voice.AudioLimits limits)
     {
         var b = upload.Bytes;
-        bool At(int offset, string ascii) => b.Length >= offset + ascii.Length && b.AsSpan(offset, ascii.Length).SequenceEqual(System.Text.Encoding.ASCII.GetBytes(ascii));
-        var known = (At(0, "RIFF") && At(8, "WAVE")) || At(0, "fLaC") || At(0, "OggS") || At(0, "ID3") || (b.Length > 1 && b[0] == 0xFF && (b[1] & 0xE0) == 0xE0)
-                    || At(4, "ftyp") || (b.Length > 3 && b[0] == 0x1A && b[1] == 0x45 && b[2] == 0xDF && b[3] == 0xA3);
+        var known = (At(b, 0, "RIFF") && At(b, 8, "WAVE")) || At(b, 0, "fLaC") || At(b, 0, "OggS") || At(b, 0, "ID3")
+                    || (b.Length > 1 && b[0] == 0xFF && (b[1] & 0xE0) == 0xE0) || IsMp4OrMatroska(b);
         if (!known) throw new ApiProblem(StatusCodes.Status415UnsupportedMediaType, $"{upload.Name}: not a recording EchoFace reads (WAV, FLAC, Ogg, MP3, M4A/MP4, WebM): its first bytes match none of them");
         var declared = upload.ContentType.Split(';')[0].Trim().ToLowerInvariant();
         if (declared.Length > 0 && !declared.StartsWith("audio/", StringComparison.Ordinal) && declared is not ("video/mp4" or "video/webm" or "application/octet-stream"))
             throw new ApiProblem(StatusCodes.Status415UnsupportedMediaType, $"{upload.Name}: declared {declared}, not an audio type");
         return Voice.AudioDecoder.Decode(upload.Bytes, upload.Name, limits);
     }
+
+    /// <summary>Runs <paramref name="work"/> on the clips saved to temporary files (name, path) for ffmpeg, and deletes them after.</summary>
+    public static async Task<T> WithClipsAsync<T>(IReadOnlyList<Upload> clips, Func<IReadOnlyList<(string Name, string Path)>, Task<T>> work)
+    {
+        var saved = new List<(string Name, string Path)>();
+        try
+        {
+            foreach (var clip in clips) saved.Add((clip.Name, Video(clip)));
+            return await work(saved);
+        }
+        finally
+        {
+            foreach (var (_, path) in saved) File.Delete(path);
+        }
+    }
+
+    /// <summary>A video clip, checked by its first bytes (MP4/MOV, WebM/Matroska, AVI) and written to a temporary file for ffmpeg.</summary>
+    private static string Video(Upload upload)
+    {
+        var b = upload.Bytes;
+        if (!IsMp4OrMatroska(b) && !(At(b, 0, "RIFF") && At(b, 8, "AVI ")))
+            throw new ApiProblem(StatusCodes.Status415UnsupportedMediaType,
+                $"{upload.Name}: not a video EchoFace reads (MP4, MOV, WebM, MKV, AVI): its first bytes match none of them");
+        var path = Path.Combine(Path.GetTempPath(), $"echoface-clip-{Guid.NewGuid():N}");
+        File.WriteAllBytes(path, b);
+        return path;
+    }
+
+    private static bool At(byte[] b, int offset, string ascii) =>
+        b.Length >= offset + ascii.Length && b.AsSpan(offset, ascii.Length).SequenceEqual(System.Text.Encoding.ASCII.GetBytes(ascii));
+
+    /// <summary>ISO base media (MP4, MOV, M4A: "ftyp" at 4) or EBML (WebM, Matroska).</summary>
+    private static bool IsMp4OrMatroska(byte[] b) =>
+        At(b, 4, "ftyp") || (b.Length > 3 && b[0] == 0x1A && b[1] == 0x45 && b[2] == 0xDF && b[3] == 0xA3);
 
     public static string? Field(IFormCollection? form, string name) =>
         form is not null && form.TryGetValue(name, out var v) && !string.IsNullOrWhiteSpace(v.ToString()) ? v.ToString().Trim() : null;

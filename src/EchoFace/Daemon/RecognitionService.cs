@@ -112,10 +112,14 @@ public sealed class RecognitionService(ConfigurationInForce inForce, EngineLocat
     /// checked and stored in one transaction under it, as `enroll` does.
     /// </summary>
     public async Task<EnrolOutcome> EnrolAsync(EnrolRequest request, IReadOnlyList<(string Name, Media.RgbImage Image)> images,
-        CancellationToken cancel)
+        CancellationToken cancel, IReadOnlyList<(string Name, string Path)>? clips = null)
     {
         var generation = Generation;
-        var analysed = await WithPipelineAsync(p => images.Select(d => (d.Name, (IReadOnlyList<FaceResult>)p.Analyze(d.Image))).ToList(), cancel);
+        var config = Config;
+        // a clip's frames are framed as this device's camera frames them, so that its templates are at the door's scale
+        var analysed = await WithPipelineAsync(p => images.Select(d => (d.Name, (IReadOnlyList<FaceResult>)p.Analyze(d.Image)))
+            .Concat((clips ?? []).SelectMany(c => VideoEnrolment.Analyse(p, c.Path, config.Camera.Width, config.Camera.Height,
+                new VideoEnrolOptions(), (float)config.Match.VerifyThreshold, c.Name).Sources)).ToList(), cancel);
         return Gallery(() =>
         {
             // a model switch between the analysis and now: these embeddings may not be of the templates' model

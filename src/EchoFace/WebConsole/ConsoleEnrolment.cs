@@ -14,12 +14,16 @@ internal static class ConsoleEnrolment
         var form = await ApiInput.FormAsync(request, cancel);
         var photos = await ApiInput.FilesAsync(request, form, ["photos"], "image", engine.Config.Media.MaxBytes, cancel);
         var recordings = await ApiInput.FilesAsync(request, form, ["recordings"], "audio", engine.Config.Voice.Limits.MaxBytes, cancel);
+        // clips are as large as recordings may be (Voice.Limits.MaxBytes)
+        var clips = await ApiInput.FilesAsync(request, form, ["clips"], "video", engine.Config.Voice.Limits.MaxBytes, cancel);
         photos.RemoveAll(p => p.Bytes.Length == 0); // a file input left empty still sends a part
         recordings.RemoveAll(p => p.Bytes.Length == 0);
-        if (photos.Count == 0 && recordings.Count == 0) throw new BadInputException("choose at least one photo or recording");
+        clips.RemoveAll(p => p.Bytes.Length == 0);
+        if (photos.Count == 0 && recordings.Count == 0 && clips.Count == 0)
+            throw new BadInputException("choose at least one photo, clip or recording");
         var images = photos.Select(p => (p.Name, ApiInput.Image(p, engine.Config.Media))).ToList();
         var voices = recordings.Select(a => (a.Name, engine.AnalyzeVoice(ApiInput.Audio(a, engine.Config.Voice.Limits), a.Name))).ToList();
-        return Said(await engine.EnrolAsync(enrol with { Voices = voices }, images, cancel));
+        return Said(await ApiInput.WithClipsAsync(clips, saved => engine.EnrolAsync(enrol with { Voices = voices }, images, cancel, saved)));
     }
 
     /// <summary>Enrols (or extends) from a decision snapshot's face, as the camera saw it.</summary>

@@ -50,6 +50,12 @@ public class ConsoleBrowserTests(ConsoleDaemon daemon, ITestOutputHelper output)
         Assert.Contains("jolie", daemon.People());
         b.Shot("people");
 
+        // enrol Jack Dorsey from a clip of him turning his head: its frontal, left and right frames become templates
+        b.Find("#id").SendKeys("dorsey");
+        b.Find("#clips").SendKeys(Cli.VideoEnrolCommandTests.Dorsey(TestEnvironment.TempDirectory()));
+        b.Submit("form.card button[type=submit]");
+        Assert.Contains("dorsey (dorsey) enrolled: 5 face and 0 voice templates added", b.Said, StringComparison.Ordinal);
+
         // the door lets her in; the decision shows her picture
         WaitForDecision(b, "granted", "Angelina Jolie", daemon.Process);
         b.Shot("decisions");
