@@ -20,7 +20,8 @@ namespace EchoFace.Api;
 /// </summary>
 public static class ApiEndpoints
 {
-    private const string KeyItem = "echoface.key", RateLimitPolicy = "per-key";
+    internal const string KeyItem = "echoface.key";
+    private const string RateLimitPolicy = "per-key";
 
     public static IServiceCollection AddApi(this IServiceCollection services, Configuration.EchoFaceConfig config)
     {
@@ -111,7 +112,8 @@ public static class ApiEndpoints
             return result;
         }).WithTags("v1");
 
-        v1.MapPost("/people", RegisterAsync).Role(ApiRole.Enrol).DisableAntiforgery()
+        v1.MapPost("/people", (HttpContext http, CancellationToken cancel) => RegisterEndpoint.RegisterAsync(daemon.Recognition!, http, cancel))
+            .Role(ApiRole.Enrol).DisableAntiforgery()
             .WithSummary("Register a person from face images and/or voice recordings (multipart: id, name, group, face, image..., audio...)")
             .Accepts<IFormFile>("multipart/form-data").Produces<object>(201).Problems(400, 413, 415, 422);
         v1.MapGet("/people", () => Results.Json(daemon.Recognition!.Gallery(() => daemon.Recognition.Store.ListIdentities()))).Role(ApiRole.Read)
@@ -158,34 +160,6 @@ public static class ApiEndpoints
             if (!Access.DecisionSnapshots.IsName(name)) return Problem(400, $"'{name}' is not a snapshot name (an access event's snapshot field, e.g. 20261130T101500123Z-t4.jpg)");
             try { return daemon.Snapshots?.Read(name) is { } jpeg ? Results.File(jpeg, "image/jpeg") : Problem(404, $"no snapshot {name} (only the newest Access.SnapshotKeep are kept)"); }
             catch (InvalidDataException e) { return Problem(500, e.Message); } // the device's own file is damaged: not the caller's fault
-        }
-
-        async Task<IResult> RegisterAsync(HttpContext http, CancellationToken cancel)
-        {
-            var api = daemon.Recognition!;
-            var form = await ApiInput.FormAsync(http.Request, cancel) ?? throw new ApiProblem(415, "send multipart/form-data with id and image and/or audio parts");
-            var id = ApiInput.Field(form, "id") ?? throw new ApiProblem(400, "the id field is required");
-            FaceRecognizer.ValidateId(id);
-            int? faceIndex = ApiInput.Field(form, "face") is { } f ? int.TryParse(f, out var n) ? n : throw new ApiProblem(400, $"face must be a number, not '{f}'") : null;
-            var images = await ApiInput.FilesAsync(http.Request, form, ["image", "images"], "image", api.Config.Media.MaxBytes, cancel);
-            var audio = await ApiInput.FilesAsync(http.Request, form, ["audio"], "audio", api.Config.Voice.Limits.MaxBytes, cancel);
-            var clips = await ApiInput.FilesAsync(http.Request, form, ["clip"], "video", api.Config.Voice.Limits.MaxBytes, cancel);
-            if (images.Count + audio.Count + clips.Count == 0) throw new ApiProblem(400, "send at least one image, clip or audio part");
-            var decoded = images.Select(i => (i.Name, Image: ApiInput.Image(i, api.Config.Media))).ToList();
-            var voices = audio.Select(a => (a.Name, Result: api.AnalyzeVoice(ApiInput.Audio(a, api.Config.Voice.Limits), a.Name))).ToList();
-            var key = (ApiKeyRecord)http.Items[KeyItem]!;
-            var request = new EnrolRequest(id, ApiInput.Field(form, "name"), ApiInput.Field(form, "group"))
-            {
-                FaceIndex = faceIndex, Voices = voices, Via = new { via = "http", key = key.Id },
-            };
-            var done = await ApiInput.WithClipsAsync(clips, saved => api.EnrolAsync(request, decoded, cancel, saved));
-            var result = new
-            {
-                id, name = done.DisplayName, group = done.Group, faceTemplates = done.FaceTemplateIds.Count,
-                voiceTemplates = done.VoiceTemplateIds.Count,
-                qualities = done.Qualities, speechSeconds = done.SpeechSeconds.Select(s => Math.Round(s, 2)),
-            };
-            return Results.Json(result, statusCode: 201);
         }
 
         async Task<IResult> VerifyAsync(string id, HttpContext http, CancellationToken cancel)
