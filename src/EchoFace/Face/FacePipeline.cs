@@ -257,6 +257,14 @@ public sealed class FacePipeline : IDisposable
         return faces;
     }
 
+    /// <summary>How many faces are in focus: at least <paramref name="ratio"/> of the sharpest face's sharpness (0: all of them).</summary>
+    public static int InFocus(IReadOnlyList<FaceResult> faces, float ratio)
+    {
+        if (faces.Count == 0) return 0;
+        var sharpest = faces.Max(f => f.Quality.Sharpness);
+        return faces.Count(f => f.Quality.Sharpness >= ratio * sharpest);
+    }
+
     /// <summary>Moves the faces less sharp than <paramref name="ratio"/> of the sharpest to the end, each part keeping its order.</summary>
     public static void PutOutOfFocusLast(List<FaceResult> faces, float ratio)
     {

@@ -26,7 +26,7 @@ public static class FleetTemplates
             using var pipeline = new FacePipeline(factory, options);
             foreach (var (source, image) in photos)
             {
-                var chosen = FaceRecognizer.EnrolFace(source, pipeline.Analyze(image), faceIndex, options.Quality.MinEnrolScore);
+                var chosen = FaceRecognizer.EnrolFace(source, pipeline.Analyze(image), faceIndex, options.Quality.MinEnrolScore, options.FocusRatio);
                 templates.Add(new FleetTemplate(model, factory.Manifest.Version(model), chosen.Quality.Score, source, chosen.Embedding!));
             }
         }

@@ -87,7 +87,7 @@ public sealed class FaceRecognizer
         var templates = new List<NewTemplate>();
         foreach (var (source, faces) in analysed)
         {
-            var face = EnrolFace(source, faces, faceIndex, _pipeline.Options.Quality.MinEnrolScore);
+            var face = EnrolFace(source, faces, faceIndex, _pipeline.Options.Quality.MinEnrolScore, _pipeline.Options.FocusRatio);
             var best = _index.Gallery.Identify(face.Embedding!, 1);
             if (best.Length > 0 && best[0].IdentityId != identityId && best[0].Score >= Match.IdentifyThreshold)
                 throw new BadInputException($"{source}: this face already matches '{best[0].IdentityId}' (similarity {best[0].Score:F2} >= {Match.IdentifyThreshold:F2}); remove that identity first or enrol under it");
@@ -104,8 +104,11 @@ public sealed class FaceRecognizer
         return templates;
     }
 
-    /// <summary>The one face of a photo to enrol: the only one (or the one --face names), of enrolment quality; else why not.</summary>
-    public static FaceResult EnrolFace(string source, IReadOnlyList<FaceResult> faces, int? faceIndex, float minScore)
+    /// <summary>
+    /// The one face of a photo to enrol: the only one in focus (faces far out of focus behind it do not count, Face.FocusRatio), or the
+    /// one --face names, of enrolment quality; else why not.
+    /// </summary>
+    public static FaceResult EnrolFace(string source, IReadOnlyList<FaceResult> faces, int? faceIndex, float minScore, float focusRatio = 0)
     {
         if (faces.Count == 0) throw new BadInputException($"{source}: no face found");
         FaceResult face;
@@ -116,7 +119,7 @@ public sealed class FaceRecognizer
                     $"{source}: --face {index} asked for, but the image has {faces.Count} face(s) (0 = the main face: the largest in focus)");
             face = faces[index];
         }
-        else if (faces.Count > 1)
+        else if (FacePipeline.InFocus(faces, focusRatio) > 1)
             throw new BadInputException($"{source}: {faces.Count} faces found; pass --face N to say which (0 = the main face: the largest in focus)");
         else face = faces[0];
         if (face.Quality.Score < minScore)

@@ -61,7 +61,7 @@ public static class VideoEnrolment
             read++;
             var faces = pipeline.Analyze(frame);
             // one face in focus: a blurred bystander behind the person is not a second person in the clip (Face.FocusRatio)
-            if (faces.Count == 0 || InFocus(faces, pipeline.Options.FocusRatio) != 1) continue;
+            if (FacePipeline.InFocus(faces, pipeline.Options.FocusRatio) != 1) continue;
             oneFace++;
             var face = faces[0];
             if (face.Quality.Score < pipeline.Options.Quality.MinEnrolScore) continue;
@@ -108,12 +108,6 @@ public static class VideoEnrolment
             if (chosen.Count == before) break;
         }
         return [.. chosen.OrderBy(c => c.Seconds)];
-    }
-
-    private static int InFocus(List<FaceResult> faces, float ratio)
-    {
-        var sharpest = faces.Max(f => f.Quality.Sharpness);
-        return faces.Count(f => f.Quality.Sharpness >= ratio * sharpest);
     }
 
     /// <summary>Frontal within TurnedYaw either way; left is negative yaw, as FaceQuality measures it.</summary>

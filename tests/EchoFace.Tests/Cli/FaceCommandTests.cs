@@ -63,6 +63,15 @@ public class FaceCommandTests
     }
 
     [Fact]
+    public void A_bystander_far_out_of_focus_does_not_count_as_a_second_face()
+    {
+        // George Clooney in focus; behind him a blurred face whose box is larger than his (docs/fusion.md)
+        var enrol = _cli.Run("enroll", "clooney", CliRunner.Photo("df_george_clooney", "img41.jpg"));
+        Assert.True(enrol.ExitCode == 0, enrol.Stderr);
+        Assert.True(_cli.Run("verify", "clooney", CliRunner.Photo("df_george_clooney", "img38.jpg"), "--json").Json.GetProperty("accepted").GetBoolean());
+    }
+
+    [Fact]
     public void Bad_inputs_exit_2_with_a_clear_message_and_store_nothing()
     {
         var dir = TestEnvironment.TempDirectory();
