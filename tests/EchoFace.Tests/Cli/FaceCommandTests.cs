@@ -68,7 +68,8 @@ public class FaceCommandTests
         // George Clooney in focus; behind him a blurred face whose box is larger than his (docs/fusion.md)
         var enrol = _cli.Run("enroll", "clooney", CliRunner.Photo("df_george_clooney", "img41.jpg"));
         Assert.True(enrol.ExitCode == 0, enrol.Stderr);
-        Assert.True(_cli.Run("verify", "clooney", CliRunner.Photo("df_george_clooney", "img38.jpg"), "--json").Json.GetProperty("accepted").GetBoolean());
+        var verify = _cli.Run("verify", "clooney", CliRunner.Photo("df_george_clooney", "img38.jpg"), "--json");
+        Assert.True(verify.Json.GetProperty("accepted").GetBoolean(), verify.Stdout);
     }
 
     [Fact]
